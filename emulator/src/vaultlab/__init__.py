@@ -1,0 +1,1 @@
+"""vaultlab: a license-free emulator of the Vault Enterprise replication API."""
