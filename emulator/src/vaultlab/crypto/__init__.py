@@ -1,0 +1,1 @@
+"""Cryptographic building blocks of vaultlab: Shamir shares, OTP token encoding, activation JWTs, lab TLS."""
