@@ -1,0 +1,896 @@
+"""One emulated Vault node: seal state, HA election, tokens, policies, wrapping, faults.
+
+A node is one OS process (see :mod:`vaultlab.server`).  Every node of a cluster opens the
+cluster's shared SQLite :class:`~vaultlab.storage.Storage`; what a real Vault keeps in
+memory (sealed or not, unseal progress, the root key) stays in this object, so a restarted
+process comes back sealed with its data intact.
+
+Public surface used by the replication package (keep it stable):
+
+``dir``, ``cluster_name``, ``name``, ``storage``, ``config``, ``api_addr``, ``cluster_addr``,
+``tls``, ``ca_cert``, ``cluster_app`` (aiohttp app served on the cluster port),
+``initialized``, ``sealed``, ``active``, ``standby``, ``cluster_id``, ``leader()``,
+``timing(name)``, ``on_active(cb)``, ``on_standby(cb)``, ``on_seal(cb)``,
+``seal_config()``, ``replace_seal_config(config)``, ``verify_key_shares(shares)``,
+``seal()``, ``create_token(...)``, ``lookup_token(token)``, ``revoke_token(token)``,
+``allowed(entry, path, capability)``, ``get_policy``/``put_policy``,
+``wrap(...)``/``unwrap(token)``/``lookup_wrapping(token)``, ``partitioned(peer, kind)``,
+``peer_headers()``, ``client_ssl_context()``, ``add_unauthenticated(pattern)``,
+``add_standby_local(pattern)``, ``add_sudo(pattern)``, ``bump_version()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import fnmatch
+import hashlib
+import inspect
+import json
+import logging
+import os
+import secrets
+import ssl
+import string
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from . import messages, profiles
+from .storage import Storage
+
+log = logging.getLogger("vaultlab.node")
+
+VERSION = "1.19.0+prem"
+
+SEAL_CONFIG_KEY = "core/seal-config"
+CLUSTER_INFO_KEY = "core/cluster-info"
+HA_LOCK_KEY = "core/ha-lock"
+POLICY_PREFIX = "sys/policy/"
+TOKEN_PREFIX = "sys/token/id/"
+ACCESSOR_PREFIX = "sys/token/accessor/"
+ROLE_PREFIX = "sys/token/role/"
+WRAP_PREFIX = "sys/wrapping/"
+
+_BASE62 = string.ascii_letters + string.digits
+
+DEFAULT_POLICY = """
+# Allow tokens to look up their own properties
+path "auth/token/lookup-self" {
+    capabilities = ["read"]
+}
+path "auth/token/renew-self" {
+    capabilities = ["update"]
+}
+path "auth/token/revoke-self" {
+    capabilities = ["update"]
+}
+path "sys/capabilities-self" {
+    capabilities = ["update"]
+}
+path "cubbyhole/*" {
+    capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "sys/wrapping/wrap" {
+    capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+    capabilities = ["update"]
+}
+path "sys/wrapping/unwrap" {
+    capabilities = ["update"]
+}
+"""
+
+# Paths a node answers itself even as a standby or while sealed (everything else is
+# redirected to the active node or refused with "Vault is sealed").
+STANDBY_LOCAL = [
+    "sys/health",
+    "sys/seal-status",
+    "sys/unseal",
+    "sys/init",
+    "sys/leader",
+    "sys/replication/status",
+    "sys/replication/dr/status",
+    "sys/replication/performance/status",
+]
+SEALED_ALLOWED = ["sys/health", "sys/seal-status", "sys/unseal", "sys/init", "sys/leader"]
+UNAUTHENTICATED = [
+    "sys/health",
+    "sys/seal-status",
+    "sys/unseal",
+    "sys/init",
+    "sys/leader",
+    "sys/generate-root/attempt",
+    "sys/generate-root/update",
+    "sys/wrapping/unwrap",
+    "sys/wrapping/lookup",
+    "sys/replication/status",
+    "sys/replication/dr/status",
+    "sys/replication/performance/status",
+]
+SUDO = [
+    "sys/seal",
+    "sys/step-down",
+    "sys/replication/dr/primary/secondary-token",
+    "sys/replication/performance/primary/secondary-token",
+    "sys/replication/primary/secondary-token",
+    "sys/replication/reindex",
+    "auth/token/create-orphan",
+]
+
+
+class KeyVerificationError(Exception):
+    """Combined key shares do not reproduce the cluster's root key."""
+
+
+def random_id(length: int = 24) -> str:
+    return "".join(secrets.choice(_BASE62) for _ in range(length))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def root_key_hash(key: bytes) -> str:
+    return hashlib.sha256(b"vaultlab-root-key\0" + key).hexdigest()
+
+
+def decode_key(text: str) -> bytes:
+    """A key share as Vault accepts it: hex first, then standard base64."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(messages.KEY_MISSING)
+    try:
+        raw = bytes.fromhex(text)
+        if 16 <= len(raw) <= 33:
+            return raw
+    except ValueError:
+        pass
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, TypeError):
+        raise ValueError(messages.KEY_NOT_HEX_OR_B64) from None
+
+
+def rfc3339(ts: float) -> str:
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+    return f"{seconds}.{int((ts % 1) * 1e9):09d}Z"
+
+
+def parse_duration(value: Any, option: str = "ttl") -> int:
+    """Vault duration (int seconds or "30m", "1h30m", "45s", "2d") → seconds."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        raise ValueError(f"invalid {option}: {value!r}")
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    total, number = 0.0, ""
+    for ch in text:
+        if ch.isdigit() or ch == ".":
+            number += ch
+        elif ch in units and number:
+            total += float(number) * units[ch]
+            number = ""
+        else:
+            raise ValueError(f"invalid {option} {value!r}: use seconds or a duration such as 30m or 1h")
+    if number:
+        raise ValueError(f"invalid {option} {value!r}: use seconds or a duration such as 30m or 1h")
+    return int(total)
+
+
+def _match(patterns: list[str], path: str) -> bool:
+    for pattern in patterns:
+        if pattern.endswith("*"):
+            if path.startswith(pattern[:-1]) or fnmatch.fnmatchcase(path, pattern):
+                return True
+        elif path == pattern or path == pattern + "/":
+            return True
+    return False
+
+
+class Node:
+    """State and behaviour of one emulated Vault node (see the module docstring)."""
+
+    def __init__(
+        self,
+        lab_dir: str | os.PathLike[str],
+        cluster: str,
+        name: str,
+        api_port: int = 0,
+        cluster_port: int = 0,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.dir = Path(lab_dir)
+        self.cluster_name = cluster
+        self.name = name
+        self.config: dict[str, Any] = config if config is not None else load_lab_config(self.dir)
+        self.tls = bool(self.config.get("tls"))
+        self.ca_cert: str | None = self.config.get("ca_cert") if self.tls else None
+        self.api_port = api_port
+        self.cluster_port = cluster_port
+        self.storage = Storage(self.dir / "clusters" / cluster / "storage.db")
+        self.timings = profiles.resolve(self.config.get("profile", "fast"), self.config.get("timing") or {})
+        self.cluster_app = None  # set by the server before replication.install()
+
+        self.sealed = True
+        self.active = False
+        self._unseal_shares: list[bytes] = []
+        self._unseal_nonce = ""
+        self._root_key: bytes | None = None
+        self._seal_generation: str | None = None
+        self._leader: dict[str, Any] | None = None
+        self.active_since: float | None = None
+
+        self._on_active: list[Callable[[], Any]] = []
+        self._on_standby: list[Callable[[], Any]] = []
+        self._on_seal: list[Callable[[], Any]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+        self.unauthenticated = list(UNAUTHENTICATED)
+        self.standby_local = list(STANDBY_LOCAL)
+        self.sealed_allowed = list(SEALED_ALLOWED)
+        self.sudo_paths = list(SUDO)
+
+        # Faults visible only to this process (latency, error bursts); partitions live in a
+        # file so every process of the lab sees them.
+        self.latency_ms = 0.0
+        self.error_burst: dict[str, Any] = {"count": 0, "status": 503}
+        self._faults_cache: tuple[int, dict[str, Any]] = (-1, {})
+
+        # One generate-root style attempt per node (sys/generate-root and the DR operation
+        # token share it, as in Vault).
+        self.root_generation: dict[str, Any] | None = None
+
+    # -- identity ----------------------------------------------------------------------
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def api_addr(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.api_port}"
+
+    @property
+    def cluster_addr(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.cluster_port}"
+
+    def timing(self, name: str, default: float | None = None) -> float:
+        """Duration in seconds of a named transition under the lab's timing profile."""
+        if name in self.timings:
+            return float(self.timings[name])
+        if default is not None:
+            return float(default)
+        raise KeyError(f"unknown timing {name!r}")
+
+    def cluster_info(self) -> dict[str, Any] | None:
+        return self.storage.get(CLUSTER_INFO_KEY)
+
+    @property
+    def cluster_id(self) -> str | None:
+        info = self.cluster_info()
+        return info["cluster_id"] if info else None
+
+    @property
+    def initialized(self) -> bool:
+        return self.storage.get(SEAL_CONFIG_KEY) is not None
+
+    @property
+    def standby(self) -> bool:
+        return not self.sealed and not self.active
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """Context for outgoing HTTPS to other lab nodes (trusts the lab CA)."""
+        if not self.tls:
+            return None
+        ctx = ssl.create_default_context(cafile=self.ca_cert)
+        return ctx
+
+    def peer_headers(self) -> dict[str, str]:
+        """Headers to put on node-to-node requests so partitions can be enforced."""
+        return {"X-Vaultlab-From-Cluster": self.cluster_name}
+
+    # -- path classes (the replication package extends these) ---------------------------
+
+    def add_unauthenticated(self, pattern: str) -> None:
+        self.unauthenticated.append(pattern)
+
+    def add_standby_local(self, pattern: str) -> None:
+        self.standby_local.append(pattern)
+
+    def add_sealed_allowed(self, pattern: str) -> None:
+        self.sealed_allowed.append(pattern)
+
+    def add_sudo(self, pattern: str) -> None:
+        self.sudo_paths.append(pattern)
+
+    def is_unauthenticated(self, path: str) -> bool:
+        return _match(self.unauthenticated, path)
+
+    def is_standby_local(self, path: str) -> bool:
+        return _match(self.standby_local, path)
+
+    def is_sealed_allowed(self, path: str) -> bool:
+        return _match(self.sealed_allowed, path)
+
+    def needs_sudo(self, path: str) -> bool:
+        return _match(self.sudo_paths, path)
+
+    # -- callbacks ---------------------------------------------------------------------
+
+    def on_active(self, cb: Callable[[], Any]) -> None:
+        """Call ``cb()`` (sync or async) each time this node becomes the active node."""
+        self._on_active.append(cb)
+
+    def on_standby(self, cb: Callable[[], Any]) -> None:
+        """Call ``cb()`` each time this node stops being active (standby, sealed)."""
+        self._on_standby.append(cb)
+
+    def on_seal(self, cb: Callable[[], Any]) -> None:
+        self._on_seal.append(cb)
+
+    def _fire(self, callbacks: list[Callable[[], Any]]) -> None:
+        for cb in list(callbacks):
+            try:
+                result = cb()
+            except Exception:  # a faulty callback must not take the node down
+                log.exception("callback %r failed", cb)
+                continue
+            if inspect.isawaitable(result):
+                self.spawn(result)
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run a coroutine in the background, logging (not raising) its failure."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task failed: %r", t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    # -- init / seal / unseal ----------------------------------------------------------
+
+    def seal_config(self) -> dict[str, Any] | None:
+        return self.storage.get(SEAL_CONFIG_KEY)
+
+    def initialize(self, shares: int, threshold: int) -> dict[str, Any]:
+        """Create the root key, split it, store the seal config and the root token."""
+        from .crypto import shamir
+
+        if self.initialized:
+            raise ValueError(messages.ALREADY_INITIALIZED)
+        if shares < 1 or threshold < 1 or threshold > shares or shares > 255:
+            raise ValueError(messages.INVALID_SHARES)
+        if shares > 1 and threshold < 2:
+            raise ValueError(messages.INVALID_THRESHOLD_ONE)
+        root_key = secrets.token_bytes(32)
+        keys = [root_key] if shares == 1 else shamir.split(root_key, shares, threshold)
+        config = {
+            "type": "shamir",
+            "secret_shares": shares,
+            "secret_threshold": threshold,
+            "root_key_hash": root_key_hash(root_key),
+            "generation": uuid.uuid4().hex,
+        }
+        with self.storage.transaction():
+            self.storage.put(SEAL_CONFIG_KEY, config, scope="node")
+            if self.storage.get(CLUSTER_INFO_KEY) is None:
+                self.storage.put(
+                    CLUSTER_INFO_KEY,
+                    {"cluster_id": str(uuid.uuid4()), "cluster_name": f"vault-cluster-{self.cluster_name}"},
+                    scope="node",
+                )
+            self.put_policy("default", DEFAULT_POLICY)
+            root = self.create_token(policies=["root"], display_name="root", orphan=True, ttl=0, path="auth/token/root")
+        return {
+            "keys": [k.hex() for k in keys],
+            "keys_base64": [base64.b64encode(k).decode() for k in keys],
+            "root_token": root["client_token"],
+        }
+
+    def seal_status(self) -> dict[str, Any]:
+        config = self.seal_config()
+        info = self.cluster_info() or {}
+        body: dict[str, Any] = {
+            "type": "shamir",
+            "initialized": config is not None,
+            "sealed": self.sealed,
+            "t": config["secret_threshold"] if config else 0,
+            "n": config["secret_shares"] if config else 0,
+            "progress": len(self._unseal_shares),
+            "nonce": self._unseal_nonce,
+            "version": VERSION,
+            "build_date": "2025-01-01T00:00:00Z",
+            "migration": False,
+            "recovery_seal": False,
+            "storage_type": "raft",
+        }
+        if not self.sealed and info:
+            body["cluster_name"] = info["cluster_name"]
+            body["cluster_id"] = info["cluster_id"]
+        return body
+
+    def verify_key_shares(self, shares: list[bytes], config: dict[str, Any] | None = None) -> bytes:
+        """Combine shares and check them against the seal config; return the root key."""
+        from .crypto import shamir
+
+        config = config or self.seal_config()
+        if config is None:
+            raise KeyVerificationError(messages.NOT_INITIALIZED)
+        try:
+            key = shares[0] if config["secret_shares"] == 1 else shamir.combine(shares)
+        except Exception as exc:  # malformed or inconsistent shares
+            raise KeyVerificationError(f"{messages.UNSEAL_FAILED}: {exc}") from None
+        if root_key_hash(key) != config["root_key_hash"]:
+            raise KeyVerificationError(f"{messages.UNSEAL_FAILED}: {messages.KEY_VERIFICATION}")
+        return key
+
+    def submit_unseal_key(self, share: bytes) -> None:
+        """One ``sys/unseal`` key; unseals the node once the threshold is reached."""
+        config = self.seal_config()
+        if config is None:
+            raise ValueError(messages.NOT_INITIALIZED)
+        if not self.sealed:
+            return
+        if share in self._unseal_shares:
+            return  # Vault ignores a repeated share without counting it
+        if not self._unseal_shares:
+            self._unseal_nonce = str(uuid.uuid4())
+        self._unseal_shares.append(share)
+        if len(self._unseal_shares) < config["secret_threshold"]:
+            return
+        shares, self._unseal_shares, self._unseal_nonce = self._unseal_shares, [], ""
+        key = self.verify_key_shares(shares, config)
+        self._root_key = key
+        self._seal_generation = config.get("generation")
+        self.sealed = False
+        log.info("unsealed")
+        self.wake()
+
+    def reset_unseal(self) -> None:
+        self._unseal_shares, self._unseal_nonce = [], ""
+
+    def seal(self) -> None:
+        """Seal this node: forget the root key, give up leadership."""
+        if self.sealed:
+            return
+        was_active = self.active
+        self.sealed = True
+        self._root_key = None
+        self.reset_unseal()
+        self.root_generation = None
+        if was_active:
+            self._release_lock()
+            self._become_standby()
+        self._leader = None
+        log.info("sealed")
+        self._fire(self._on_seal)
+
+    def replace_seal_config(self, config: dict[str, Any], root_key: bytes | None = None) -> None:
+        """Adopt another cluster's seal config (secondary activation).
+
+        The calling (active) node stays unsealed; every other node of the cluster notices
+        the new generation when it next polls storage and seals itself, so it must be
+        unsealed with the other cluster's keys, as with Vault.
+        """
+        new = dict(config)
+        new["generation"] = uuid.uuid4().hex
+        self.storage.put(SEAL_CONFIG_KEY, new, scope="node")
+        self._seal_generation = new["generation"]
+        if root_key is not None:
+            self._root_key = root_key
+
+    def _check_seal_generation(self) -> None:
+        if self.sealed:
+            return
+        config = self.seal_config()
+        if config is None or config.get("generation") != self._seal_generation:
+            log.info("seal configuration changed by another node; sealing")
+            self.seal()
+
+    # -- HA election -------------------------------------------------------------------
+
+    def wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def leader(self) -> dict[str, Any] | None:
+        """The current lock holder as seen by this node: {node, api_addr, cluster_addr, since}."""
+        if self.active:
+            return {"node": self.name, "api_addr": self.api_addr, "cluster_addr": self.cluster_addr,
+                    "since": self.active_since}
+        return self._leader
+
+    def read_lock(self) -> dict[str, Any] | None:
+        lock = self.storage.get(HA_LOCK_KEY)
+        if lock and lock.get("expires", 0) > time.time():
+            return lock
+        return None
+
+    def _try_lock(self) -> bool:
+        now = time.time()
+        ttl = self.timing("ha_lease_ttl")
+        with self.storage.transaction():
+            lock = self.storage.get(HA_LOCK_KEY)
+            mine = lock is not None and lock.get("node") == self.name
+            if lock and not mine and lock.get("expires", 0) > now:
+                self._leader = {k: lock.get(k) for k in ("node", "api_addr", "cluster_addr", "since")}
+                return False
+            since = lock["since"] if mine and self.active else now
+            self.storage.put(
+                HA_LOCK_KEY,
+                {"node": self.name, "api_addr": self.api_addr, "cluster_addr": self.cluster_addr,
+                 "expires": now + ttl, "since": since},
+                scope="node",
+            )
+        return True
+
+    def _release_lock(self) -> None:
+        try:
+            with self.storage.transaction():
+                lock = self.storage.get(HA_LOCK_KEY)
+                if lock and lock.get("node") == self.name:
+                    lock["expires"] = 0
+                    self.storage.put(HA_LOCK_KEY, lock, scope="node")
+        except Exception:
+            log.exception("could not release the HA lock")
+
+    def _become_active(self) -> None:
+        self.active = True
+        self.active_since = time.time()
+        self._leader = None
+        log.info("became active")
+        self._fire(self._on_active)
+
+    def _become_standby(self) -> None:
+        if self.active:
+            self.active = False
+            self.active_since = None
+            self.root_generation = None
+            log.info("stepped down")
+            self._fire(self._on_standby)
+
+    def ha_tick(self) -> None:
+        """One round of the election loop (also used by tests)."""
+        self._check_seal_generation()
+        if self.sealed:
+            self._leader = None
+            return
+        try:
+            got = self._try_lock()
+        except Exception:
+            log.exception("HA lock update failed")
+            got = False
+        if got and not self.active:
+            self._become_active()
+        elif not got and self.active:
+            self._become_standby()
+
+    async def run_ha(self) -> None:
+        self._wakeup = asyncio.Event()
+        while True:
+            self.ha_tick()
+            interval = self.timing("ha_renew_interval") if self.active else self.timing("ha_poll_interval")
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    def step_down(self) -> None:
+        if self.active:
+            self._release_lock()
+            self._become_standby()
+
+    def shutdown(self) -> None:
+        if self.active:
+            self._release_lock()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- policies ----------------------------------------------------------------------
+
+    def get_policy(self, name: str) -> str | None:
+        if name == "root":
+            return ""
+        entry = self.storage.get(POLICY_PREFIX + name)
+        return entry["policy"] if entry else None
+
+    def put_policy(self, name: str, text: str) -> None:
+        from . import acl
+
+        acl.parse(text)  # raises acl.PolicyError on bad HCL/JSON
+        self.storage.put(POLICY_PREFIX + name, {"name": name, "policy": text}, scope="replicated")
+
+    def delete_policy(self, name: str) -> None:
+        self.storage.delete(POLICY_PREFIX + name, scope="replicated")
+
+    def list_policies(self) -> list[str]:
+        names = [k[len(POLICY_PREFIX):] for k in self.storage.list(POLICY_PREFIX)]
+        return sorted(set(names) | {"root"})
+
+    def allowed(self, entry: dict[str, Any], path: str, capability: str) -> bool:
+        """ACL decision for ``entry`` (a token entry) on ``path`` with ``capability``."""
+        from . import acl
+
+        policies = entry.get("policies") or []
+        if "root" in policies:
+            return True
+        texts = [t for t in (self.get_policy(p) for p in policies) if t]
+        return acl.allowed(texts, path, capability, sudo=self.needs_sudo(path))
+
+    # -- tokens ------------------------------------------------------------------------
+
+    def create_token(
+        self,
+        policies: list[str] | None = None,
+        ttl: int | None = None,
+        *,
+        token_type: str = "service",
+        orphan: bool = False,
+        parent: dict[str, Any] | None = None,
+        role: str | None = None,
+        meta: dict[str, str] | None = None,
+        display_name: str = "token",
+        renewable: bool = True,
+        num_uses: int = 0,
+        explicit_max_ttl: int = 0,
+        period: int = 0,
+        no_default_policy: bool = False,
+        path: str = "auth/token/create",
+    ) -> dict[str, Any]:
+        """Store a new token; return the ``auth`` block of Vault's response."""
+        policies = sorted(set(policies or []))
+        if "root" not in policies and not no_default_policy and "default" not in policies:
+            policies = sorted(policies + ["default"])
+        if ttl is None:
+            ttl = self.timing("default_token_ttl", 2764800)
+        if period:
+            ttl = period
+        if explicit_max_ttl and (ttl == 0 or ttl > explicit_max_ttl):
+            ttl = explicit_max_ttl
+        from .crypto import otp
+
+        token = otp.new_token("batch" if token_type == "batch" else "service")
+        accessor = otp.new_accessor()
+        now = time.time()
+        entry = {
+            "accessor": accessor,
+            "policies": policies,
+            "path": path,
+            "meta": meta,
+            "display_name": display_name,
+            "num_uses": num_uses,
+            "orphan": bool(orphan or parent is None or token_type == "batch"),
+            "creation_time": int(now),
+            "creation_ttl": ttl,
+            "expire_time": (now + ttl) if ttl else None,
+            "explicit_max_ttl": explicit_max_ttl,
+            "period": period,
+            "ttl": ttl,
+            "renewable": bool(renewable and ttl and token_type == "service"),
+            "type": token_type,
+            "role": role,
+            "parent": parent.get("accessor") if parent and not orphan else None,
+            "entity_id": "",
+            "cluster": self.cluster_name,
+        }
+        with self.storage.transaction():
+            self.storage.put(TOKEN_PREFIX + token_hash(token), entry, scope="local")
+            if token_type == "service":
+                self.storage.put(ACCESSOR_PREFIX + accessor, {"token_hash": token_hash(token)}, scope="local")
+        return {
+            "client_token": token,
+            "accessor": accessor,
+            "policies": policies,
+            "token_policies": policies,
+            "identity_policies": None,
+            "metadata": meta,
+            "lease_duration": ttl,
+            "renewable": entry["renewable"],
+            "entity_id": "",
+            "token_type": token_type,
+            "orphan": entry["orphan"],
+            "mfa_requirement": None,
+            "num_uses": num_uses,
+        }
+
+    def lookup_token(self, token: str | None) -> dict[str, Any] | None:
+        """The stored entry of a live token (expired and unknown tokens → None)."""
+        if not token or not isinstance(token, str):
+            return None
+        entry = self.storage.get(TOKEN_PREFIX + token_hash(token))
+        if entry is None:
+            return None
+        if entry.get("expire_time") and entry["expire_time"] <= time.time():
+            return None
+        return entry
+
+    def use_token(self, token: str, entry: dict[str, Any]) -> None:
+        """Account one use of a limited-use token (revoke it after its last use)."""
+        if entry.get("num_uses"):
+            remaining = entry["num_uses"] - 1
+            if remaining <= 0:
+                self.revoke_token(token)
+            else:
+                entry["num_uses"] = remaining
+                self.storage.put(TOKEN_PREFIX + token_hash(token), entry, scope="local")
+
+    def revoke_token(self, token: str) -> None:
+        entry = self.storage.get(TOKEN_PREFIX + token_hash(token))
+        if entry is None:
+            return
+        with self.storage.transaction():
+            self.storage.delete(TOKEN_PREFIX + token_hash(token), scope="local")
+            self.storage.delete(ACCESSOR_PREFIX + entry["accessor"], scope="local")
+
+    def token_lookup_data(self, token: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """The ``data`` of ``auth/token/lookup-self`` for a token."""
+        now = time.time()
+        ttl = max(0, int(entry["expire_time"] - now)) if entry.get("expire_time") else 0
+        return {
+            "accessor": entry["accessor"] if entry["type"] == "service" else "",
+            "creation_time": entry["creation_time"],
+            "creation_ttl": entry["creation_ttl"],
+            "display_name": entry["display_name"],
+            "entity_id": "",
+            "expire_time": rfc3339(entry["expire_time"]) if entry.get("expire_time") else None,
+            "explicit_max_ttl": entry.get("explicit_max_ttl", 0),
+            "id": token,
+            "issue_time": rfc3339(entry["creation_time"]),
+            "meta": entry.get("meta"),
+            "num_uses": entry.get("num_uses", 0),
+            "orphan": entry["orphan"],
+            "path": entry["path"],
+            "policies": entry["policies"],
+            "renewable": entry["renewable"],
+            "role": entry.get("role") or "",
+            "ttl": ttl,
+            "type": entry["type"],
+            **({"period": entry["period"]} if entry.get("period") else {}),
+        }
+
+    # -- token roles --------------------------------------------------------------------
+
+    def get_role(self, name: str) -> dict[str, Any] | None:
+        return self.storage.get(ROLE_PREFIX + name)
+
+    def put_role(self, name: str, role: dict[str, Any]) -> None:
+        self.storage.put(ROLE_PREFIX + name, role, scope="replicated")
+
+    def delete_role(self, name: str) -> None:
+        self.storage.delete(ROLE_PREFIX + name)
+
+    def list_roles(self) -> list[str]:
+        return [k[len(ROLE_PREFIX):] for k in self.storage.list(ROLE_PREFIX)]
+
+    # -- response wrapping ---------------------------------------------------------------
+
+    def wrap(
+        self,
+        response: dict[str, Any],
+        ttl: int,
+        creation_path: str,
+        token: str | None = None,
+        accessor: str | None = None,
+    ) -> dict[str, Any]:
+        """Store ``response`` behind a single-use wrapping token; return ``wrap_info``.
+
+        ``token`` lets the caller choose the token text (activation tokens are JWTs).
+        """
+        token = token or "hvs." + random_id(24)
+        accessor = accessor or random_id(24)
+        now = time.time()
+        record = {
+            "response": response,
+            "accessor": accessor,
+            "creation_time": now,
+            "ttl": ttl,
+            "creation_path": creation_path,
+        }
+        self.storage.put(WRAP_PREFIX + token_hash(token), record, scope="local")
+        return {
+            "token": token,
+            "accessor": accessor,
+            "ttl": ttl,
+            "creation_time": rfc3339(now),
+            "creation_path": creation_path,
+            "wrapped_accessor": "",
+        }
+
+    def lookup_wrapping(self, token: str | None) -> dict[str, Any] | None:
+        if not token:
+            return None
+        record = self.storage.get(WRAP_PREFIX + token_hash(token))
+        if record is None:
+            return None
+        if record["ttl"] and record["creation_time"] + record["ttl"] <= time.time():
+            self.storage.delete(WRAP_PREFIX + token_hash(token), scope="local")
+            return None
+        return record
+
+    def unwrap(self, token: str | None) -> dict[str, Any]:
+        """Consume a wrapping token and return the wrapped response (raises ValueError)."""
+        record = self.lookup_wrapping(token)
+        if record is None:
+            raise ValueError(messages.WRAPPING_TOKEN_INVALID)
+        self.storage.delete(WRAP_PREFIX + token_hash(token or ""), scope="local")
+        return record["response"]
+
+    def revoke_wrapping(self, token: str) -> None:
+        self.storage.delete(WRAP_PREFIX + token_hash(token), scope="local")
+
+    # -- faults ------------------------------------------------------------------------
+
+    def faults(self) -> dict[str, Any]:
+        """The lab-wide fault file (partitions), re-read when it changes."""
+        path = self.dir / "faults.json"
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if mtime != self._faults_cache[0]:
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                data = {}
+            self._faults_cache = (mtime, data)
+        return self._faults_cache[1]
+
+    def partitioned(self, peer: str | None, kind: str) -> bool:
+        """Whether traffic of ``kind`` ("replication" or "client") to/from ``peer`` is cut.
+
+        ``peer=None`` asks whether this cluster is isolated from everyone for that kind.
+        """
+        for part in self.faults().get("partitions", []):
+            if part.get("kind") not in (kind, "both"):
+                continue
+            members = part.get("clusters") or []
+            if self.cluster_name not in members:
+                continue
+            others = [c for c in members if c != self.cluster_name]
+            if not others:  # a one-cluster partition isolates it from everything
+                return True
+            if peer is not None and peer in others:
+                return True
+        return False
+
+    def state(self) -> dict[str, Any]:
+        """Control-API snapshot (no secrets)."""
+        config = self.seal_config()
+        return {
+            "cluster": self.cluster_name,
+            "node": self.name,
+            "pid": os.getpid(),
+            "api_addr": self.api_addr,
+            "cluster_addr": self.cluster_addr,
+            "initialized": config is not None,
+            "sealed": self.sealed,
+            "active": self.active,
+            "leader": self.leader(),
+            "seal_fingerprint": config["root_key_hash"][:16] if config else None,
+            "latency_ms": self.latency_ms,
+            "error_burst": dict(self.error_burst),
+            "profile": self.config.get("profile", "fast"),
+            "last_wal": self.storage.last_wal(),
+        }
+
+
+def load_lab_config(lab_dir: Path) -> dict[str, Any]:
+    """The lab-wide settings written by the supervisor before it spawns nodes."""
+    path = Path(lab_dir) / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {"profile": "fast", "timing": {}, "tls": False}
