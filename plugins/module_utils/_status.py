@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vaultops maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Typed view of the replication status objects, and the predicates the modules decide on."""
+
+from __future__ import annotations
+
+from ansible_collections.vaultops.replication.plugins.module_utils import _api
+
+ROLES = ("disabled", "primary", "secondary", "bootstrapping")
+
+# Field name -> default when Vault leaves it out (older versions, disabled types, bootstrap).
+_SCALAR_FIELDS = (
+    "mode", "cluster_id", "merkle_root", "last_reindex_epoch", "corrupted_merkle_tree",
+    "last_corruption_check_epoch", "ssct_generation_counter", "primary_cluster_addr", "state",
+    "last_wal", "last_dr_wal", "last_performance_wal", "connection_state", "secondary_id",
+    "last_remote_wal", "last_start", "merkle_sync_progress",
+)
+_LIST_FIELDS = ("known_secondaries", "secondaries", "known_primary_cluster_addrs", "primaries")
+_INT_FIELDS = ("last_wal", "last_dr_wal", "last_performance_wal", "last_remote_wal", "ssct_generation_counter")
+
+
+def _as_int(value):
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class ReplicationStatus:
+    """One replication type (``dr`` or ``performance``) of one cluster, as Vault reports it."""
+
+    def __init__(self, rtype, raw):
+        self.rtype = rtype
+        self.raw = dict(raw or {})
+        for name in _SCALAR_FIELDS:
+            value = self.raw.get(name)
+            if name in _INT_FIELDS:
+                value = _as_int(value)
+            setattr(self, name, value)
+        for name in _LIST_FIELDS:
+            value = self.raw.get(name)
+            setattr(self, name, list(value) if isinstance(value, (list, tuple)) else [])
+        if not self.mode:
+            self.mode = "disabled"
+
+    @classmethod
+    def from_api(cls, rtype, data):
+        if rtype not in _api.RTYPES:
+            raise ValueError("replication type must be dr or performance, got %r" % (rtype,))
+        return cls(rtype, data)
+
+    @property
+    def role(self):
+        return self.mode if self.mode in ROLES else "unknown"
+
+    @property
+    def is_disabled(self):
+        return self.role == "disabled"
+
+    @property
+    def is_primary(self):
+        return self.role == "primary"
+
+    @property
+    def is_secondary(self):
+        return self.role == "secondary"
+
+    @property
+    def is_bootstrapping(self):
+        return self.role == "bootstrapping"
+
+    @property
+    def last_shipped_wal(self):
+        """On a primary: the last WAL shipped for this type (falls back to last_wal)."""
+        own = self.last_dr_wal if self.rtype == "dr" else self.last_performance_wal
+        return own if own is not None else self.last_wal
+
+    @property
+    def is_connected(self):
+        """Secondary: its channel to the primary is up. Primary: at least one secondary is connected."""
+        if self.is_secondary:
+            if self.connection_state == "ready":
+                return True
+            return any(_connected(p) for p in self.primaries)
+        if self.is_primary:
+            return any(_connected(s) for s in self.secondaries)
+        return False
+
+    @property
+    def is_streaming(self):
+        """Secondary in the normal replicating state: WALs streaming over a live connection."""
+        return self.is_secondary and self.state == "stream-wals" and self.is_connected
+
+    def secondary_connected(self, secondary_id):
+        """Primary view: the secondary with this id is currently connected."""
+        if not self.is_primary:
+            return False
+        return any(s.get("node_id") == secondary_id and _connected(s) for s in self.secondaries
+                   if isinstance(s, dict))
+
+    def knows_secondary(self, secondary_id):
+        return self.is_primary and secondary_id in self.known_secondaries
+
+    def caught_up_with(self, primary_status):
+        """This secondary has received everything the given primary status had shipped."""
+        if not self.is_secondary or primary_status is None or not primary_status.is_primary:
+            return False
+        if not self.cluster_id or self.cluster_id != primary_status.cluster_id:
+            return False
+        wanted = primary_status.last_shipped_wal
+        if self.last_remote_wal is None or wanted is None or self.last_remote_wal < wanted:
+            return False
+        return bool(self.merkle_root) and self.merkle_root == primary_status.merkle_root
+
+    def as_dict(self):
+        """Normalised snapshot for module output (every field present, ``role`` added)."""
+        out = {"role": self.role}
+        for name in _SCALAR_FIELDS + _LIST_FIELDS:
+            out[name] = getattr(self, name)
+        return out
+
+    def __repr__(self):
+        return "ReplicationStatus(%s, mode=%s, state=%s)" % (self.rtype, self.mode, self.state)
+
+
+def _connected(entry):
+    return isinstance(entry, dict) and entry.get("connection_status") == "connected"
+
+
+class ClusterStatus:
+    """Both replication types plus sys/health of one cluster."""
+
+    def __init__(self, dr, performance, health=None, health_code=None):
+        self.dr = dr
+        self.performance = performance
+        self.health = dict(health or {})
+        self.health_code = health_code
+
+    def of(self, rtype):
+        if rtype == "dr":
+            return self.dr
+        if rtype == "performance":
+            return self.performance
+        raise ValueError("replication type must be dr or performance, got %r" % (rtype,))
+
+    @property
+    def roles(self):
+        """``{"dr": role, "performance": role}`` as used in module diffs."""
+        return {"dr": self.dr.role, "performance": self.performance.role}
+
+    @property
+    def cluster(self):
+        return {"name": self.health.get("cluster_name"), "id": self.health.get("cluster_id"),
+                "version": self.health.get("version")}
+
+    @property
+    def sealed(self):
+        return bool(self.health.get("sealed"))
+
+    def as_dict(self):
+        return {"dr": self.dr.as_dict(), "performance": self.performance.as_dict(),
+                "health": dict(self.health, status_code=self.health_code), "cluster": self.cluster}
+
+
+def read_cluster_status(c):
+    """Read sys/health and sys/replication/status of the cluster behind client ``c``."""
+    code, body = _api.health(c)
+    both = _api.replication_status(c)
+    return ClusterStatus(ReplicationStatus.from_api("dr", both["dr"]),
+                         ReplicationStatus.from_api("performance", both["performance"]),
+                         health=body, health_code=code)
