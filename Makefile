@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Developer entry points. Every target can run on its own; the ones that need the toolchain
+# depend on `venv`, which is cheap once the venv is up to date.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+# ansible-test and our CI images use this controller Python; see .python-version.
+PYTHON_VERSION := 3.13
+COLLECTION_LINK := $(ROOT)/.collections/ansible_collections/vaultops/replication
+
+# Tools started by other tools (molecule -> ansible-playbook, integration targets -> vaultlab)
+# are looked up on PATH, so the venv's bin goes first for every recipe.
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+# pyenv's interpreter by absolute path: the python3.13 shim fails unless a version is selected.
+BASE_PYTHON ?= $(shell ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION) 2>/dev/null | sort -V | tail -n 1)
+
+VENV_STAMP := $(VENV)/.make-venv-stamp
+VENV_INPUTS := requirements.txt requirements-dev.txt $(wildcard emulator/pyproject.toml)
+
+# Which suites exist yet. A missing suite is reported as skipped, never as passed.
+UNIT_TESTS := $(shell find tests/unit -name 'test_*.py' -not -path '*/__pycache__/*' 2>/dev/null | head -n 1)
+INTEGRATION_TARGETS := $(shell find tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1)
+EMULATOR_TESTS := $(wildcard emulator/tests)
+MOLECULE_SCENARIOS := $(wildcard molecule/*/molecule.yml)
+
+.PHONY: help venv lint sanity units emulator-test integration molecule test demo build clean distclean
+
+help:
+	@echo "make demo           run the end-to-end demo against vaultlab"
+	@echo "make test           lint, sanity, units, emulator-test, integration, molecule"
+	@echo "make venv           create/update .venv ($(PYTHON_VERSION)) and the .collections link"
+	@echo "make lint|sanity|units|emulator-test|integration|molecule   one suite"
+	@echo "make build          build dist/vaultops-replication-*.tar.gz and prove it installs"
+	@echo "make clean          remove build outputs (distclean: also .venv and .collections)"
+
+venv: $(VENV_STAMP) $(COLLECTION_LINK)
+
+$(VENV_STAMP): $(VENV_INPUTS)
+	@if ! "$(PY)" -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null; then \
+	  if [ -z "$(BASE_PYTHON)" ] && ! command -v python$(PYTHON_VERSION) >/dev/null; then \
+	    echo "error: Python $(PYTHON_VERSION) not found. Install it with pyenv (pyenv install $(PYTHON_VERSION)) or pass BASE_PYTHON=/path/to/python$(PYTHON_VERSION)." >&2; exit 1; \
+	  fi; \
+	  echo "==> creating $(VENV) with $(or $(BASE_PYTHON),python$(PYTHON_VERSION))"; \
+	  rm -rf "$(VENV)"; \
+	  "$(or $(BASE_PYTHON),python$(PYTHON_VERSION))" -m venv "$(VENV)"; \
+	fi
+	@echo "==> installing requirements-dev.txt into $(VENV)"
+	"$(PY)" -m pip install -q -r requirements-dev.txt
+	@if [ -f emulator/pyproject.toml ]; then \
+	  echo "==> installing vaultlab (emulator/) in editable mode"; \
+	  "$(PY)" -m pip install -q -e emulator; \
+	fi
+	@touch "$@"
+
+# A link, not a copy: ansible-playbook, ansible-doc, ansible-lint and molecule then see the
+# working tree as it is. It points back at the repo root, so every tree walker excludes it.
+$(COLLECTION_LINK):
+	@mkdir -p "$(dir $@)"
+	@ln -sfn ../../.. "$@"
+	@test -f "$@/galaxy.yml" || { echo "error: $@ does not resolve to the repo root" >&2; exit 1; }
+
+lint: venv
+	@echo "==> ansible-lint"
+	cd "$(ROOT)" && ansible-lint
+
+sanity: venv
+	@echo "==> ansible-test sanity (copy under build/ansible-test)"
+	"$(PY)" scripts/ansible-test-tree sanity --python $(PYTHON_VERSION)
+
+units: venv
+ifeq ($(UNIT_TESTS),)
+	@echo "==> SKIPPED units: no tests/unit/**/test_*.py yet"
+else
+	@echo "==> ansible-test units"
+	"$(PY)" scripts/ansible-test-tree units --python $(PYTHON_VERSION)
+endif
+
+emulator-test: venv
+ifeq ($(EMULATOR_TESTS),)
+	@echo "==> SKIPPED emulator-test: no emulator/tests yet"
+else
+	@echo "==> pytest emulator/tests"
+	cd emulator && "$(PY)" -m pytest -p no:cacheprovider tests
+endif
+
+integration: venv
+ifeq ($(INTEGRATION_TARGETS),)
+	@echo "==> SKIPPED integration: no tests/integration/targets yet"
+else
+	@echo "==> ansible-test integration (targets start vaultlab themselves)"
+	"$(PY)" scripts/ansible-test-tree integration --python $(PYTHON_VERSION) --local
+endif
+
+molecule: venv
+ifeq ($(MOLECULE_SCENARIOS),)
+	@echo "==> SKIPPED molecule: no molecule/*/molecule.yml yet"
+else
+	@echo "==> molecule test --all"
+	cd "$(ROOT)" && MOLECULE_GLOB='molecule/*/molecule.yml' molecule test --all
+endif
+
+# Runs every suite even after a failure, prints a per-suite table and ends with one
+# "N passed, N failed, N skipped" line; exits non-zero when anything failed.
+test: venv
+	"$(PY)" scripts/run-tests lint sanity units emulator-test integration molecule
+
+demo: venv
+	@if [ -f scripts/demo.sh ]; then \
+	  exec bash scripts/demo.sh; \
+	else \
+	  echo "The demo is not available yet (scripts/demo.sh does not exist)." >&2; exit 1; \
+	fi
+
+build: venv
+	@rm -rf dist && mkdir -p dist
+	ansible-galaxy collection build --force --output-path dist "$(ROOT)"
+	@tarball=$$(ls dist/vaultops-replication-*.tar.gz); \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	echo "==> installing $$tarball into a scratch collections path"; \
+	ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-galaxy collection install --offline -p "$$tmp" "$$tarball"; \
+	module=$$(ls "$$tmp"/ansible_collections/vaultops/replication/plugins/modules/*.py 2>/dev/null | grep -v '/__init__.py$$' | head -n 1); \
+	cd "$$tmp"; \
+	if [ -n "$$module" ]; then \
+	  name=$$(basename "$$module" .py); \
+	  echo "==> ansible-doc vaultops.replication.$$name from the installed tarball"; \
+	  ANSIBLE_CONFIG=/dev/null ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-doc "vaultops.replication.$$name" >/dev/null; \
+	fi; \
+	ANSIBLE_CONFIG=/dev/null ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-galaxy collection list vaultops.replication -p "$$tmp"; \
+	echo "==> OK: $$tarball builds and installs"
+
+clean:
+	rm -rf build dist tests/output .pytest_cache emulator/.pytest_cache
+	find . -path ./.venv -prune -o -path ./.collections -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf .venv .collections
