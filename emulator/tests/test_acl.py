@@ -152,6 +152,19 @@ def test_root_and_default_policies():
     assert allowed([BUILTIN_POLICIES["response-wrapping"]], "cubbyhole/response", "read")
 
 
+def test_texts_names_and_sudo():
+    text = 'path "sys/replication/*" { capabilities = ["update"] }\npath "sys/seal" { capabilities = ["update", "sudo"] }'
+    assert allowed([text], "sys/replication/dr/primary/enable", "update")
+    assert not allowed([text], "sys/replication/dr/primary/enable", "update", sudo=True)
+    assert allowed([text], "sys/seal", "update", sudo=True)
+    assert allowed(["default", text], "auth/token/lookup-self", "read")
+    assert allowed(["root"], "sys/seal", "update", sudo=True)
+    assert capabilities([text, Policy.parse('path "sys/seal" { capabilities = ["read"] }')], "sys/seal") == [
+        "read", "sudo", "update"]
+    with pytest.raises(PolicyError):
+        allowed(["not a policy"], "x", "read")
+
+
 def test_unknown_capability_in_check_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown capability 'write'"):
         allowed([DEFAULT_POLICY], "x", "write")

@@ -16,6 +16,7 @@ groups are accepted by the parser but not enforced.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -418,13 +419,33 @@ class ACL:
         return bool(caps) and "deny" not in caps and capability in caps
 
 
-def allowed(policies: Sequence[Policy], path: str, capability: str) -> bool:
-    """Whether a token holding ``policies`` has ``capability`` on ``path``."""
-    return ACL(policies).allowed(path, capability)
+PolicyLike = Policy | str
 
 
-def capabilities(policies: Sequence[Policy], path: str) -> list[str]:
-    return ACL(policies).capabilities(path)
+def _coerce(policies: Iterable[PolicyLike]) -> list[Policy]:
+    return [p if isinstance(p, Policy) else _cached_policy(p) for p in policies]
+
+
+def allowed(policies: Iterable[PolicyLike], path: str, capability: str, *, sudo: bool = False) -> bool:
+    """Whether a token holding ``policies`` has ``capability`` on ``path``.
+
+    ``policies`` may mix :class:`Policy` objects, policy texts and built-in names
+    (``"root"``, ``"default"``, ``"response-wrapping"``).  ``sudo=True`` marks a
+    root-protected path: the matching rule must grant ``sudo`` as well.
+    """
+    acl = ACL(_coerce(policies))
+    if not acl.allowed(path, capability):
+        return False
+    return not sudo or acl.allowed(path, "sudo")
+
+
+def capabilities(policies: Iterable[PolicyLike], path: str) -> list[str]:
+    return ACL(_coerce(policies)).capabilities(path)
+
+
+def parse(text: str, name: str = "") -> Policy:
+    """Same as :meth:`Policy.parse`."""
+    return Policy.parse(text, name)
 
 
 # --------------------------------------------------------------------------------------
@@ -500,3 +521,11 @@ BUILTIN_POLICIES: dict[str, Policy] = {
     "default": DEFAULT_POLICY,
     "response-wrapping": RESPONSE_WRAPPING_POLICY,
 }
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_policy(text: str) -> Policy:
+    # A bare built-in name is never valid HCL, so it cannot be confused with policy text.
+    if text in BUILTIN_POLICIES:
+        return BUILTIN_POLICIES[text]
+    return Policy.parse(text)

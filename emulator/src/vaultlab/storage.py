@@ -129,6 +129,10 @@ class Storage:
 
         The outermost level takes the write lock up front (``BEGIN IMMEDIATE``) so that a
         read-modify-write sequence cannot interleave with another process's writer.
+
+        Never ``await`` inside the block: the lock is per thread, so another coroutine of
+        the same event loop would silently join this transaction (and other processes
+        would wait on the SQLite write lock meanwhile).
         """
         with self._lock:
             depth = self._depth
