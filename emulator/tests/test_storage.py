@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from vaultlab.storage import Storage, StorageError
+from vaultlab.storage import Storage, StorageError, merkle_of
 
 
 @pytest.fixture
@@ -153,6 +153,8 @@ def test_merkle_equality_and_inequality(tmp_path):
     b.put("x", {"j": 2, "k": 2})
     assert a.merkle_root(("replicated",)) != b.merkle_root(("replicated",))
     b.put("x", {"j": 2, "k": 1})
+    assert merkle_of(reversed(b.snapshot(("replicated",)))) == root
+    assert merkle_of([]) == Storage(tmp_path / "empty.db").merkle_root(("replicated",))
     b.put("extra", 0, scope="local")
     assert a.merkle_root(("replicated",)) == b.merkle_root(("replicated",))
     assert a.merkle_root(("replicated", "local")) != b.merkle_root(("replicated", "local"))

@@ -69,6 +69,26 @@ def _encode(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def encode_value(value: Any) -> str:
+    """The stored (and hashed) text of ``value``."""
+    return _encode(value)
+
+
+def _digest_pair(digest: Any, key: str, encoded: str) -> None:
+    digest.update(key.encode())
+    digest.update(b"\0")
+    digest.update(encoded.encode())
+    digest.update(b"\n")
+
+
+def merkle_of(items: Iterable[Mapping[str, Any]]) -> str:
+    """:meth:`Storage.merkle_root` over an explicit item list (e.g. after a paths filter)."""
+    digest = hashlib.sha1()
+    for item in sorted(items, key=lambda i: i["key"]):
+        _digest_pair(digest, item["key"], _encode(item["value"]))
+    return digest.hexdigest()
+
+
 def _check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     if isinstance(scopes, str):
         scopes = (scopes,)
@@ -306,10 +326,7 @@ class Storage:
                     f"SELECT key, value FROM kv WHERE scope IN {_in(wanted)} ORDER BY key", wanted
                 )
                 for key, value in cursor:
-                    digest.update(key.encode())
-                    digest.update(b"\0")
-                    digest.update(value.encode())
-                    digest.update(b"\n")
+                    _digest_pair(digest, key, value)
         return digest.hexdigest()
 
     def snapshot(self, scopes: Iterable[str] = REPLICATED_SCOPES) -> list[dict[str, Any]]:
