@@ -59,6 +59,10 @@ IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
 
 ERROR_SNIPPET_CHARS = 200
 
+# Upper bound of one backoff sleep between session retries (seconds). Modules poll with their
+# own waiter; the session retries only smooth over blips.
+MAX_BACKOFF = 4
+
 
 class VaultError(Exception):
     """Base class of every error raised by the collection's Vault code."""
@@ -140,10 +144,9 @@ class Response:
 class _VaultRetry(Retry):
     """urllib3 Retry that never re-sends a possibly delivered non-idempotent request."""
 
-    # Keep the backoff short: modules poll with their own waiter, the session retries only
-    # smooth over blips. Both attribute names for urllib3 1.26 and 2.x.
-    DEFAULT_BACKOFF_MAX = 4
-    BACKOFF_MAX = 4
+    # urllib3 1.26 reads the backoff cap from these; 2.x takes backoff_max= (see _make_retry).
+    DEFAULT_BACKOFF_MAX = MAX_BACKOFF
+    BACKOFF_MAX = MAX_BACKOFF
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if (error is not None and method is not None and method.upper() not in IDEMPOTENT_METHODS
@@ -155,7 +158,7 @@ class _VaultRetry(Retry):
 
 
 def _make_retry(retries, backoff_factor, status_forcelist):
-    return _VaultRetry(
+    options = dict(
         total=retries,
         connect=retries,
         read=retries,
@@ -169,6 +172,10 @@ def _make_retry(retries, backoff_factor, status_forcelist):
         raise_on_status=False,  # hand back the last answer so Vault's errors can be reported
         raise_on_redirect=False,
     )
+    try:
+        return _VaultRetry(backoff_max=MAX_BACKOFF, **options)
+    except TypeError:  # urllib3 < 2 reads the class attributes instead
+        return _VaultRetry(**options)
 
 
 def _exception_chain(exc):

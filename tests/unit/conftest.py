@@ -52,6 +52,18 @@ class Reply:
         self.content_type = content_type
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (timeout tests) or a failed TLS handshake is expected here.
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class StubVault:
     """Scripted HTTP server. Unscripted requests get 404 ``{"errors": ["no stub for ..."]}``."""
 
@@ -96,22 +108,30 @@ class StubVault:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_LIST = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.scheme = "http"
         if tls_context is not None:
             self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
             self.scheme = "https"
         self.port = self.server.server_address[1]
         self.url = "%s://127.0.0.1:%d" % (self.scheme, self.port)
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     def route(self, method, path, *replies):
-        """Queue replies for ``method`` + ``/v1/<path>``; the last one repeats forever."""
+        """Queue replies for ``method`` + ``/v1/<path>``; the last one repeats forever.
+
+        A reply is a Reply, or a tuple ``(status, body)`` / ``(status, body, options)`` where
+        options holds Reply keywords (headers, delay, content_type); tests need not import
+        this file.
+        """
         key = (method.upper(), "/v1/" + path.lstrip("/") if not path.startswith("/_") else path)
+        queue = deque(r if isinstance(r, Reply) else Reply(r[0], r[1], **(r[2] if len(r) > 2 else {}))
+                      for r in replies)
+        if not queue:
+            raise ValueError("route() needs at least one reply")
         with self._lock:
-            self._routes[key] = deque(replies)
+            self._routes[key] = queue
         return self
 
     def _next(self, rec):
