@@ -39,8 +39,11 @@ def test_get_put_delete_and_values_round_trip(db):
 
 def test_file_is_private(tmp_path):
     path = tmp_path / "sub" / "dir" / "storage.db"
-    Storage(path).close()
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with Storage(path) as store:
+        store.put("sys/token/root", "secret")
+        # SQLite creates its side files with the database file's mode.
+        for name in (path, path.with_name("storage.db-wal")):
+            assert stat.S_IMODE(os.stat(name).st_mode) == 0o600
 
 
 def test_scopes_and_listing(db):
