@@ -1,0 +1,1097 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vaultops maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: replication_secondary
+short_description: Attach a Vault cluster to a DR or performance primary, detach it, or mint its activation token
+version_added: 0.1.0
+description:
+  - Ensures that the cluster at O(url) is a DR or performance replication secondary of a given primary,
+    under the secondary id O(id).
+  - With O(primary_url) the module mints the activation token on the primary and redeems it on the
+    secondary within one run, so the token never leaves the module. For split-team workflows one team runs
+    O(state=minted) against the primary and hands the token over, the other passes it as O(activation_token).
+  - The module decides from the observed replication status of both clusters. A cluster already connected
+    to that primary is left alone. A cluster in the same replication set (same replication C(cluster_id))
+    that is not connected to that primary, for example the old primary after a fail-over or a secondary of a
+    failed primary, is re-pointed with C(update-primary), which keeps its data (DR needs
+    O(dr_operation_token)). A cluster with replication disabled, or in another replication set, is
+    activated with C(enable), which B(erases all data on it) and is refused unless O(allow_wipe=true).
+  - Before a token is minted for an id the primary already knows (an unused or stale token blocks reuse of
+    the id), that id is revoked first. An id that another cluster is connected with is never revoked.
+  - Everything that can be checked is checked before the first write (primary reachable, unsealed and
+    primary; tokens accepted; activation token well formed and not expired; consent to wipe).
+  - O(state=absent) disables the secondary role; with O(revoke=true) and O(primary_url) the id is also
+    revoked on the primary.
+options:
+  mode:
+    description: Replication type.
+    type: str
+    required: true
+    choices: [dr, performance]
+  state:
+    description:
+      - V(present) makes the cluster at O(url) a secondary of the primary.
+      - V(absent) disables the secondary role of O(mode) on the cluster at O(url) (DR needs
+        O(dr_operation_token)); with O(revoke=true) also revokes the id on the primary at O(primary_url).
+      - V(minted) runs against the B(primary) (O(url) is the primary), revokes O(id) if the primary still
+        knows it, mints a new activation token for it and returns it as RV(activation_token). This always
+        reports a change.
+    type: str
+    choices: [present, absent, minted]
+    default: present
+  id:
+    description:
+      - Secondary id the activation token is minted for; it becomes the secondary's C(secondary_id) and
+        keys its performance paths filter on the primary.
+      - Required with O(state=minted), and with O(state=present) when the token is minted here (O(primary_url)
+        without O(activation_token)) or O(paths_filter) is set.
+      - With O(state=absent) it defaults to the C(secondary_id) the cluster reports.
+    type: str
+  primary_url:
+    description:
+      - API address of the primary cluster (its active node or a load balancer), for example
+        C(https://vault-a.example.com:8200). Used to read its replication status, to mint activation tokens,
+        to write paths filters and to revoke the id.
+      - With O(activation_token) and no O(primary_url) the module reads the primary's status, without a token,
+        from O(primary_api_addr) or the token's C(addr) claim when it can reach it.
+    type: str
+  primary_token:
+    description:
+      - Token for the primary. Minting an activation token needs C(sudo) on
+        C(sys/replication/<mode>/primary/secondary-token).
+    type: str
+  primary_ca_cert:
+    description: CA bundle used to verify the primary's TLS certificate. Defaults to O(ca_cert).
+    type: path
+  primary_validate_certs:
+    description: Verify the primary's TLS certificate. Defaults to O(validate_certs).
+    type: bool
+  activation_token:
+    description:
+      - A ready activation token minted on the primary (for example with O(state=minted)). It is checked before
+        use and rejected early when it is not a JWT activation token or has expired. A token that was already
+        redeemed is only detected by Vault, which then refuses it without changing the cluster.
+      - Takes precedence over minting a token with O(primary_url).
+    type: str
+  token_ttl:
+    description: Lifetime of a minted activation token, as a Vault duration (C(30m), C(1h), C(1800s)).
+    type: str
+    default: 30m
+  primary_api_addr:
+    description:
+      - API address of the primary that the B(secondary) uses to redeem the token, instead of the C(addr)
+        claim inside the token (needed when the primary has no API address configured, or the secondary
+        reaches it under another name).
+    type: str
+  ca_file:
+    description:
+      - Path B(on the secondary's hosts) to a CA bundle the secondary uses to verify the primary's API
+        certificate while redeeming the token.
+    type: str
+  ca_path:
+    description: Directory B(on the secondary's hosts) with CA certificates, as for O(ca_file).
+    type: str
+  paths_filter:
+    description:
+      - Performance replication only. Paths filter for this secondary id, written on the primary (needs
+        O(primary_url) and O(id)). It is re-created after every new token is redeemed, as Vault requires, and
+        otherwise written only when its mode or paths differ. Leaving it out leaves any existing filter alone.
+    type: dict
+    suboptions:
+      mode:
+        description: V(allow) replicates only O(paths_filter.paths); V(deny) replicates everything else.
+        type: str
+        choices: [allow, deny]
+        default: allow
+      paths:
+        description: Mount paths (C(secret/)) and namespace paths (C(ns1/)).
+        type: list
+        elements: str
+        required: true
+  allow_wipe:
+    description:
+      - Consent to activate a cluster whose replication of O(mode) is disabled or belongs to another
+        replication set. Activation B(erases all data on the cluster), including its own tokens and its seal
+        keys (replaced by the primary's). Without this the module refuses and changes nothing.
+    type: bool
+    default: false
+  dr_operation_token:
+    description:
+      - DR operation token of the DR secondary (see M(vaultops.replication.dr_operation_token)). Required to
+        re-point (C(update-primary)) or disable a DR secondary, which refuses ordinary tokens.
+    type: str
+  unseal_keys:
+    description:
+      - Unseal keys (or recovery keys) of the B(primary). After activation the secondary's standby nodes
+        seal themselves, because the secondary takes over the primary's keyring; they are unsealed with these.
+      - Needs O(standby_urls).
+    type: list
+    elements: str
+  standby_urls:
+    description:
+      - API addresses of the secondary's standby nodes to unseal with O(unseal_keys) after activation. On later
+        runs any of them found sealed is unsealed as well.
+      - The TLS options of O(url) are used for them.
+    type: list
+    elements: str
+  revoke:
+    description:
+      - With O(state=absent), also revoke the secondary id on the primary at O(primary_url) (and, for
+        performance, delete its paths filter), so the primary stops tracking it.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait after activation or re-pointing for the secondary to stream from the primary (and
+        the primary to see it connected), for standbys to be unsealed, and after disabling for the new role.
+    type: int
+    default: 120
+extends_documentation_fragment:
+  - vaultops.replication.connection
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads both clusters (and, with O(paths_filter), the current filter) and predicts C(changed), the planned
+        RV(actions) and the role afterwards without writing. No token is minted in check mode, so
+        O(state=minted) returns no RV(activation_token) then.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the replication role of both types on the cluster at O(url) before and after.
+  platform:
+    support: full
+    platforms: all
+    details:
+      - Runs wherever the module runs (usually the controller, with C(connection=local)) and talks to both
+        clusters over HTTP(S).
+  action_group:
+    support: full
+    membership:
+      - vaultops.replication.vault
+notes:
+  - After a B(performance) secondary is activated its old tokens are gone and the primary's tokens are not
+    valid on it; get a token on it with C(sys/generate-root) using the primary's keys, or log in through a
+    replicated auth method. A B(DR) secondary accepts the primary's tokens only after promotion.
+  - O(token) is the token of the cluster at O(url). It is needed to activate it (C(enable)) and to re-point
+    or disable a performance secondary; DR secondaries use O(dr_operation_token) instead.
+requirements:
+  - requests
+  - PyJWT (to check O(activation_token))
+seealso:
+  - name: DR replication API
+    description: Vault API documentation of the DR replication endpoints.
+    link: https://developer.hashicorp.com/vault/api-docs/system/replication/replication-dr
+  - name: Performance replication API
+    description: Vault API documentation of the performance replication endpoints, including paths filters.
+    link: https://developer.hashicorp.com/vault/api-docs/system/replication/replication-performance
+  - module: vaultops.replication.replication_primary
+  - module: vaultops.replication.dr_operation_token
+  - module: vaultops.replication.promote
+  - module: vaultops.replication.replication_status_info
+author:
+  - vaultops maintainers (@vaultops)
+"""
+
+EXAMPLES = r"""
+- name: Attach the DR cluster to the primary (mints and redeems the token in one step, wipes the DR cluster)
+  vaultops.replication.replication_secondary:
+    url: https://vault-dr.example.com:8200
+    token: "{{ dr_cluster_token }}"
+    mode: dr
+    id: dr-east
+    primary_url: https://vault-a.example.com:8200
+    primary_token: "{{ primary_root_token }}"
+    allow_wipe: true
+    # the standbys seal themselves after activation; unseal them with the primary's keys
+    standby_urls:
+      - https://vault-dr-2.example.com:8200
+      - https://vault-dr-3.example.com:8200
+    unseal_keys: "{{ primary_unseal_keys }}"
+
+- name: Performance secondary that receives only the secret/ mount
+  vaultops.replication.replication_secondary:
+    url: https://vault-eu.example.com:8200
+    token: "{{ eu_cluster_token }}"
+    mode: performance
+    id: perf-eu
+    primary_url: https://vault-a.example.com:8200
+    primary_token: "{{ primary_root_token }}"
+    allow_wipe: true
+    paths_filter:
+      mode: allow
+      paths: [secret/]
+
+# Split-team workflow: the primary's team mints, the secondary's team redeems.
+- name: Mint an activation token on the primary
+  vaultops.replication.replication_secondary:
+    url: https://vault-a.example.com:8200
+    token: "{{ primary_root_token }}"
+    mode: dr
+    id: dr-east
+    state: minted
+    token_ttl: 1h
+  register: minted
+  no_log: true
+
+- name: Redeem it on the DR cluster
+  vaultops.replication.replication_secondary:
+    url: https://vault-dr.example.com:8200
+    token: "{{ dr_cluster_token }}"
+    mode: dr
+    activation_token: "{{ minted.activation_token }}"
+    allow_wipe: true
+
+# Fail-back: after the DR cluster was promoted, re-attach the demoted old primary without a wipe.
+- name: Re-point the old primary at the new one (update-primary)
+  vaultops.replication.replication_secondary:
+    url: https://vault-a.example.com:8200
+    mode: dr
+    id: old-primary
+    primary_url: https://vault-dr.example.com:8200
+    primary_token: "{{ primary_root_token }}"
+    dr_operation_token: "{{ old_primary_dr_operation_token }}"
+
+- name: Detach a DR secondary and forget its id on the primary
+  vaultops.replication.replication_secondary:
+    url: https://vault-dr.example.com:8200
+    mode: dr
+    state: absent
+    dr_operation_token: "{{ dr_operation_token }}"
+    revoke: true
+    primary_url: https://vault-a.example.com:8200
+    primary_token: "{{ primary_root_token }}"
+"""
+
+RETURN = r"""
+actions:
+  description:
+    - Operations performed (or planned, in check mode), in order. Possible values are C(revoke-secondary),
+      C(secondary-token), C(disable), C(enable), C(update-primary), C(paths-filter), C(delete-paths-filter)
+      and C(unseal-standbys).
+  returned: always
+  type: list
+  elements: str
+  sample: [secondary-token, enable, unseal-standbys]
+role:
+  description:
+    - Replication role of O(mode) on the cluster at O(url) after the run (predicted in check mode).
+  returned: always
+  type: str
+  sample: secondary
+secondary_id:
+  description: Secondary id the cluster is (or, in check mode, would be) attached under, when known.
+  returned: when O(state=present) or O(state=minted)
+  type: str
+  sample: dr-east
+status:
+  description:
+    - Normalised replication status of O(mode) of the cluster at O(url), read after the change (as observed
+      before it in check mode).
+  returned: always
+  type: dict
+  sample:
+    role: secondary
+    mode: secondary
+    cluster_id: 5d0e9f8c-8ad4-62f2-7d1d-1f6b6e6c0b83
+    state: stream-wals
+    connection_state: ready
+    secondary_id: dr-east
+paths_filter:
+  description: Paths filter of the secondary id on the primary after the run, when O(paths_filter) was given.
+  returned: when O(paths_filter) is set
+  type: dict
+  sample: {mode: allow, paths: [secret/]}
+activation_token:
+  description:
+    - The minted activation token. B(A secret) that grants the right to join the replication set; register the
+      result with C(no_log=true) and hand it over through a secure channel. Single use, valid for O(token_ttl).
+  returned: when O(state=minted), not in check mode
+  type: str
+  sample: eyJhbGciOiJFUzUxMiIsInR5cCI6IkpXVCJ9...
+activation_token_expires:
+  description: Expiry time of RV(activation_token) (UTC, ISO 8601), when it could be read from the token.
+  returned: when O(state=minted), not in check mode
+  type: str
+  sample: "2026-11-26T01:30:00Z"
+diff:
+  description: Replication role of each type of the cluster at O(url) before and after the run.
+  returned: always
+  type: dict
+  contains:
+    before:
+      description: Roles before the run, keyed by replication type.
+      type: dict
+      sample: {dr: disabled, performance: disabled}
+    after:
+      description: Roles after the run (predicted in check mode), keyed by replication type.
+      type: dict
+      sample: {dr: secondary, performance: disabled}
+vault_warnings:
+  description: Warnings Vault returned with the changes.
+  returned: when a change was made
+  type: list
+  elements: str
+"""
+
+import re
+import time
+from urllib.parse import urlparse
+
+from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils._client import (
+    VaultAPIError,
+    VaultClient,
+    VaultError,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._module import (
+    VaultModule,
+    prefixed_connection_spec,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
+from ansible_collections.vaultops.replication.plugins.module_utils._tokens import (
+    ActivationTokenError,
+    inspect_activation_token,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
+    WaitTimeout,
+    wait_until,
+)
+
+TYPES = ("dr", "performance")
+TITLE = {"dr": "DR", "performance": "performance"}
+OTHER = {"dr": "performance", "performance": "dr"}
+DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h)?)+$")
+
+
+class Refusal(Exception):
+    """The request cannot be carried out from the observed state; nothing was written."""
+
+
+class Plan(object):
+    def __init__(self, actions=(), after_role=None, secondary_id=None, warnings=()):
+        self.actions = list(actions)
+        self.after_role = after_role
+        self.secondary_id = secondary_id
+        self.warnings = list(warnings)
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+    def __repr__(self):
+        return "Plan(actions=%r, after_role=%r, secondary_id=%r)" % (self.actions, self.after_role, self.secondary_id)
+
+
+def normalise_filter(value):
+    """Comparable form of a paths filter: mode plus the set of paths, each with one trailing slash."""
+    if value is None:
+        return None
+    paths = set()
+    for path in value.get("paths") or []:
+        path = str(path).strip().strip("/")
+        if path:
+            paths.add(path + "/")
+    mode = {"whitelist": "allow", "blacklist": "deny"}.get(value.get("mode"), value.get("mode") or "allow")
+    return (mode, frozenset(paths))
+
+
+def _primary_api_addresses(sec):
+    out = set()
+    for entry in sec.primaries:
+        if isinstance(entry, dict) and entry.get("api_address"):
+            out.add(entry["api_address"].rstrip("/"))
+    return out
+
+
+def relation(sec, prim, token_addr=None):
+    """How the secondary-to-be relates to the wanted primary.
+
+    ``attached``: connected to that primary; ``same-set``: same replication set but not connected to it (or
+    the primary could not be read), fixable with update-primary; ``other-set``: a secondary of another set;
+    ``disabled``: replication of that type is off.
+    """
+    if sec.role == "disabled":
+        return "disabled"
+    if prim is None:
+        if sec.is_connected and token_addr and token_addr.rstrip("/") in _primary_api_addresses(sec):
+            return "attached"
+        return "same-set"
+    if sec.cluster_id and sec.cluster_id == prim.cluster_id:
+        if sec.is_connected and sec.secondary_id and prim.secondary_connected(sec.secondary_id):
+            return "attached"
+        return "same-set"
+    return "other-set"
+
+
+def _mint_actions(mode, prim, secondary_id, sec=None):
+    if not secondary_id:
+        raise Refusal("A new activation token has to be minted, which needs the secondary id: set 'id'.")
+    actions = []
+    if secondary_id in prim.known_secondaries:
+        ours = sec is not None and sec.secondary_id == secondary_id and sec.cluster_id == prim.cluster_id
+        if prim.secondary_connected(secondary_id) and not ours:
+            raise Refusal(
+                "The %s primary has a connected secondary with id %r; revoking it to mint a new token would cut "
+                "that cluster off. Use another id, or detach that secondary first (state=absent, revoke=true)."
+                % (TITLE[mode], secondary_id))
+        # An earlier token for this id (even one never redeemed) blocks minting another one.
+        actions.append("revoke-secondary")
+    actions.append("secondary-token")
+    return actions
+
+
+def _common_refusals(mode, sec, sec_other):
+    if mode == "performance" and sec_other.role in ("secondary", "bootstrapping"):
+        raise Refusal(
+            "The cluster at url is a DR secondary; a DR secondary is read-only and cannot run performance replication "
+            "of its own (it follows its DR primary). Promote it first, or point url at another cluster.")
+    if sec.role == "unknown":
+        raise Refusal("Vault reports the %s replication mode of the cluster at url as %r, which this module does not "
+                      "know how to handle; check 'vault read sys/replication/%s/status'." % (TITLE[mode], sec.mode, mode))
+
+
+def decide_present(mode, sec, sec_other, prim=None, secondary_id=None, token_source=None, token_addr=None,
+                   allow_wipe=False, has_dr_token=False, paths_filter=None, current_filter=None,
+                   has_standbys=False, sealed_standbys=()):
+    """Plan for state=present. Pure; raises Refusal.
+
+    ``sec``/``sec_other``: statuses of the cluster to attach (type ``mode`` and the other type); ``prim``: the
+    primary's status of ``mode`` or None when it could not be read; ``token_source``: "mint" (primary_url and its
+    token given), "activation_token", or None; ``current_filter``: the primary's filter for the id (None = none).
+    """
+    _common_refusals(mode, sec, sec_other)
+    title = TITLE[mode]
+    if sec.role == "primary":
+        raise Refusal(
+            "The cluster at url is a %s primary. Demote it first (vaultops.replication.replication_primary, "
+            "state=demoted); this module then re-attaches it with update-primary, without a wipe, if it belongs to "
+            "the same replication set as the primary." % title)
+    if prim is not None and prim.role != "primary":
+        raise Refusal("The cluster at %s is not a %s primary (it reports %s replication mode %r); point primary_url "
+                      "at the primary of the replication set." % ("primary_url" if token_source == "mint" else
+                                                                  "the primary address", title, title, prim.mode))
+
+    rel = relation(sec, prim, token_addr)
+    warnings = []
+    actions = []
+    new_token = False
+    sid = secondary_id
+    if rel == "attached":
+        sid = sec.secondary_id
+        if secondary_id and sec.secondary_id != secondary_id:
+            warnings.append(
+                "The cluster is already a connected %s secondary of this primary under id %r, not %r; it was left as "
+                "it is. To change its id, detach it (state=absent, revoke=true) and attach it again." %
+                (title, sec.secondary_id, secondary_id))
+    else:
+        if token_source is None:
+            raise Refusal(
+                "The cluster needs %s to become a %s secondary of the primary, which needs an activation token: give "
+                "primary_url and primary_token (the module mints one), or activation_token." %
+                ("update-primary" if rel == "same-set" else "an activation (enable)", title))
+        if rel == "same-set":
+            if mode == "dr" and not has_dr_token:
+                raise Refusal(
+                    "The cluster is a DR secondary of the same replication set but not connected to this primary; "
+                    "re-pointing it (update-primary, no wipe) needs its DR operation token: set dr_operation_token "
+                    "(see vaultops.replication.dr_operation_token).")
+            if token_source == "mint":
+                actions.extend(_mint_actions(mode, prim, secondary_id, sec))
+            actions.append("update-primary")
+        else:
+            if not allow_wipe:
+                what = ("has %s replication disabled" % title if rel == "disabled" else
+                        "is a %s secondary of another replication set (cluster_id %s, the primary's is %s)"
+                        % (title, sec.cluster_id, prim.cluster_id if prim is not None else "unknown"))
+                raise Refusal(
+                    "The cluster at url %s. Activating it as a %s secondary ERASES ALL ITS DATA (tokens, secrets, "
+                    "auth methods; its seal keys are replaced by the primary's). Set allow_wipe: true to confirm."
+                    % (what, title))
+            if mode == "dr" and sec_other.role not in ("disabled",):
+                raise Refusal(
+                    "The cluster at url is a performance %s; a DR secondary cannot run performance replication of its "
+                    "own. Disable performance replication on it first." % sec_other.role)
+            if rel == "other-set":
+                if mode == "dr" and not has_dr_token:
+                    raise Refusal(
+                        "The cluster is a DR secondary of another replication set; it must be disabled before it can "
+                        "join this one, which needs its DR operation token: set dr_operation_token.")
+            if token_source == "mint":
+                actions.extend(_mint_actions(mode, prim, secondary_id))
+            if rel == "other-set":
+                actions.append("disable")
+            actions.append("enable")
+        new_token = True
+
+    if paths_filter is not None:
+        if mode != "performance":
+            raise Refusal("paths_filter applies to performance replication only.")
+        if new_token or normalise_filter(current_filter) != normalise_filter(paths_filter):
+            actions.append("paths-filter")
+
+    if has_standbys and ("enable" in actions or sealed_standbys):
+        actions.append("unseal-standbys")
+    return Plan(actions=actions, after_role="secondary", secondary_id=sid, warnings=warnings)
+
+
+def decide_absent(mode, sec, sec_other, prim=None, secondary_id=None, revoke=False, has_dr_token=False,
+                  current_filter=None):
+    """Plan for state=absent. Pure; raises Refusal."""
+    _common_refusals(mode, sec, sec_other)
+    title = TITLE[mode]
+    if sec.role == "primary":
+        raise Refusal("The cluster at url is a %s primary, not a secondary; disable a primary with "
+                      "vaultops.replication.replication_primary (state=disabled)." % title)
+    actions = []
+    warnings = []
+    if sec.role in ("secondary", "bootstrapping"):
+        if mode == "dr" and not has_dr_token:
+            raise Refusal("Disabling a DR secondary needs its DR operation token: set dr_operation_token "
+                          "(see vaultops.replication.dr_operation_token).")
+        actions.append("disable")
+    sid = secondary_id or sec.secondary_id
+    if revoke:
+        if prim is None:
+            raise Refusal("revoke=true needs primary_url (and primary_token) of the primary to revoke the id on.")
+        if not sid:
+            # Nothing reports an id any more (typically a re-run after the secondary was disabled).
+            warnings.append("revoke=true: the cluster reports no secondary id and none was given in id, so nothing "
+                            "was revoked on the primary; set id to revoke a specific one.")
+        elif prim.role == "primary" and sid in prim.known_secondaries:
+            actions.append("revoke-secondary")
+        if mode == "performance" and current_filter is not None:
+            actions.append("delete-paths-filter")
+    return Plan(actions=actions, after_role="disabled", secondary_id=sid, warnings=warnings)
+
+
+def decide_minted(mode, prim, secondary_id, paths_filter=None):
+    """Plan for state=minted, run against the primary. Pure; raises Refusal."""
+    if prim.role != "primary":
+        raise Refusal("state=minted runs against the primary, but the cluster at url is not a %s primary (it reports "
+                      "mode %r). Point url at the primary." % (TITLE[mode], prim.mode))
+    actions = _mint_actions(mode, prim, secondary_id)
+    if paths_filter is not None:
+        if mode != "performance":
+            raise Refusal("paths_filter applies to performance replication only.")
+        actions.append("paths-filter")
+    return Plan(actions=actions, after_role="primary", secondary_id=secondary_id)
+
+
+def roles_of(statuses):
+    return dict((t, statuses[t].role) for t in TYPES)
+
+
+def _iso(ts):
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(ts)))
+    except (TypeError, ValueError):
+        return None
+
+
+class SecondaryRunner(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.mode = module.params["mode"]
+        self.title = TITLE[self.mode]
+        self.client = module.client
+        self.primary = None
+        self.primary_label = None
+        self.token_claims = None
+        self.vault_warnings = []
+        self.minted_id = None
+
+    # ------------------------------------------------------------------ helpers
+    def fail(self, msg, **kwargs):
+        self.module.fail_json(msg=msg, **kwargs)
+
+    def api(self, what, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except VaultError as exc:
+            self.module.fail_from(exc, what)
+
+    def read_statuses(self, client, label):
+        raw = self.api("read the replication status of %s" % label, _api.replication_status, client)
+        return dict((t, ReplicationStatus.from_api(t, (raw or {}).get(t) or {})) for t in TYPES)
+
+    def read_type(self, client):
+        return ReplicationStatus.from_api(
+            self.mode, _api.replication_type_status(client, self.mode, retry_on_status=False) or {})
+
+    def check_unsealed(self, client, label):
+        code, body = self.api("reach %s" % label, _api.health, client)
+        body = body or {}
+        if code == 501 or body.get("initialized") is False:
+            self.fail("%s is not initialised; initialise and unseal it first." % label)
+        if body.get("sealed"):
+            self.fail("%s is sealed; unseal it (vault operator unseal) and run again." % label)
+
+    def check_token(self, client, option, label):
+        if not client.token:
+            self.fail("A Vault token for %s is required for this change: set '%s'%s." % (
+                label, option, " (or VAULT_TOKEN)" if option == "token" else ""))
+        try:
+            _api.lookup_self(client)
+        except VaultAPIError as exc:
+            if exc.status == 403:
+                self.fail("The token given in '%s' was rejected by %s (HTTP 403 permission denied): it is invalid or "
+                          "expired. Give a valid token." % (option, label))
+            self.module.fail_from(exc, "check the token '%s' on %s" % (option, label))
+        except VaultError as exc:
+            self.module.fail_from(exc, "check the token '%s' on %s" % (option, label))
+
+    def wait_out_bootstrap(self, statuses, client, label):
+        if statuses[self.mode].role != "bootstrapping":
+            return statuses
+        try:
+            wait_until(lambda: self.read_type(client), lambda s: s.role != "bootstrapping",
+                       self.params["wait_timeout"], "the %s bootstrap of %s to finish" % (self.title, label))
+        except WaitTimeout:
+            self.fail("%s is still bootstrapping as a %s secondary after %ss; wait for it to finish (or raise "
+                      "wait_timeout) and run again." % (label, self.title, self.params["wait_timeout"]))
+        return self.read_statuses(client, label)
+
+    # ------------------------------------------------------------------ validation
+    def validate_params(self):
+        p = self.params
+        state = p["state"]
+        if p.get("token_ttl") and not DURATION.match(str(p["token_ttl"])):
+            self.fail("token_ttl %r is not a Vault duration; use for example 30m, 1h or 1800s." % p["token_ttl"])
+        for option in ("primary_url", "primary_api_addr"):
+            value = p.get(option)
+            if value:
+                parsed = urlparse(value)
+                if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                    self.fail("%s %r is not a Vault API address; give scheme and host, for example "
+                              "https://vault-a.example.com:8200." % (option, value))
+        for value in p.get("standby_urls") or []:
+            parsed = urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                self.fail("standby_urls entry %r is not a Vault API address (scheme and host)." % value)
+        if p.get("paths_filter") is not None and self.mode != "performance":
+            self.fail("paths_filter applies to performance replication only (mode=performance).")
+        if state == "minted":
+            if not p.get("id"):
+                self.fail("state=minted needs the secondary id to mint the token for: set id.")
+            if p.get("activation_token"):
+                self.fail("state=minted mints a new activation token; do not pass activation_token with it.")
+        if state == "present":
+            if p.get("paths_filter") is not None:
+                if not p.get("primary_url"):
+                    self.fail("paths_filter is written on the primary: set primary_url and primary_token.")
+                if not p.get("id"):
+                    self.fail("paths_filter is keyed by the secondary id: set id.")
+            if p.get("activation_token"):
+                try:
+                    self.token_claims = inspect_activation_token(p["activation_token"])
+                except ActivationTokenError as exc:
+                    self.fail("activation_token cannot be used: %s. Mint a new one on the primary (state=minted)."
+                              % exc.message)
+            elif p.get("primary_url") and not p.get("id"):
+                self.fail("Minting an activation token on primary_url needs the secondary id: set id.")
+
+    def primary_client(self):
+        if self.primary is None and self.params.get("primary_url"):
+            self.primary = self.api("connect to primary_url", self.module.client_for, "primary")
+            self.primary_label = "the primary at %s" % self.primary.url
+        return self.primary
+
+    def token_primary_client(self):
+        """A token-less client for the primary named by the activation token, when primary_url is not given."""
+        addr = self.params.get("primary_api_addr") or (self.token_claims or {}).get("addr")
+        if not addr:
+            return None
+        try:
+            return VaultClient(addr, ca_cert=self.params.get("primary_ca_cert") or self.params.get("ca_cert"),
+                               validate_certs=self.params.get("primary_validate_certs") is not False
+                               and self.params.get("validate_certs") is not False,
+                               timeout=min(float(self.params.get("timeout") or 30), 10.0), retries=0)
+        except VaultError:
+            return None
+
+    # ------------------------------------------------------------------ execution steps
+    def mint(self, secondary_id, known):
+        if known:
+            self.api("revoke the stale secondary id %r on %s" % (secondary_id, self.primary_label),
+                     _api.revoke_secondary, self.primary, self.mode, secondary_id)
+        token, warnings = self.api(
+            "mint a %s activation token for id %r on %s" % (self.title, secondary_id, self.primary_label),
+            _api.mint_secondary_token, self.primary, self.mode, secondary_id, ttl=self.params.get("token_ttl"))
+        self.vault_warnings.extend(warnings or [])
+        self.minted_id = secondary_id
+        return token
+
+    def cleanup_minted(self):
+        """Best effort: an unredeemed token must not linger on the primary after a failed activation."""
+        if self.minted_id and self.primary is not None:
+            try:
+                _api.revoke_secondary(self.primary, self.mode, self.minted_id)
+            except VaultError:
+                pass
+
+    def redeem(self, action, token):
+        p = self.params
+        kwargs = dict(primary_api_addr=p.get("primary_api_addr"), ca_file=p.get("ca_file"), ca_path=p.get("ca_path"))
+        try:
+            if action == "enable":
+                warnings = _api.enable_secondary(self.client, self.mode, token, **kwargs)
+            else:
+                warnings = _api.update_primary(self.client, self.mode, token=token,
+                                               dr_operation_token=p.get("dr_operation_token"), **kwargs)
+        except VaultError as exc:
+            self.cleanup_minted()
+            hint = ""
+            if isinstance(exc, VaultAPIError) and p.get("activation_token"):
+                hint = (" If the activation token was already used or has expired, mint a new one on the primary "
+                        "(state=minted).")
+            elif isinstance(exc, VaultAPIError) and action == "update-primary" and self.mode == "dr":
+                hint = " Check that dr_operation_token is a valid DR operation token of this DR secondary."
+            what = "%s the %s secondary at %s" % ("activate" if action == "enable" else "re-point (update-primary)",
+                                                   self.title, self.client.url)
+            if hint:
+                self.fail("Failed to %s: %s.%s" % (what, exc.message, hint))
+            self.module.fail_from(exc, what)
+        self.vault_warnings.extend(warnings or [])
+
+    def wait_streaming(self, secondary_id):
+        def probe():
+            sec = self.read_type(self.client)
+            prim = self.read_type(self.primary) if self.primary is not None else None
+            return sec, prim
+
+        def done(value):
+            sec, prim = value
+            if not sec.is_streaming:
+                return False
+            if prim is None:
+                return True
+            sid = sec.secondary_id or secondary_id
+            return sec.cluster_id == prim.cluster_id and prim.secondary_connected(sid)
+
+        try:
+            wait_until(probe, done, self.params["wait_timeout"],
+                       "the %s secondary to stream from the primary" % self.title)
+        except WaitTimeout as exc:
+            sec = exc.last_value[0] if exc.last_value else None
+            seen = ("mode %r, state %r, connection_state %r" % (sec.mode, sec.state, sec.connection_state)
+                    if sec is not None else "no answer")
+            self.fail("The %s secondary at %s did not start streaming from the primary within %ss (last seen: %s%s). "
+                      "Check that it can reach the primary's API and cluster ports (primary_api_addr, ca_file, "
+                      "primary_cluster_addr) and run again." % (
+                          self.title, self.client.url, self.params["wait_timeout"], seen,
+                          "; last error: %s" % exc.last_error if exc.last_error is not None else ""))
+
+    def wait_role(self, client, label, role):
+        try:
+            wait_until(lambda: self.read_type(client), lambda s: s.role == role, self.params["wait_timeout"],
+                       "%s to report %s role %s" % (label, self.title, role))
+        except WaitTimeout as exc:
+            last = exc.last_value.role if exc.last_value is not None else "unknown"
+            self.fail("%s did not report the %s role %r within %ss (last seen %r); check it and run again."
+                      % (label, self.title, role, self.params["wait_timeout"], last))
+
+    def standby_clients(self):
+        p = self.params
+        out = []
+        for url in p.get("standby_urls") or []:
+            try:
+                out.append(VaultClient(url, ca_cert=p.get("ca_cert"), client_cert=p.get("client_cert"),
+                                       client_key=p.get("client_key"), validate_certs=p.get("validate_certs", True),
+                                       timeout=p.get("timeout") or 30, retries=p.get("retries") or 0))
+            except VaultError as exc:
+                self.fail("standby_urls entry %s is unusable: %s" % (url, exc.message))
+        return out
+
+    def sealed_standbys(self, clients):
+        sealed = []
+        for c in clients:
+            status = self.api("read the seal status of the standby %s" % c.url, _api.seal_status, c)
+            if status.get("sealed"):
+                sealed.append(c)
+        return sealed
+
+    def unseal_standbys(self, clients, after_activation):
+        keys = self.params.get("unseal_keys") or []
+        timeout = self.params["wait_timeout"]
+        health_key = "replication_%s_mode" % self.mode
+        for c in clients:
+            if after_activation:
+                # The standby notices the replaced keyring on its own schedule: wait until it has sealed, or until
+                # it already answers as a node of the new secondary.
+                def settled(value):
+                    seal, (code, body) = value
+                    return bool(seal.get("sealed")) or (body.get(health_key) == "secondary" and not body.get("sealed"))
+                try:
+                    wait_until(lambda: (_api.seal_status(c), _api.health(c)), settled, timeout,
+                               "the standby %s to take over the new keyring" % c.url)
+                except WaitTimeout:
+                    self.fail("The standby %s neither sealed nor joined the new %s secondary within %ss; check it."
+                              % (c.url, self.title, timeout))
+            status = self.api("read the seal status of the standby %s" % c.url, _api.seal_status, c)
+            if not status.get("sealed"):
+                continue
+            if status.get("progress"):
+                self.api("reset the unseal progress of %s" % c.url, _api.unseal, c, reset=True)
+            for key in keys:
+                try:
+                    status = _api.unseal(c, key=key)
+                except VaultAPIError as exc:
+                    self.fail("The standby %s rejected an unseal key (HTTP %s: %s). unseal_keys must be the PRIMARY's "
+                              "unseal (or recovery) keys." % (c.url, exc.status, "; ".join(exc.errors)))
+                except VaultError as exc:
+                    self.module.fail_from(exc, "unseal the standby %s" % c.url)
+                if not status.get("sealed"):
+                    break
+            if status.get("sealed"):
+                self.fail("The standby %s is still sealed after all %d unseal_keys (progress %s of %s); give at least "
+                          "the threshold number of the primary's unseal keys." % (
+                              c.url, len(keys), status.get("progress"), status.get("t")))
+        for c in clients:
+            self.wait_unsealed(c)
+
+    def wait_unsealed(self, c):
+        try:
+            wait_until(lambda: _api.seal_status(c), lambda s: not s.get("sealed"), self.params["wait_timeout"],
+                       "the standby %s to be unsealed" % c.url)
+        except WaitTimeout:
+            self.fail("The standby %s did not stay unsealed within %ss; check it." % (c.url, self.params["wait_timeout"]))
+
+    # ------------------------------------------------------------------ states
+    def run(self):
+        self.validate_params()
+        state = self.params["state"]
+        if state == "minted":
+            self.run_minted()
+        elif state == "absent":
+            self.run_absent()
+        else:
+            self.run_present()
+
+    def exit(self, plan, before, after_statuses, status, predicted=False, **extra):
+        before_roles = roles_of(before)
+        if predicted:
+            after_roles = dict(before_roles)
+            after_roles[self.mode] = plan.after_role
+        else:
+            after_roles = roles_of(after_statuses)
+        result = dict(changed=plan.changed, actions=plan.actions, role=after_roles[self.mode],
+                      status=status.as_dict(), diff=dict(before=before_roles, after=after_roles))
+        if plan.changed and not predicted:
+            result["vault_warnings"] = self.vault_warnings
+        result.update(extra)
+        self.module.exit_json(**result)
+
+    def read_filter(self, secondary_id):
+        if self.primary is None or not secondary_id or self.mode != "performance":
+            return None
+        return self.api("read the paths filter of %r on %s" % (secondary_id, self.primary_label),
+                        _api.read_paths_filter, self.primary, secondary_id)
+
+    def write_filter(self, secondary_id):
+        pf = self.params["paths_filter"]
+        self.api("write the paths filter of %r on %s" % (secondary_id, self.primary_label),
+                 _api.write_paths_filter, self.primary, secondary_id, pf.get("mode") or "allow", pf.get("paths") or [])
+
+    def run_present(self):
+        p = self.params
+        sec_label = "the cluster at %s" % self.client.url
+        self.check_unsealed(self.client, sec_label)
+        before = self.wait_out_bootstrap(self.read_statuses(self.client, sec_label), self.client, sec_label)
+
+        prim = None
+        token_source = "activation_token" if p.get("activation_token") else None
+        if self.primary_client() is not None:
+            self.check_unsealed(self.primary, self.primary_label)
+            prim = self.read_statuses(self.primary, self.primary_label)[self.mode]
+            if token_source is None:
+                token_source = "mint"
+        elif token_source:
+            # Split-team: try to look at the issuing primary without a token, to tell "already attached" from
+            # "needs update-primary". Unreachable is not an error: the secondary may see it when we cannot.
+            probe = self.token_primary_client()
+            if probe is not None:
+                try:
+                    prim = ReplicationStatus.from_api(self.mode, _api.replication_type_status(probe, self.mode) or {})
+                except VaultError as exc:
+                    self.module.warn("Could not read the primary's replication status at %s (%s); deciding from the "
+                                     "secondary's status alone." % (probe.url, exc.message))
+
+        secondary_id = p.get("id")
+        current_filter = None
+        if p.get("paths_filter") is not None and prim is not None and prim.role == "primary":
+            self.check_token(self.primary, "primary_token", self.primary_label)
+            current_filter = self.read_filter(secondary_id)
+
+        standbys = self.standby_clients()
+        sealed = self.sealed_standbys(standbys) if standbys else []
+
+        try:
+            plan = decide_present(
+                self.mode, before[self.mode], before[OTHER[self.mode]], prim=prim, secondary_id=secondary_id,
+                token_source=token_source, token_addr=p.get("primary_api_addr") or (self.token_claims or {}).get("addr"),
+                allow_wipe=p["allow_wipe"], has_dr_token=bool(p.get("dr_operation_token")),
+                paths_filter=p.get("paths_filter"), current_filter=current_filter, has_standbys=bool(standbys),
+                sealed_standbys=[c.url for c in sealed])
+        except Refusal as exc:
+            self.fail(str(exc), diff=dict(before=roles_of(before), after=roles_of(before)))
+        for warning in plan.warnings:
+            self.module.warn(warning)
+
+        extra = dict(secondary_id=plan.secondary_id)
+        if not plan.changed:
+            if p.get("paths_filter") is not None:
+                extra["paths_filter"] = current_filter
+            self.exit(plan, before, before, before[self.mode], **extra)
+
+        # Everything that can fail without writing is checked before the first write.
+        mints = "secondary-token" in plan.actions
+        if mints or "paths-filter" in plan.actions:
+            self.check_token(self.primary, "primary_token", self.primary_label)
+        if "enable" in plan.actions or (self.mode == "performance" and
+                                        ("update-primary" in plan.actions or "disable" in plan.actions)):
+            self.check_token(self.client, "token", sec_label)
+        if self.module.check_mode:
+            if p.get("paths_filter") is not None:
+                extra["paths_filter"] = p["paths_filter"]
+            self.exit(plan, before, None, before[self.mode], predicted=True, **extra)
+
+        token = p.get("activation_token")
+        if mints:
+            token = self.mint(secondary_id, "revoke-secondary" in plan.actions)
+        if "disable" in plan.actions:
+            try:
+                self.vault_warnings.extend(_api.disable_secondary(
+                    self.client, self.mode, dr_operation_token=p.get("dr_operation_token")) or [])
+            except VaultError as exc:
+                self.cleanup_minted()
+                self.module.fail_from(exc, "disable the %s secondary at %s (it belongs to another replication set)"
+                                      % (self.title, self.client.url))
+            self.wait_role(self.client, sec_label, "disabled")
+        for action in ("enable", "update-primary"):
+            if action in plan.actions:
+                self.redeem(action, token)
+                self.wait_streaming(secondary_id)
+        token = None
+        after = self.read_statuses(self.client, sec_label)
+        sid = after[self.mode].secondary_id or plan.secondary_id
+        extra["secondary_id"] = sid
+        if "paths-filter" in plan.actions:
+            self.write_filter(sid)
+            extra["paths_filter"] = self.read_filter(sid)
+        if "unseal-standbys" in plan.actions:
+            self.unseal_standbys(standbys, after_activation="enable" in plan.actions)
+        self.exit(plan, before, after, after[self.mode], **extra)
+
+    def run_absent(self):
+        p = self.params
+        sec_label = "the cluster at %s" % self.client.url
+        self.check_unsealed(self.client, sec_label)
+        before = self.wait_out_bootstrap(self.read_statuses(self.client, sec_label), self.client, sec_label)
+        prim = None
+        current_filter = None
+        secondary_id = p.get("id") or before[self.mode].secondary_id
+        if p["revoke"] and self.primary_client() is not None:
+            self.check_unsealed(self.primary, self.primary_label)
+            prim = self.read_statuses(self.primary, self.primary_label)[self.mode]
+            if self.mode == "performance" and prim.role == "primary" and secondary_id:
+                self.check_token(self.primary, "primary_token", self.primary_label)
+                current_filter = self.read_filter(secondary_id)
+        try:
+            plan = decide_absent(self.mode, before[self.mode], before[OTHER[self.mode]], prim=prim,
+                                 secondary_id=secondary_id, revoke=p["revoke"],
+                                 has_dr_token=bool(p.get("dr_operation_token")), current_filter=current_filter)
+        except Refusal as exc:
+            self.fail(str(exc), diff=dict(before=roles_of(before), after=roles_of(before)))
+        for warning in plan.warnings:
+            self.module.warn(warning)
+        if not plan.changed:
+            self.exit(plan, before, before, before[self.mode])
+        if "revoke-secondary" in plan.actions:
+            self.check_token(self.primary, "primary_token", self.primary_label)
+        if "disable" in plan.actions and self.mode == "performance":
+            self.check_token(self.client, "token", sec_label)
+        if self.module.check_mode:
+            self.exit(plan, before, None, before[self.mode], predicted=True)
+        if "disable" in plan.actions:
+            self.vault_warnings.extend(self.api(
+                "disable the %s secondary at %s" % (self.title, self.client.url), _api.disable_secondary,
+                self.client, self.mode, dr_operation_token=p.get("dr_operation_token")) or [])
+            self.wait_role(self.client, sec_label, "disabled")
+        if "revoke-secondary" in plan.actions:
+            self.vault_warnings.extend(self.api(
+                "revoke the secondary id %r on %s" % (plan.secondary_id, self.primary_label), _api.revoke_secondary,
+                self.primary, self.mode, plan.secondary_id) or [])
+        if "delete-paths-filter" in plan.actions:
+            self.api("delete the paths filter of %r on %s" % (plan.secondary_id, self.primary_label),
+                     _api.delete_paths_filter, self.primary, plan.secondary_id)
+        after = self.read_statuses(self.client, sec_label)
+        self.exit(plan, before, after, after[self.mode])
+
+    def run_minted(self):
+        p = self.params
+        label = "the primary at %s" % self.client.url
+        self.check_unsealed(self.client, label)
+        before = self.read_statuses(self.client, label)
+        try:
+            plan = decide_minted(self.mode, before[self.mode], p["id"], paths_filter=p.get("paths_filter"))
+        except Refusal as exc:
+            self.fail(str(exc), diff=dict(before=roles_of(before), after=roles_of(before)))
+        self.check_token(self.client, "token", label)
+        extra = dict(secondary_id=p["id"])
+        if self.module.check_mode:
+            self.exit(plan, before, None, before[self.mode], predicted=True, **extra)
+        self.primary, self.primary_label = self.client, label
+        token = self.mint(p["id"], "revoke-secondary" in plan.actions)
+        if "paths-filter" in plan.actions:
+            self.write_filter(p["id"])
+            extra["paths_filter"] = self.read_filter(p["id"])
+        expires = None
+        try:
+            expires = _iso(inspect_activation_token(token).get("exp"))
+        except ActivationTokenError:
+            pass
+        after = self.read_statuses(self.client, label)
+        self.exit(plan, before, after, after[self.mode], activation_token=token, activation_token_expires=expires,
+                  **extra)
+
+
+def main():
+    module = VaultModule(
+        argument_spec=dict(
+            mode=dict(type="str", required=True, choices=["dr", "performance"]),
+            state=dict(type="str", default="present", choices=["present", "absent", "minted"]),
+            id=dict(type="str"),
+            activation_token=dict(type="str", no_log=True),
+            token_ttl=dict(type="str", default="30m", no_log=False),
+            primary_api_addr=dict(type="str"),
+            ca_file=dict(type="str"),
+            ca_path=dict(type="str"),
+            paths_filter=dict(type="dict", options=dict(
+                mode=dict(type="str", default="allow", choices=["allow", "deny"]),
+                paths=dict(type="list", elements="str", required=True),
+            )),
+            allow_wipe=dict(type="bool", default=False),
+            dr_operation_token=dict(type="str", no_log=True),
+            unseal_keys=dict(type="list", elements="str", no_log=True),
+            standby_urls=dict(type="list", elements="str"),
+            revoke=dict(type="bool", default=False),
+            wait_timeout=dict(type="int", default=120),
+            **prefixed_connection_spec("primary")
+        ),
+        required_together=[["standby_urls", "unseal_keys"]],
+        supports_check_mode=True,
+    )
+    SecondaryRunner(module).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vaultops maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: replication_status_info
+short_description: Read the DR and performance replication status and health of a Vault cluster, optionally waiting
+version_added: 0.1.0
+description:
+  - Returns the normalised DR and performance replication status of one Vault Enterprise cluster, its C(sys/health)
+    answer and its identity. Never changes anything.
+  - Optionally waits until conditions hold (O(wait_for)), polling with short intervals and a bounded backoff until
+    O(wait_timeout), and fails with the last observed state when they do not.
+  - The replication status and health endpoints need no token.
+options:
+  mode:
+    description:
+      - Replication type to report. V(both) reports both types.
+      - O(wait_for) needs V(dr) or V(performance), the type the conditions apply to.
+    type: str
+    choices: [dr, performance, both]
+    default: both
+  wait_for:
+    description:
+      - Conditions to wait for, on the replication type O(mode).
+      - V(connected) - on a secondary, its connection to the primary is up (C(connection_state) C(ready) or a
+        connected entry in C(primaries)); on a primary, at least one secondary is listed and every listed secondary is
+        connected.
+      - V(streaming) - the cluster is a secondary in state C(stream-wals) with a live connection.
+      - V(caught_up) - the cluster is a secondary of the primary at O(primary_url) (same replication C(cluster_id)),
+        has received the primary's last shipped WAL and has the same Merkle root. Needs O(primary_url).
+    type: list
+    elements: str
+    choices: [connected, streaming, caught_up]
+    default: []
+  primary_url:
+    description: API address of the primary, for O(wait_for=caught_up). Its status is read without a token.
+    type: str
+  primary_token:
+    description: Token for the primary. Not needed for the status endpoints; accepted for symmetry with other modules.
+    type: str
+  primary_ca_cert:
+    description: CA bundle used to verify the primary's TLS certificate. Defaults to O(ca_cert).
+    type: path
+  primary_validate_certs:
+    description: Verify the primary's TLS certificate. Defaults to O(validate_certs).
+    type: bool
+  wait_timeout:
+    description: Seconds to wait for O(wait_for) to hold.
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - vaultops.replication.connection
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Read-only; runs the same way in check mode, including the waits.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: all
+    details:
+      - Runs wherever the module runs (usually the controller, with C(connection=local)) and talks to Vault over HTTP(S).
+  action_group:
+    support: full
+    membership:
+      - vaultops.replication.vault
+requirements:
+  - requests
+seealso:
+  - name: Replication status API
+    description: Vault API documentation of C(sys/replication/status) and the per-type status endpoints.
+    link: https://developer.hashicorp.com/vault/api-docs/system/replication
+  - name: Monitor replication
+    description: What the status fields mean and what healthy replication looks like.
+    link: https://developer.hashicorp.com/vault/docs/enterprise/replication/monitor
+  - name: Health API
+    description: C(sys/health) and its status codes.
+    link: https://developer.hashicorp.com/vault/api-docs/system/health
+  - module: vaultops.replication.replication_secondary
+author:
+  - vaultops maintainers (@vaultops)
+"""
+
+EXAMPLES = r"""
+- name: Read both replication types
+  vaultops.replication.replication_status_info:
+    url: https://vault-a.example.com:8200
+  register: repl
+
+- name: Show the DR role
+  ansible.builtin.debug:
+    msg: "DR role {{ repl.dr.role }}, performance role {{ repl.performance.role }}"
+
+- name: Wait until the DR secondary streams from its primary and has caught up
+  vaultops.replication.replication_status_info:
+    url: https://vault-dr.example.com:8200
+    mode: dr
+    wait_for: [streaming, caught_up]
+    primary_url: https://vault-a.example.com:8200
+    wait_timeout: 120
+
+- name: On the primary, wait until every performance secondary is connected
+  vaultops.replication.replication_status_info:
+    url: https://vault-a.example.com:8200
+    mode: performance
+    wait_for: [connected]
+"""
+
+RETURN = r"""
+dr:
+  description:
+    - Normalised DR replication status; every field is present (C(null) or empty list when Vault left it out), plus
+      C(role) (C(disabled), C(primary), C(secondary), C(bootstrapping) or C(unknown)).
+  returned: when O(mode) is V(dr) or V(both)
+  type: dict
+  sample:
+    role: secondary
+    mode: secondary
+    cluster_id: 5d0e9f8c-8ad4-62f2-7d1d-1f6b6e6c0b83
+    state: stream-wals
+    connection_state: ready
+    secondary_id: dr-east
+    last_remote_wal: 223
+    merkle_root: 2494830f1a1c304829b5742a232d39b5457bce9a
+performance:
+  description: Normalised performance replication status, as for RV(dr).
+  returned: when O(mode) is V(performance) or V(both)
+  type: dict
+  sample: {role: disabled, mode: disabled}
+health:
+  description: The C(sys/health) answer of the node at O(url), plus C(status_code), the HTTP status it answered with.
+  returned: always
+  type: dict
+  sample:
+    initialized: true
+    sealed: false
+    standby: false
+    replication_dr_mode: primary
+    replication_performance_mode: disabled
+    status_code: 200
+cluster:
+  description: Identity of the cluster (its own, not the replication set's).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Cluster name.
+      type: str
+      sample: vault-cluster-a
+    id:
+      description: Cluster id.
+      type: str
+      sample: 0b7e0d2f-4e6a-1f0e-8f8c-8f9b7a0c1d2e
+    version:
+      description: Vault version.
+      type: str
+      sample: 1.16.2+ent
+waited:
+  description: Seconds spent waiting for O(wait_for) (0 when no conditions were given).
+  returned: always
+  type: float
+  sample: 1.3
+"""
+
+import time
+
+from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultError
+from ansible_collections.vaultops.replication.plugins.module_utils._module import (
+    VaultModule,
+    prefixed_connection_spec,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
+from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
+    WaitTimeout,
+    wait_until,
+)
+
+TYPES = ("dr", "performance")
+TITLE = {"dr": "DR", "performance": "performance"}
+
+
+def unmet_conditions(status, conditions, primary=None):
+    """Names of the conditions in ``conditions`` that ``status`` (of one type) does not meet yet. Pure."""
+    unmet = []
+    for condition in conditions:
+        if condition == "connected":
+            if status.is_primary:
+                ok = bool(status.secondaries) and all(
+                    isinstance(s, dict) and s.get("connection_status") == "connected" for s in status.secondaries)
+            else:
+                ok = status.is_connected
+        elif condition == "streaming":
+            ok = status.is_streaming
+        elif condition == "caught_up":
+            ok = status.caught_up_with(primary)
+        else:
+            raise ValueError("unknown condition %r" % condition)
+        if not ok:
+            unmet.append(condition)
+    return unmet
+
+
+def describe(status):
+    parts = ["role %s" % status.role]
+    for name in ("state", "connection_state", "last_remote_wal", "merkle_root"):
+        value = getattr(status, name)
+        if value not in (None, ""):
+            parts.append("%s %s" % (name, value))
+    if status.is_primary and status.secondaries:
+        parts.append("secondaries %s" % ", ".join(
+            "%s=%s" % (s.get("node_id"), s.get("connection_status")) for s in status.secondaries if isinstance(s, dict)))
+    return ", ".join(parts)
+
+
+def main():
+    module = VaultModule(
+        argument_spec=dict(
+            mode=dict(type="str", default="both", choices=["dr", "performance", "both"]),
+            wait_for=dict(type="list", elements="str", default=[], choices=["connected", "streaming", "caught_up"]),
+            wait_timeout=dict(type="int", default=60),
+            **prefixed_connection_spec("primary")
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    mode = p["mode"]
+    conditions = list(dict.fromkeys(p["wait_for"] or []))
+    if conditions and mode == "both":
+        module.fail_json(msg="wait_for needs the replication type the conditions apply to: set mode to dr or performance.")
+    if "caught_up" in conditions and not p.get("primary_url"):
+        module.fail_json(msg="wait_for=caught_up compares with the primary: set primary_url.")
+    if p["wait_timeout"] < 0:
+        module.fail_json(msg="wait_timeout must be 0 or more seconds.")
+
+    client = module.client
+    try:
+        code, health = _api.health(client)
+    except VaultError as exc:
+        module.fail_from(exc, "read the health of %s" % client.url)
+    health = health or {}
+    if code == 501 or health.get("initialized") is False:
+        module.fail_json(msg="The Vault cluster at %s is not initialised; initialise and unseal it first." % client.url,
+                         health=dict(health, status_code=code))
+    if health.get("sealed"):
+        module.fail_json(msg="The Vault node at %s is sealed, so it cannot report replication status; unseal it and run "
+                             "again." % client.url, health=dict(health, status_code=code))
+
+    primary = None
+    if conditions and p.get("primary_url"):
+        try:
+            primary = module.client_for("primary")
+        except VaultError as exc:
+            module.fail_from(exc, "connect to primary_url", option_prefix="primary_")
+
+    def read_both():
+        raw = _api.replication_status(client)
+        return dict((t, ReplicationStatus.from_api(t, (raw or {}).get(t) or {})) for t in TYPES)
+
+    try:
+        statuses = read_both()
+    except VaultError as exc:
+        module.fail_from(exc, "read the replication status of %s" % client.url)
+
+    waited = 0.0
+    if conditions:
+        started = time.monotonic()
+
+        def probe():
+            status = ReplicationStatus.from_api(mode, _api.replication_type_status(client, mode, retry_on_status=False))
+            prim = None
+            if primary is not None:
+                prim = ReplicationStatus.from_api(mode, _api.replication_type_status(primary, mode, retry_on_status=False))
+            return status, prim
+
+        try:
+            wait_until(probe, lambda v: not unmet_conditions(v[0], conditions, v[1]), p["wait_timeout"],
+                       "%s replication to be %s" % (TITLE[mode], " and ".join(conditions)))
+        except WaitTimeout as exc:
+            if exc.last_value is not None:
+                status, prim = exc.last_value
+                unmet = unmet_conditions(status, conditions, prim)
+                seen = describe(status)
+                if prim is not None and "caught_up" in unmet:
+                    seen += "; primary: %s, last shipped WAL %s" % (describe(prim), prim.last_shipped_wal)
+            else:
+                unmet, seen = conditions, "no answer"
+            module.fail_json(msg="Timed out after %ss waiting for %s replication on %s to be %s; not yet %s. Last seen: "
+                                 "%s%s." % (p["wait_timeout"], TITLE[mode], client.url, " and ".join(conditions),
+                                            " and ".join(unmet), seen,
+                                            "; last error: %s" % exc.last_error if exc.last_error is not None else ""))
+        except VaultError as exc:
+            module.fail_from(exc, "read the %s replication status while waiting" % TITLE[mode])
+        waited = round(time.monotonic() - started, 3)
+        try:
+            statuses = read_both()
+            code, health = _api.health(client)
+        except VaultError as exc:
+            module.fail_from(exc, "read the replication status of %s" % client.url)
+        health = health or {}
+
+    result = dict(changed=False, health=dict(health, status_code=code), waited=waited,
+                  cluster=dict(name=health.get("cluster_name"), id=health.get("cluster_id"),
+                               version=health.get("version")))
+    for t in TYPES:
+        if mode in (t, "both"):
+            result[t] = statuses[t].as_dict()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
