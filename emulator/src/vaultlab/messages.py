@@ -63,3 +63,78 @@ KV_CAS_MISMATCH = "check-and-set parameter did not match the current version"
 KV_CAS_REQUIRED = "check-and-set parameter required for this call"
 KV_NO_DATA = "no data provided"
 KV_MAX_VERSIONS = "invalid version"
+
+
+# -- replication (sys/replication/*); texts marked [?] in emulator/COVERAGE.md are guesses ----
+# Warnings captured verbatim from real servers (API reference §2.2-2.4, §2.9, §2.10).
+WARN_ENABLE_PRIMARY = ("This cluster is being enabled as a primary for replication. Vault will be "
+                       "unavailable for a brief period and will resume service shortly.")
+WARN_DEMOTE = ("This cluster is being demoted to a replication secondary. Vault will be unavailable "
+               "for a brief period and will resume service shortly.")
+WARN_DISABLE = ("This cluster is having replication disabled. Vault will be unavailable for a brief "
+                "period and will resume service shortly.")
+WARN_ENABLE_SECONDARY = ("Vault has successfully found secondary information; it may take a while to "
+                         "perform setup tasks. Vault will be unavailable until these tasks and initial "
+                         "sync complete.")
+WARN_PROMOTE = ("This cluster is being promoted to a replication primary. Vault will be unavailable "
+                "for a brief period and will resume service shortly.")
+WARN_UPDATE_PRIMARY = ("Vault has successfully found secondary information; it may take a while to "
+                       "perform setup tasks. Vault will be unavailable until these tasks and initial "
+                       "sync complete.")
+WARN_NO_REDIRECT_ADDR = ("No redirect address set in Vault so none could be encoded in the token. You "
+                         "may need to supply Vault's API address when unwrapping the token.")
+WARN_RECOVER = "Recovery operation has been started; replication will resume shortly."
+WARN_REINDEX = "Reindex has been started; replication will resume once it finishes."
+DR_SECONDARY_PATH_DISABLED = "path disabled in replication DR secondary mode"
+WRAPPING_PARSE = "wrapping token could not be parsed: {reason}"
+# Wrong-state texts are not public ([?]); these name the state and the way out.
+REPL_ALREADY_PRIMARY = "cluster is already a primary of this replication type"
+REPL_ENABLE_PRIMARY_ON_SECONDARY = ("cluster is a secondary of this replication type; promote it "
+                                    "instead of enabling it as a primary")
+REPL_ENABLE_SECONDARY_ON_PRIMARY = ("cluster is a primary of this replication type; demote or disable "
+                                    "it before enabling it as a secondary")
+REPL_ALREADY_SECONDARY = ("cluster is already a secondary of this replication type; use "
+                          "update-primary to point it at another primary")
+REPL_BOOTSTRAPPING = "cluster is bootstrapping as a secondary; wait until setup finishes"
+REPL_NOT_PRIMARY = "cannot {action}: this cluster is not a primary of this replication type"
+REPL_NOT_SECONDARY = "cannot {action}: this cluster is not a secondary of this replication type"
+REPL_ID_REQUIRED = "missing secondary id: supply a non-empty 'id'"
+REPL_DUPLICATE_ID = ("a secondary with id \"{id}\" already exists; revoke it first or pick another id")
+REPL_UNKNOWN_ID = "no secondary with id \"{id}\" is known to this primary"
+REPL_TOKEN_REQUIRED = "missing activation token: supply 'token'"
+REPL_TOKEN_AND_ADDRS = "'token' and 'update_primary_addrs' are mutually exclusive; supply only one"
+REPL_ADDRS_AFTER_FAILOVER = ("update_primary_addrs cannot be used on a demoted primary after a DR "
+                             "failover; supply an activation token from the new primary instead")
+REPL_ADDRS_NO_PRIMARY = "update_primary_addrs needs a known primary; supply an activation token instead"
+REPL_TOKEN_WRONG_TYPE = "activation token is for {got} replication, not {want}"
+REPL_BAD_BUNDLE = "error response unwrapping secondary token: the wrapped secondary information is malformed"
+REPL_UNWRAP_FAILED = "error response unwrapping secondary token; status code is {status}, message is \"{message}\""
+REPL_UNWRAP_CONNECT = "error unwrapping secondary token: {reason}"
+REPL_NO_PRIMARY_ADDR = ("activation token carries no primary API address; supply 'primary_api_addr'")
+REPL_CA_FILE = "error loading CA file {path}: {reason}"
+REPL_BOOTSTRAP_FAILED = ("error fetching secondary bootstrap package: error authing for bootstrap: rpc "
+                         "error: code = Unavailable desc = {reason}")
+REPL_PROMOTE_CATCHING_UP = ("replication is still catching up, try again later or provide the "
+                            "'force' argument")
+REPL_DR_TOKEN_REQUIRED = "missing dr_operation_token: supply it in the request body"
+REPL_DR_TOKEN_INVALID = "invalid dr_operation_token"
+REPL_PERF_ON_DR_SECONDARY = ("performance replication cannot be enabled while this cluster is a DR "
+                             "secondary")
+REPL_FILTER_BAD_MODE = "invalid paths filter mode \"{mode}\"; use \"allow\" or \"deny\""
+REPL_FILTER_BAD_PATHS = "'paths' must be a list of mount or namespace paths"
+REPL_FILTER_PERF_ONLY = "paths filters exist only for performance replication"
+REPL_BAD_PARAM = "invalid value for '{name}'"
+REPL_BAD_TTL = "invalid 'ttl': {reason}"
+REPL_NO_PUBLIC_KEY = ("this token was encrypted for a secondary public key, but this cluster holds no "
+                      "matching key; run generate-public-key on it first")
+REPL_BAD_PUBLIC_KEY = "invalid secondary_public_key: {reason}"
+GEN_ABORTED_COMBINE = "root generation aborted: failed to compute root key: {reason}"
+REPL_UNAVAILABLE = ("Vault is temporarily unavailable while replication is reconfigured; retry "
+                    "shortly")
+REPL_CLUSTER_NOT_PRIMARY = "this cluster is not a {type} replication primary"
+REPL_CLUSTER_AUTH = "secondary is not known to this primary or its credential was revoked"
+REPL_PARTITIONED = "connection refused: replication traffic between these clusters is cut"
+REPL_CEREMONY_DR_ONLY = ("generate-operation-token is only available on a DR secondary; this cluster "
+                         "is not one")
+REPL_BATCH_NOT_DELETABLE = ("batch DR operation tokens cannot be deleted; they expire with their TTL "
+                            "(delete only tokens made with generate-operation-token)")

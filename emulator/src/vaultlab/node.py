@@ -55,33 +55,6 @@ WRAP_PREFIX = "sys/wrapping/"
 
 _BASE62 = string.ascii_letters + string.digits
 
-DEFAULT_POLICY = """
-# Allow tokens to look up their own properties
-path "auth/token/lookup-self" {
-    capabilities = ["read"]
-}
-path "auth/token/renew-self" {
-    capabilities = ["update"]
-}
-path "auth/token/revoke-self" {
-    capabilities = ["update"]
-}
-path "sys/capabilities-self" {
-    capabilities = ["update"]
-}
-path "cubbyhole/*" {
-    capabilities = ["create", "read", "update", "delete", "list"]
-}
-path "sys/wrapping/wrap" {
-    capabilities = ["update"]
-}
-path "sys/wrapping/lookup" {
-    capabilities = ["update"]
-}
-path "sys/wrapping/unwrap" {
-    capabilities = ["update"]
-}
-"""
 
 # Paths a node answers itself even as a standby or while sealed (everything else is
 # redirected to the active node or refused with "Vault is sealed").
@@ -247,6 +220,7 @@ class Node:
         # One generate-root style attempt per node (sys/generate-root and the DR operation
         # token share it, as in Vault).
         self.root_generation: dict[str, Any] | None = None
+        self._policy_cache: dict[str, Any] = {}
 
     # -- identity ----------------------------------------------------------------------
 
@@ -391,7 +365,9 @@ class Node:
                     {"cluster_id": str(uuid.uuid4()), "cluster_name": f"vault-cluster-{self.cluster_name}"},
                     scope="node",
                 )
-            self.put_policy("default", DEFAULT_POLICY)
+            from . import acl
+
+            self.put_policy("default", acl.DEFAULT_POLICY_TEXT)
             root = self.create_token(policies=["root"], display_name="root", orphan=True, ttl=0, path="auth/token/root")
         return {
             "keys": [k.hex() for k in keys],
@@ -608,9 +584,8 @@ class Node:
         return entry["policy"] if entry else None
 
     def put_policy(self, name: str, text: str) -> None:
-        from . import acl
-
-        acl.parse(text)  # raises acl.PolicyError on bad HCL/JSON
+        """Store a policy (raises ``acl.PolicyError``, a ValueError, on bad text)."""
+        self._parsed_policy(name, text)
         self.storage.put(POLICY_PREFIX + name, {"name": name, "policy": text}, scope="replicated")
 
     def delete_policy(self, name: str) -> None:
@@ -620,15 +595,41 @@ class Node:
         names = [k[len(POLICY_PREFIX):] for k in self.storage.list(POLICY_PREFIX)]
         return sorted(set(names) | {"root"})
 
-    def allowed(self, entry: dict[str, Any], path: str, capability: str) -> bool:
-        """ACL decision for ``entry`` (a token entry) on ``path`` with ``capability``."""
+    def _parsed_policy(self, name: str, text: str) -> Any:
         from . import acl
 
-        policies = entry.get("policies") or []
-        if "root" in policies:
+        cached = self._policy_cache.get(name)
+        if cached is not None and cached.raw == text:
+            return cached
+        policy = acl.Policy.parse(text, name=name)
+        self._policy_cache[name] = policy
+        return policy
+
+    def allowed(self, entry: dict[str, Any], path: str, capability: str) -> bool:
+        """ACL decision for a token entry on ``path``; sudo paths also need ``sudo``."""
+        from . import acl
+
+        names = entry.get("policies") or []
+        if "root" in names:
             return True
-        texts = [t for t in (self.get_policy(p) for p in policies) if t]
-        return acl.allowed(texts, path, capability, sudo=self.needs_sudo(path))
+        policies = []
+        for name in names:
+            text = self.get_policy(name)
+            if text:
+                policies.append(self._parsed_policy(name, text))
+        rules = acl.ACL(policies)
+        if capability not in acl.GRANTS or not rules.allowed(path, capability):
+            return False
+        return not self.needs_sudo(path) or rules.allowed(path, "sudo")
+
+    def has_sudo(self, entry: dict[str, Any], path: str) -> bool:
+        from . import acl
+
+        names = entry.get("policies") or []
+        if "root" in names:
+            return True
+        policies = [self._parsed_policy(n, t) for n in names if (t := self.get_policy(n))]
+        return acl.ACL(policies).allowed(path, "sudo")
 
     # -- tokens ------------------------------------------------------------------------
 
@@ -726,6 +727,22 @@ class Node:
             else:
                 entry["num_uses"] = remaining
                 self.storage.put(TOKEN_PREFIX + token_hash(token), entry, scope="local")
+
+    def renew_token(self, token: str, entry: dict[str, Any], increment: int) -> dict[str, Any]:
+        """Extend a renewable service token (bounded by its explicit max TTL)."""
+        now = time.time()
+        ttl = increment
+        if entry.get("explicit_max_ttl"):
+            ttl = min(ttl, int(entry["creation_time"] + entry["explicit_max_ttl"] - now))
+        entry["expire_time"] = now + ttl
+        entry["ttl"] = ttl
+        self.storage.put(TOKEN_PREFIX + token_hash(token), entry, scope="local")
+        return {
+            "client_token": token, "accessor": entry["accessor"], "policies": entry["policies"],
+            "token_policies": entry["policies"], "identity_policies": None, "metadata": entry.get("meta"),
+            "lease_duration": ttl, "renewable": True, "entity_id": "", "token_type": entry["type"],
+            "orphan": entry["orphan"], "mfa_requirement": None, "num_uses": entry.get("num_uses", 0),
+        }
 
     def revoke_token(self, token: str) -> None:
         entry = self.storage.get(TOKEN_PREFIX + token_hash(token))

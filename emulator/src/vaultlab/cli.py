@@ -1,0 +1,184 @@
+"""``vaultlab`` command line (also ``python -m vaultlab``).
+
+Exit codes: 0 success; 1 the operation failed (one line on stderr); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        self.exit(2, f"{self.prog}: error: {message} (try '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vaultlab", description="License-free Vault Enterprise replication lab.")
+    parser.add_argument("--version", action="version", version=f"vaultlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    up = sub.add_parser("up", help="start a lab (or restart and unseal an existing one)")
+    up.add_argument("--dir", required=True, help="lab directory (created if missing)")
+    up.add_argument("--cluster", action="append", default=[], metavar="NAME[:NODES]",
+                    help="cluster to run (repeatable); default: primary, dr, perf with one node each")
+    up.add_argument("--tls", action="store_true", help="serve every node over HTTPS with a lab CA")
+    up.add_argument("--profile", default="fast", help="timing profile: fast (default) or realistic")
+    up.add_argument("--timing", action="append", default=[], metavar="NAME=SECONDS",
+                    help="override one transition's duration, e.g. promote=2.0 (repeatable)")
+    up.add_argument("--timing-file", help="JSON object of NAME: SECONDS overrides")
+    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the lab (default 60)")
+
+    status = sub.add_parser("status", help="show the nodes of a lab")
+    status.add_argument("--dir", required=True)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    down = sub.add_parser("down", help="stop every node of a lab (data is kept)")
+    down.add_argument("--dir", required=True)
+
+    env = sub.add_parser("env", help="print shell exports for one cluster")
+    env.add_argument("--dir", required=True)
+    env.add_argument("cluster")
+
+    fault = sub.add_parser("fault", help="inject or clear faults")
+    fault.add_argument("--dir", required=True)
+    kinds = fault.add_subparsers(dest="fault", required=True, parser_class=_Parser)
+
+    def node_target(p: argparse.ArgumentParser, default_hint: str) -> None:
+        p.add_argument("--cluster", required=True)
+        p.add_argument("--node", help=f"node name or 1-based index (default: {default_hint})")
+
+    node_target(kinds.add_parser("kill", help="SIGKILL a node"), "the active node")
+    restart = kinds.add_parser("restart", help="restart node(s); they come back sealed")
+    node_target(restart, "every node of the cluster")
+    restart.add_argument("--unseal", action="store_true", help="unseal with the keys in lab.json")
+    node_target(kinds.add_parser("seal", help="seal a node"), "the active node")
+    partition = kinds.add_parser("partition", help="cut traffic between two clusters (or isolate one)")
+    partition.add_argument("--clusters", nargs="+", required=True, metavar="CLUSTER")
+    partition.add_argument("--kind", default="both", choices=["replication", "client", "both"])
+    heal = kinds.add_parser("heal", help="remove partitions (and, with --all, latency and error bursts)")
+    heal.add_argument("--clusters", nargs="*", metavar="CLUSTER")
+    heal.add_argument("--all", action="store_true", help="also clear latency and error bursts on every node")
+    latency = kinds.add_parser("latency", help="add latency to every request of node(s)")
+    node_target(latency, "every node of the cluster")
+    latency.add_argument("--ms", type=float, required=True, help="milliseconds (0 clears)")
+    errors = kinds.add_parser("errors", help="answer the next N requests with a 5xx")
+    node_target(errors, "every node of the cluster")
+    errors.add_argument("--count", type=int, default=3)
+    errors.add_argument("--status", type=int, default=503, choices=[500, 502, 503, 504])
+
+    node = sub.add_parser("node", help=argparse.SUPPRESS)
+    node.add_argument("--dir", required=True)
+    node.add_argument("--cluster", required=True)
+    node.add_argument("--node", required=True)
+    return parser
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    print(f"lab {status['dir']} (profile {status['profile']}, {'https' if status['tls'] else 'http'})")
+    print(f"{'CLUSTER':<12} {'NODE':<14} {'STATE':<10} {'PID':>7}  ADDRESS")
+    for cluster, info in status["clusters"].items():
+        for node in info["nodes"]:
+            if not node["running"]:
+                state = "stopped"
+            elif node["sealed"] is None:
+                state = "unknown"
+            elif node["sealed"]:
+                state = "sealed"
+            else:
+                state = "active" if node["active"] else "standby"
+            print(f"{cluster:<12} {node['node']:<14} {state:<10} {node['pid'] or '-':>7}  {node['api_addr'] or '-'}")
+    for part in status["partitions"]:
+        print(f"partition: {' <-> '.join(part['clusters'])} ({part['kind']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "node":
+        from .server import run
+
+        return run(args.dir, args.cluster, args.node)
+
+    from .profiles import ProfileError, parse_overrides
+    from .supervisor import LabError, Supervisor, parse_cluster_spec
+
+    lab = Supervisor(args.dir)
+    try:
+        if args.command == "up":
+            clusters = [parse_cluster_spec(spec) for spec in args.cluster]
+            names = [c[0] for c in clusters]
+            if len(set(names)) != len(names):
+                raise LabError("--cluster: each cluster name may be given only once")
+            timing = parse_overrides(args.timing, args.timing_file)
+            info = lab.up(clusters or None, tls=args.tls, profile=args.profile, timing=timing,
+                          timeout=args.timeout)
+            for name, cluster in info["clusters"].items():
+                print(f"{name}: {cluster['api_addr']} ({len(cluster['nodes'])} node(s))")
+            print(f"lab ready: {lab.lab_path}")
+        elif args.command == "status":
+            status = lab.status()
+            if args.json:
+                print(json.dumps(status, indent=1))
+            else:
+                _print_status(status)
+        elif args.command == "down":
+            stopped = lab.down()
+            print(f"stopped {len(stopped)} node(s)")
+        elif args.command == "env":
+            sys.stdout.write(lab.env(args.cluster))
+        elif args.command == "fault":
+            _fault(lab, args)
+    except (LabError, ProfileError) as exc:
+        print(f"vaultlab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vaultlab: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"vaultlab: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _fault(lab: Any, args: argparse.Namespace) -> None:
+    kind = args.fault
+    if kind == "kill":
+        done = lab.kill(args.cluster, args.node)
+        print(f"killed {', '.join(done) or 'nothing (not running)'}")
+    elif kind == "restart":
+        done = lab.restart(args.cluster, args.node, unseal=args.unseal)
+        print(f"restarted {', '.join(done)}{' (unsealed)' if args.unseal else ' (sealed)'}")
+    elif kind == "seal":
+        print(f"sealed {', '.join(lab.seal(args.cluster, args.node))}")
+    elif kind == "partition":
+        lab.partition(args.clusters, args.kind)
+        print(f"partitioned {' <-> '.join(args.clusters)} ({args.kind})")
+    elif kind == "heal":
+        lab.heal(args.clusters or None)
+        if args.all:
+            lab.reset_faults()
+        print("healed")
+    elif kind == "latency":
+        if args.ms < 0:
+            from .supervisor import LabError
+
+            raise LabError("--ms must not be negative")
+        done = lab.node_fault(args.cluster, args.node, {"kind": "latency", "ms": args.ms})
+        print(f"latency {args.ms:g} ms on {', '.join(done)}")
+    elif kind == "errors":
+        if args.count < 0:
+            from .supervisor import LabError
+
+            raise LabError("--count must not be negative")
+        done = lab.node_fault(args.cluster, args.node, {"kind": "errors", "count": args.count,
+                                                         "status": args.status})
+        print(f"next {args.count} request(s) answer HTTP {args.status} on {', '.join(done)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

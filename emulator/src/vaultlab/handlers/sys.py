@@ -1,0 +1,274 @@
+"""Core ``sys/`` endpoints: init, seal, unseal, health, leader, step-down, wrapping."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .. import messages
+from ..node import KeyVerificationError, Node, decode_key, rfc3339
+from .common import (
+    VaultError,
+    bad_request,
+    client_token,
+    envelope,
+    no_content,
+    operation,
+    parse_bool,
+    raw,
+    read_body,
+)
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def modes(node: Node) -> dict[str, str]:
+    fn = getattr(node, "replication_modes", None)
+    if fn is None:
+        return {"dr": "disabled", "performance": "disabled"}
+    try:
+        return fn()
+    except Exception:
+        return {"dr": "unknown", "performance": "unknown"}
+
+
+def method_not_allowed() -> VaultError:
+    return VaultError(405, [messages.UNSUPPORTED_OPERATION])
+
+
+async def init(request: web.Request) -> web.Response:
+    node: Node = request.app["node"]
+    if request.method == "GET":
+        return raw({"initialized": node.initialized})
+    if request.method not in ("PUT", "POST"):
+        raise method_not_allowed()
+    body = await read_body(request)
+    if node.initialized:
+        raise bad_request(messages.ALREADY_INITIALIZED)
+    for option in ("pgp_keys", "root_token_pgp_key", "recovery_pgp_keys"):
+        if body.get(option):
+            raise bad_request(f"{option} is not supported by vaultlab; omit it")
+    try:
+        shares = int(body.get("secret_shares", 0))
+        threshold = int(body.get("secret_threshold", 0))
+    except (TypeError, ValueError):
+        raise bad_request(messages.INVALID_SHARES) from None
+    try:
+        result = node.initialize(shares, threshold)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    result.update({"recovery_keys": None, "recovery_keys_base64": None})
+    return raw(result)
+
+
+async def seal_status(request: web.Request) -> web.Response:
+    node: Node = request.app["node"]
+    return raw(node.seal_status())
+
+
+async def unseal(request: web.Request) -> web.Response:
+    node: Node = request.app["node"]
+    if request.method not in ("PUT", "POST"):
+        raise method_not_allowed()
+    body = await read_body(request)
+    if not node.initialized:
+        raise bad_request(messages.NOT_INITIALIZED)
+    if body.get("reset") is not None and parse_bool(body.get("reset"), "reset"):
+        node.reset_unseal()
+        return raw(node.seal_status())
+    key = body.get("key")
+    if not key:
+        raise bad_request(messages.KEY_MISSING)
+    try:
+        share = decode_key(key)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    try:
+        node.submit_unseal_key(share)
+    except KeyVerificationError as exc:
+        raise bad_request(str(exc)) from None
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    return raw(node.seal_status())
+
+
+async def seal(request: web.Request) -> web.Response:
+    node: Node = request.app["node"]
+    if request.method not in ("PUT", "POST"):
+        raise method_not_allowed()
+    node.seal()
+    return no_content()
+
+
+async def step_down(request: web.Request) -> web.Response:
+    node: Node = request.app["node"]
+    if request.method not in ("PUT", "POST"):
+        raise method_not_allowed()
+    node.step_down()
+    return no_content()
+
+
+def _code(request: web.Request, name: str, default: int) -> int:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise VaultError(400, []) from None
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name)
+    if value is None:
+        return False
+    if value == "":
+        return True
+    try:
+        return parse_bool(value, name)
+    except VaultError:
+        raise VaultError(400, []) from None
+
+
+async def health(request: web.Request) -> web.Response:
+    """``sys/health`` with the codes and precedence of reference §6.1."""
+    node: Node = request.app["node"]
+    if request.method not in ("GET", "HEAD"):
+        raise method_not_allowed()
+    head = request.method == "HEAD"
+    try:
+        standbyok = _flag(request, "standbyok")
+        perfstandbyok = _flag(request, "perfstandbyok")
+        codes = {
+            "active": _code(request, "activecode", 200),
+            "standby": _code(request, "standbycode", 429),
+            "dr": _code(request, "drsecondarycode", 472),
+            "perfstandby": _code(request, "performancestandbycode", 473),
+            "sealed": _code(request, "sealedcode", 503),
+            "uninit": _code(request, "uninitcode", 501),
+            "haunhealthy": _code(request, "haunhealthycode", 474),
+            "removed": _code(request, "removedcode", 530),
+        }
+    except VaultError as exc:
+        return exc.response(head=head)
+    del perfstandbyok  # vaultlab has no performance standbys
+
+    initialized = node.initialized
+    sealed = node.sealed
+    standby = not node.active
+    info = node.cluster_info() or {}
+    current = modes(node) if initialized and not sealed else {"dr": "unknown", "performance": "unknown"}
+    body: dict[str, Any] = {
+        "initialized": initialized,
+        "sealed": sealed,
+        "standby": standby,
+        "performance_standby": False,
+        "replication_performance_mode": current.get("performance", "unknown"),
+        "replication_dr_mode": current.get("dr", "unknown"),
+        "server_time_utc": int(time.time()),
+        "version": request.app["version"],
+        "enterprise": True,
+        "echo_duration_ms": 0,
+        "clock_skew_ms": 0,
+        "replication_primary_canary_age_ms": 0,
+        "removed_from_cluster": False,
+        "license": {"state": "autoloaded", "expiry_time": "2099-01-01T00:00:00Z", "terminated": False},
+    }
+    if not sealed and info:
+        body["cluster_name"] = info["cluster_name"]
+        body["cluster_id"] = info["cluster_id"]
+    if not sealed and node.active:
+        body["last_wal"] = node.storage.last_wal()
+    if not sealed and standby:
+        body["ha_connection_healthy"] = node.leader() is not None
+        body["last_request_forwarding_heartbeat_ms"] = 0
+
+    if not initialized:
+        status = codes["uninit"]
+    elif sealed:
+        status = codes["sealed"]
+    elif current.get("dr") == "secondary":
+        status = codes["dr"]
+    elif standby and not standbyok:
+        status = codes["standby"]
+    else:
+        status = codes["active"]
+    if head:
+        return web.Response(status=status)
+    return raw(body, status)
+
+
+async def leader(request: web.Request) -> web.Response:
+    node: Node = request.app["node"]
+    if request.method not in ("GET", "HEAD"):
+        raise method_not_allowed()
+    if node.sealed:
+        raise VaultError(503, [messages.SEALED])
+    current = node.leader() or {}
+    since = current.get("since")
+    body = {
+        "ha_enabled": True,
+        "is_self": node.active,
+        "active_time": rfc3339(since) if node.active and since else ZERO_TIME,
+        "leader_address": current.get("api_addr", ""),
+        "leader_cluster_address": current.get("cluster_addr", ""),
+        "performance_standby": False,
+        "performance_standby_last_remote_wal": 0,
+        "raft_committed_index": 0,
+        "raft_applied_index": 0,
+    }
+    if node.active:
+        body["last_wal"] = node.storage.last_wal()
+    return raw(body)
+
+
+# -- response wrapping ---------------------------------------------------------------------
+
+
+async def unwrap(request: web.Request) -> web.Response:
+    node: Node = request.app["node"]
+    if request.method not in ("PUT", "POST"):
+        raise method_not_allowed()
+    body = await read_body(request)
+    token = body.get("token") or client_token(request)
+    # Activation tokens are JWTs around a wrapping token id; the replication package
+    # checks signature and type claim and hands back the id (reference §4.2).
+    resolve = getattr(node, "resolve_wrapping_jwt", None)
+    if resolve is not None and isinstance(token, str) and token.count(".") == 2:
+        try:
+            token = resolve(token)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+    try:
+        response = node.unwrap(token)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    if not response:
+        return no_content()
+    result = dict(response)
+    result["request_id"] = str(__import__("uuid").uuid4())
+    for key, default in (("lease_id", ""), ("renewable", False), ("lease_duration", 0), ("data", None),
+                         ("wrap_info", None), ("warnings", None), ("auth", None)):
+        result.setdefault(key, default)
+    return raw(result)
+
+
+async def wrapping_lookup(request: web.Request) -> web.Response:
+    node: Node = request.app["node"]
+    if operation(request) == "read":
+        token = request.query.get("token") or client_token(request)
+    elif request.method in ("PUT", "POST"):
+        body = await read_body(request)
+        token = body.get("token") or client_token(request)
+    else:
+        raise method_not_allowed()
+    record = node.lookup_wrapping(token)
+    if record is None:
+        raise bad_request(messages.WRAPPING_TOKEN_INVALID)
+    return envelope({
+        "creation_path": record["creation_path"],
+        "creation_time": rfc3339(record["creation_time"]),
+        "creation_ttl": record["ttl"],
+    })

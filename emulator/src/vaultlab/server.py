@@ -1,0 +1,336 @@
+"""The node process: one aiohttp app on the API port, one on the cluster port.
+
+Request pipeline for ``/v1/*`` (middleware, in this order): injected faults (client
+partition, latency, 5xx burst) → sealed (503) → standby (307 to the active node) →
+``replication.gate`` → token authentication and ACL (403) → handler.  The control API lives
+under ``/_vaultlab/`` and bypasses all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from . import faults as faults_lib
+from . import messages
+from .handlers import auth as auth_handlers
+from .handlers import generate_root, kv
+from .handlers import sys as sys_handlers
+from .handlers.common import VaultError, client_token, error_response, operation, raw, read_body, vault_path
+from .node import VERSION, Node
+
+log = logging.getLogger("vaultlab.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+try:  # the replication package is developed alongside; run without it if absent
+    from . import replication as _replication
+
+    if not all(hasattr(_replication, name) for name in ("install", "gate", "modes")):
+        _replication = None
+except ImportError:
+    _replication = None
+
+
+def _abort(request: web.Request) -> web.Response:
+    """Drop the connection without an answer, as an unreachable host would."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=503)
+
+
+async def _apply_faults(node: Node, request: web.Request) -> web.Response | None:
+    peer = request.headers.get("X-Vaultlab-From-Cluster")
+    if node.partitioned(None, "client") or (peer and peer != node.cluster_name and node.partitioned(peer, "client")):
+        return _abort(request)
+    if node.latency_ms > 0:
+        await asyncio.sleep(node.latency_ms / 1000.0)
+    burst = node.error_burst
+    if burst.get("count", 0) > 0:
+        burst["count"] -= 1
+        status = int(burst.get("status", 503))
+        return error_response(status, [f"vaultlab injected fault: HTTP {status}"])
+    return None
+
+
+def _existing(node: Node, path: str) -> bool:
+    """Vault's existence check, to choose between the create and update capabilities."""
+    for prefix, getter in (("sys/policies/acl/", node.get_policy), ("sys/policy/", node.get_policy),
+                           ("auth/token/roles/", node.get_role)):
+        if path.startswith(prefix):
+            return getter(path[len(prefix):].strip("/")) is not None
+    return kv.exists(node, path)
+
+
+def make_middleware(node: Node) -> Any:
+    @web.middleware
+    async def vault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path.startswith("/_vaultlab/"):
+            return await handler(request)
+        injected = await _apply_faults(node, request)
+        if injected is not None:
+            return injected
+        head = request.method == "HEAD"
+        if not path.startswith("/v1/"):
+            return error_response(404, [], head=head)
+        vpath = vault_path(request)
+        try:
+            if node.sealed and not node.is_sealed_allowed(vpath):
+                raise VaultError(503, [messages.SEALED])
+            if node.standby and not node.is_standby_local(vpath):
+                current = node.leader()
+                if not current or not current.get("api_addr"):
+                    raise VaultError(500, ["local node not active but active cluster node not found"])
+                raise web.HTTPTemporaryRedirect(current["api_addr"] + request.path_qs)
+            if _replication is not None:
+                verdict = _replication.gate(node, request.method, vpath)
+                if verdict:
+                    status, errors = verdict
+                    raise VaultError(status, errors)
+            if not node.is_unauthenticated(vpath):
+                token = client_token(request)
+                entry = node.lookup_token(token)
+                if entry is None:
+                    raise VaultError(403, [messages.PERMISSION_DENIED])
+                capability = operation(request)
+                if capability == "update" and not _existing(node, vpath):
+                    capability = "create"
+                if not node.allowed(entry, vpath, capability):
+                    raise VaultError(403, [messages.PERMISSION_DENIED])
+                node.use_token(token, entry)
+                request["vault_token"] = token
+                request["vault_token_entry"] = entry
+            return await handler(request)
+        except VaultError as exc:
+            return exc.response(head=head)
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("internal error on %s %s", request.method, path)
+            return error_response(500, [messages.INTERNAL], head=head)
+
+    return vault_middleware
+
+
+def make_cluster_middleware(node: Node) -> Any:
+    @web.middleware
+    async def cluster_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        peer = request.headers.get("X-Vaultlab-From-Cluster")
+        if node.partitioned(None, "replication") or (
+            peer and peer != node.cluster_name and node.partitioned(peer, "replication")
+        ):
+            return _abort(request)
+        if node.latency_ms > 0:
+            await asyncio.sleep(node.latency_ms / 1000.0)
+        return await handler(request)
+
+    return cluster_middleware
+
+
+# -- control API --------------------------------------------------------------------------
+
+
+def control_routes(node: Node) -> web.RouteTableDef:
+    routes = web.RouteTableDef()
+
+    @routes.get("/_vaultlab/state")
+    async def state(request: web.Request) -> web.Response:
+        return raw(node.state())
+
+    @routes.post("/_vaultlab/seal")
+    async def seal(request: web.Request) -> web.Response:
+        node.seal()
+        return raw(node.state())
+
+    @routes.post("/_vaultlab/step-down")
+    async def step_down(request: web.Request) -> web.Response:
+        node.step_down()
+        return raw(node.state())
+
+    @routes.post("/_vaultlab/fault")
+    async def fault(request: web.Request) -> web.Response:
+        try:
+            body = await read_body(request)
+            kind = body.get("kind")
+            if kind == "latency":
+                ms = float(body.get("ms", 0))
+                if ms < 0:
+                    raise ValueError("'ms' must not be negative")
+                node.latency_ms = ms
+            elif kind == "errors":
+                count = int(body.get("count", 1))
+                status = int(body.get("status", 503))
+                if count < 0 or not 500 <= status <= 599:
+                    raise ValueError("'count' must be >= 0 and 'status' a 5xx code")
+                node.error_burst = {"count": count, "status": status}
+            elif kind == "partition":
+                clusters = body.get("clusters") or [node.cluster_name]
+                faults_lib.add_partition(node.dir, list(clusters), body.get("traffic", "both"))
+            else:
+                raise ValueError("'kind' must be one of latency, errors, partition")
+        except VaultError as exc:
+            return exc.response()
+        except (TypeError, ValueError) as exc:
+            return error_response(400, [str(exc)])
+        return raw(node.state())
+
+    @routes.post("/_vaultlab/reset-faults")
+    async def reset_faults(request: web.Request) -> web.Response:
+        body = await read_body(request)
+        node.latency_ms = 0.0
+        node.error_burst = {"count": 0, "status": 503}
+        if body.get("partitions"):
+            faults_lib.heal(node.dir)
+        return raw(node.state())
+
+    return routes
+
+
+# -- app assembly ---------------------------------------------------------------------------
+
+
+def build_apps(node: Node) -> tuple[web.Application, web.Application]:
+    app = web.Application(middlewares=[make_middleware(node)], client_max_size=32 * 1024 * 1024)
+    app["node"] = node
+    app["version"] = VERSION
+    cluster_app = web.Application(middlewares=[make_cluster_middleware(node)], client_max_size=256 * 1024 * 1024)
+    cluster_app["node"] = node
+    node.cluster_app = cluster_app
+
+    def add(path: str, handler: Handler) -> None:
+        app.router.add_route("*", "/v1/" + path, handler)
+
+    add("sys/init", sys_handlers.init)
+    add("sys/seal-status", sys_handlers.seal_status)
+    add("sys/unseal", sys_handlers.unseal)
+    add("sys/seal", sys_handlers.seal)
+    add("sys/step-down", sys_handlers.step_down)
+    add("sys/health", sys_handlers.health)
+    add("sys/leader", sys_handlers.leader)
+    add("sys/generate-root/attempt", generate_root.attempt)
+    add("sys/generate-root/update", generate_root.update_handler)
+    add("sys/wrapping/unwrap", sys_handlers.unwrap)
+    add("sys/wrapping/lookup", sys_handlers.wrapping_lookup)
+    add("sys/policies/acl", auth_handlers.policies_acl)
+    add("sys/policies/acl/{name:.+}", auth_handlers.policies_acl)
+    add("sys/policy", auth_handlers.policy_legacy)
+    add("sys/policy/{name:.+}", auth_handlers.policy_legacy)
+    add("sys/mounts", kv.mounts)
+    add("sys/mounts/{path:.*}", kv.mounts)
+    add("auth/token/create", auth_handlers.token_create)
+    add("auth/token/{suffix:create-orphan}", auth_handlers.token_create)
+    add("auth/token/create/{role:[^/]+}", auth_handlers.token_create)
+    add("auth/token/roles", auth_handlers.token_roles)
+    add("auth/token/roles/{name:.+}", auth_handlers.token_roles)
+    add("auth/token/lookup-self", auth_handlers.lookup_self)
+    add("auth/token/lookup", auth_handlers.lookup)
+    add("auth/token/revoke-self", auth_handlers.revoke_self)
+    add("auth/token/revoke", auth_handlers.revoke)
+    add("auth/token/renew-self", auth_handlers.renew_self)
+    app.add_routes(control_routes(node))
+
+    node.replication_modes = lambda: {"dr": "disabled", "performance": "disabled"}
+    if _replication is not None and not os.environ.get("VAULTLAB_NO_REPLICATION"):
+        try:
+            _replication.install(app, node)
+            node.replication_modes = lambda: _replication.modes(node)
+        except Exception:
+            log.exception("replication.install failed; this node runs without replication")
+    # Registered last: every path no other route claims is resolved against the mount table.
+    app.router.add_route("*", "/v1/{tail:.*}", kv.logical)
+    return app, cluster_app
+
+
+# -- process entry point ------------------------------------------------------------------
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def node_file(lab_dir: Path, cluster: str, name: str) -> Path:
+    return lab_dir / "clusters" / cluster / "nodes" / f"{name}.json"
+
+
+def _write_json(path: Path, data: dict[str, Any], mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+async def serve(lab_dir: Path, cluster: str, name: str) -> None:
+    record_path = node_file(lab_dir, cluster, name)
+    try:
+        record = json.loads(record_path.read_text())
+    except (FileNotFoundError, ValueError):
+        record = {}
+    api_sock = _bind(int(record.get("api_port", 0)))
+    cluster_sock = _bind(int(record.get("cluster_port", 0)))
+    node = Node(lab_dir, cluster, name, api_port=api_sock.getsockname()[1],
+                cluster_port=cluster_sock.getsockname()[1])
+    ssl_ctx = None
+    if node.tls:
+        from .crypto import tls
+
+        ssl_ctx = tls.server_context(node.config["server_cert"], node.config["server_key"])
+    app, cluster_app = build_apps(node)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    cluster_runner = web.AppRunner(cluster_app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await cluster_runner.setup()
+    await web.SockSite(runner, api_sock, ssl_context=ssl_ctx).start()
+    await web.SockSite(cluster_runner, cluster_sock, ssl_context=ssl_ctx).start()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    ha_task = asyncio.ensure_future(node.run_ha())
+    _write_json(record_path, {
+        "pid": os.getpid(),
+        "api_port": node.api_port,
+        "cluster_port": node.cluster_port,
+        "api_addr": node.api_addr,
+        "cluster_addr": node.cluster_addr,
+        "started": time.time(),
+    })
+    log.info("node %s/%s serving %s (cluster %s)", cluster, name, node.api_addr, node.cluster_addr)
+    await stop.wait()
+    log.info("shutting down")
+    ha_task.cancel()
+    node.shutdown()
+    await runner.cleanup()
+    await cluster_runner.cleanup()
+
+
+def run(lab_dir: str, cluster: str, name: str) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s {cluster}/{name} %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(serve(Path(lab_dir), cluster, name))
+    except OSError as exc:
+        log.error("cannot start node: %s", exc)
+        return 1
+    return 0

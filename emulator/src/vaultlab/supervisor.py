@@ -1,0 +1,664 @@
+"""Start, stop and inspect a lab: node processes, lab.json and inventory.yml.
+
+Layout of a lab directory::
+
+    config.json            lab settings read by every node (profile, timings, TLS paths, clusters)
+    lab.json               addresses, root tokens and unseal keys (0600)
+    inventory.yml          Ansible inventory, no secrets
+    faults.json            partitions (see vaultlab.faults)
+    clusters/<c>/storage.db, clusters/<c>/nodes/<node>.json (ports, pid)
+    logs/<node>.log        node output (0600)
+    run/<node>.pid
+    tls/                   lab CA and the server certificate (with --tls)
+
+Everything here is synchronous and uses only the standard library for HTTP, so the CLI
+starts quickly and a test process can drive labs without an event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import faults as faults_lib
+from . import profiles
+
+DEFAULT_CLUSTERS = (("primary", 1), ("dr", 1), ("perf", 1))
+DEFAULT_SHARES = 5
+DEFAULT_THRESHOLD = 3
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+
+# Popen handles of nodes this process started, so killed children are reaped.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class LabError(Exception):
+    """A lab operation failed; the message is one line meant for the user."""
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise LabError(f"{path} is not valid JSON ({exc}); remove it or the whole lab directory") from None
+
+
+def parse_cluster_spec(spec: str) -> tuple[str, int]:
+    """``NAME`` or ``NAME:NODES`` → (name, nodes)."""
+    name, sep, count = spec.partition(":")
+    name = name.strip()
+    if not NAME_RE.match(name):
+        raise LabError(
+            f"--cluster {spec!r}: name must start with a lowercase letter and contain only "
+            "lowercase letters, digits, '-' or '_' (max 31 characters)"
+        )
+    nodes = 1
+    if sep:
+        try:
+            nodes = int(count)
+        except ValueError:
+            raise LabError(f"--cluster {spec!r}: NODES must be a number, e.g. {name}:3") from None
+        if not 1 <= nodes <= 9:
+            raise LabError(f"--cluster {spec!r}: NODES must be between 1 and 9")
+    return name, nodes
+
+
+def node_names(cluster: str, count: int) -> list[str]:
+    return [f"{cluster}-{i}" for i in range(1, count + 1)]
+
+
+class Client:
+    """Tiny HTTP(S) client for the lab's own calls (no redirects followed)."""
+
+    def __init__(self, ca_cert: str | None = None, timeout: float = 5.0) -> None:
+        self.timeout = timeout
+        self.context = ssl.create_default_context(cafile=ca_cert) if ca_cert else None
+
+    def request(self, method: str, url: str, body: Any = None, token: str | None = None,
+                timeout: float | None = None) -> tuple[int, Any]:
+        parts = urlsplit(url)
+        if parts.scheme == "https":
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=timeout or self.timeout, context=self.context)
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout or self.timeout)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["X-Vault-Token"] = token
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+        finally:
+            conn.close()
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        return response.status, data
+
+
+# -- the lab ---------------------------------------------------------------------------------
+
+
+class Supervisor:
+    """Operations on one lab directory."""
+
+    def __init__(self, lab_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(lab_dir).resolve()
+
+    # -- files --------------------------------------------------------------------------
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / "config.json"
+
+    @property
+    def lab_path(self) -> Path:
+        return self.dir / "lab.json"
+
+    def config(self) -> dict[str, Any]:
+        config = _read_json(self.config_path)
+        if config is None:
+            raise LabError(f"no lab in {self.dir}: run 'vaultlab up --dir {self.dir}' first")
+        return config
+
+    def lab(self) -> dict[str, Any]:
+        data = _read_json(self.lab_path)
+        if data is None:
+            raise LabError(f"no lab.json in {self.dir}: run 'vaultlab up --dir {self.dir}' first")
+        return data
+
+    def client(self, config: dict[str, Any] | None = None) -> Client:
+        config = config or self.config()
+        return Client(config.get("ca_cert") if config.get("tls") else None)
+
+    def pid_path(self, node: str) -> Path:
+        return self.dir / "run" / f"{node}.pid"
+
+    def node_record(self, cluster: str, node: str) -> dict[str, Any] | None:
+        return _read_json(self.dir / "clusters" / cluster / "nodes" / f"{node}.json")
+
+    # -- processes -----------------------------------------------------------------------
+
+    def node_pid(self, node: str) -> int | None:
+        """PID of the running node process, or None (stale pid files are ignored)."""
+        try:
+            pid = int(self.pid_path(node).read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _is_our_node(pid, node) else None
+
+    def spawn(self, cluster: str, node: str) -> subprocess.Popen[bytes]:
+        logs = self.dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        log_path = logs / f"{node}.log"
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.chmod(log_path, 0o600)
+        env = dict(os.environ)
+        src = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.pop("VAULT_TOKEN", None)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "vaultlab", "node", "--dir", str(self.dir), "--cluster", cluster,
+                 "--node", node],
+                stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True, close_fds=True,
+                env=env, cwd=str(self.dir),
+            )
+        finally:
+            os.close(fd)
+        _CHILDREN[proc.pid] = proc
+        _write_private(self.pid_path(node), f"{proc.pid}\n", 0o644)
+        return proc
+
+    def wait_ready(self, started: dict[str, tuple[str, subprocess.Popen[bytes]]], timeout: float) -> None:
+        """Wait until every spawned node has written its address record."""
+        deadline = time.monotonic() + timeout
+        pending = dict(started)
+        while pending:
+            for node, (cluster, proc) in list(pending.items()):
+                record = self.node_record(cluster, node)
+                if record and record.get("pid") == proc.pid:
+                    del pending[node]
+                elif proc.poll() is not None:
+                    raise LabError(f"node {node} exited during start-up (code {proc.returncode}): "
+                                   f"{_last_log_line(self.dir / 'logs' / f'{node}.log')}")
+            if pending and time.monotonic() > deadline:
+                raise LabError(f"nodes {', '.join(sorted(pending))} did not start within {timeout:.0f}s; "
+                               f"see {self.dir / 'logs'}")
+            if pending:
+                time.sleep(0.01)
+
+    def stop_node(self, node: str, sig: int = signal.SIGTERM, grace: float = 3.0) -> bool:
+        pid = self.node_pid(node)
+        if pid is None:
+            self.pid_path(node).unlink(missing_ok=True)
+            return False
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + grace
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            while _alive(pid):
+                time.sleep(0.01)
+        self.pid_path(node).unlink(missing_ok=True)
+        return True
+
+    # -- up ---------------------------------------------------------------------------------
+
+    def up(
+        self,
+        clusters: list[tuple[str, int]] | None = None,
+        tls: bool = False,
+        profile: str = "fast",
+        timing: dict[str, float] | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        profiles.resolve(profile, timing)  # validate before touching anything
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        config = _read_json(self.config_path) or {}
+        wanted = {name: len(nodes) for name, nodes in (config.get("clusters") or {}).items()}
+        for name, count in clusters or ([] if wanted else list(DEFAULT_CLUSTERS)):
+            wanted[name] = max(count, wanted.get(name, 0))
+        config["clusters"] = {name: node_names(name, count) for name, count in wanted.items()}
+        config["profile"] = profile
+        config["timing"] = {**(config.get("timing") or {}), **(timing or {})}
+        config["tls"] = bool(tls or config.get("tls"))
+        if config["tls"]:
+            from .crypto import tls as tls_lib
+
+            tls_dir = self.dir / "tls"
+            ca = tls_lib.ensure_ca(tls_dir)
+            server_cert = tls_dir / "server.pem"
+            if not server_cert.exists():
+                tls_lib.issue_server_cert(ca, ("localhost",), ("127.0.0.1",), name="server", directory=tls_dir)
+            config["ca_cert"] = str(ca.cert_path)
+            config["server_cert"] = str(server_cert)
+            config["server_key"] = str(tls_dir / "server-key.pem")
+        else:
+            config["ca_cert"] = None
+        _write_private(self.config_path, json.dumps(config, indent=1))
+
+        started: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
+        for cluster, nodes in config["clusters"].items():
+            for node in nodes:
+                if self.node_pid(node) is None:
+                    started[node] = (cluster, self.spawn(cluster, node))
+        try:
+            self.wait_ready(started, timeout)
+            lab = _read_json(self.lab_path) or {"clusters": {}}
+            client = self.client(config)
+            with ThreadPoolExecutor(max_workers=max(1, len(config["clusters"]))) as pool:
+                results = list(pool.map(lambda c: self._bring_up(client, lab, config, c, timeout),
+                                        config["clusters"]))
+            for name, info in results:
+                lab["clusters"][name] = info
+        except BaseException:
+            for node in started:
+                self.stop_node(node, signal.SIGKILL, grace=0)
+            raise
+        lab["profile"] = profile
+        lab["timing"] = config["timing"]
+        lab["tls"] = config["tls"]
+        lab["ca_cert"] = config["ca_cert"]
+        lab["dir"] = str(self.dir)
+        self._write_outputs(lab)
+        return lab
+
+    def _bring_up(self, client: Client, lab: dict[str, Any], config: dict[str, Any], cluster: str,
+                  timeout: float) -> tuple[str, dict[str, Any]]:
+        nodes = config["clusters"][cluster]
+        urls = [self.node_record(cluster, n)["api_addr"] for n in nodes]
+        info = dict(lab["clusters"].get(cluster) or {})
+        status, body = client.request("GET", urls[0] + "/v1/sys/init")
+        if status != 200:
+            raise LabError(f"cluster {cluster}: GET sys/init answered HTTP {status}")
+        if not body["initialized"]:
+            status, result = client.request("PUT", urls[0] + "/v1/sys/init",
+                                            {"secret_shares": DEFAULT_SHARES, "secret_threshold": DEFAULT_THRESHOLD})
+            if status != 200:
+                raise LabError(f"cluster {cluster}: initialisation failed: HTTP {status} {result}")
+            info.update({"root_token": result["root_token"], "unseal_keys_b64": result["keys_base64"],
+                         "unseal_keys_hex": result["keys"], "threshold": DEFAULT_THRESHOLD})
+        elif not info.get("unseal_keys_b64"):
+            raise LabError(f"cluster {cluster} is initialised but lab.json has no keys for it; "
+                           f"remove {self.dir} and run up again")
+        for node, url in zip(nodes, urls):
+            self._unseal_node(client, lab, cluster, node, url, info)
+        active = self._wait_active(client, cluster, nodes, urls, timeout)
+        info.update({
+            "api_addr": active["api_addr"],
+            "cluster_addr": active["cluster_addr"],
+            "nodes": urls,
+            "node_names": nodes,
+            "cluster_addrs": [self.node_record(cluster, n)["cluster_addr"] for n in nodes],
+            "ca_cert": config["ca_cert"],
+        })
+        return cluster, info
+
+    def _keys_for(self, lab: dict[str, Any], cluster: str, fingerprint: str | None,
+                  own: dict[str, Any]) -> list[str]:
+        """The unseal keys matching a node's seal config (a secondary adopts its primary's)."""
+        from .crypto import shamir
+        from .node import root_key_hash
+
+        candidates = [own] + [c for n, c in lab.get("clusters", {}).items() if n != cluster]
+        for info in candidates:
+            keys = info.get("unseal_keys_b64") or []
+            threshold = info.get("threshold") or DEFAULT_THRESHOLD
+            if not keys:
+                continue
+            if fingerprint is None:
+                return keys[:threshold]
+            shares = [base64.b64decode(k) for k in keys[:threshold]]
+            try:
+                key = shares[0] if len(keys) == 1 else shamir.combine(shares)
+            except ValueError:
+                continue
+            if root_key_hash(key)[:16] == fingerprint:
+                return keys[:threshold]
+        raise LabError(f"cluster {cluster}: none of the unseal keys in lab.json match its seal configuration")
+
+    def _unseal_node(self, client: Client, lab: dict[str, Any], cluster: str, node: str, url: str,
+                     info: dict[str, Any]) -> None:
+        status, state = client.request("GET", url + "/_vaultlab/state")
+        if status != 200:
+            raise LabError(f"node {node}: control API answered HTTP {status}")
+        if not state["sealed"]:
+            return
+        keys = self._keys_for(lab, cluster, state.get("seal_fingerprint"), info)
+        client.request("PUT", url + "/v1/sys/unseal", {"reset": True})
+        for key in keys:
+            status, body = client.request("PUT", url + "/v1/sys/unseal", {"key": key})
+            if status != 200:
+                errors = (body or {}).get("errors")
+                raise LabError(f"node {node}: unseal failed: HTTP {status} {errors}")
+            if not body["sealed"]:
+                return
+        raise LabError(f"node {node}: still sealed after {len(keys)} keys")
+
+    def _wait_active(self, client: Client, cluster: str, nodes: list[str], urls: list[str],
+                     timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for url in urls:
+                try:
+                    status, state = client.request("GET", url + "/_vaultlab/state", timeout=2)
+                except OSError:
+                    continue
+                if status == 200 and state.get("active"):
+                    return state
+            if time.monotonic() > deadline:
+                raise LabError(f"cluster {cluster}: no active node after {timeout:.0f}s; see {self.dir / 'logs'}")
+            time.sleep(0.01)
+
+    def _write_outputs(self, lab: dict[str, Any]) -> None:
+        _write_private(self.lab_path, json.dumps(lab, indent=1) + "\n")
+        _write_private(self.dir / "inventory.yml", render_inventory(lab), 0o644)
+
+    # -- status / refresh -----------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Per node: running, sealed, active, addresses; refreshes each cluster's api_addr."""
+        config = self.config()
+        client = self.client(config)
+        lab = _read_json(self.lab_path) or {"clusters": {}}
+        clusters: dict[str, Any] = {}
+        changed = False
+        for cluster, nodes in config["clusters"].items():
+            entries = []
+            for node in nodes:
+                record = self.node_record(cluster, node) or {}
+                pid = self.node_pid(node)
+                entry: dict[str, Any] = {"node": node, "running": pid is not None, "pid": pid,
+                                         "api_addr": record.get("api_addr"), "sealed": None, "active": None}
+                if pid is not None and record.get("api_addr"):
+                    try:
+                        status, state = client.request("GET", record["api_addr"] + "/_vaultlab/state", timeout=2)
+                        if status == 200:
+                            entry.update({"sealed": state["sealed"], "active": state["active"],
+                                          "initialized": state["initialized"]})
+                    except OSError as exc:
+                        entry["error"] = str(exc)
+                entries.append(entry)
+            active = next((e for e in entries if e.get("active")), None)
+            info = lab["clusters"].get(cluster)
+            if active and info is not None and info.get("api_addr") != active["api_addr"]:
+                record = self.node_record(cluster, active["node"]) or {}
+                info["api_addr"] = active["api_addr"]
+                info["cluster_addr"] = record.get("cluster_addr", info.get("cluster_addr"))
+                changed = True
+            clusters[cluster] = {"api_addr": active["api_addr"] if active else None, "nodes": entries}
+        if changed:
+            self._write_outputs(lab)
+        return {"dir": str(self.dir), "profile": config.get("profile"), "tls": config.get("tls"),
+                "clusters": clusters, "partitions": faults_lib.read(self.dir).get("partitions", [])}
+
+    # -- down -------------------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        if not self.config_path.exists():
+            return []
+        config = self.config()
+        nodes = [n for ns in config["clusters"].values() for n in ns]
+        stopped: list[str] = []
+
+        def stop(node: str) -> None:
+            if self.stop_node(node):
+                stopped.append(node)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+            list(pool.map(stop, nodes))
+        return sorted(stopped)
+
+    # -- faults --------------------------------------------------------------------------
+
+    def _nodes(self, cluster: str, node: str | None = None) -> list[str]:
+        config = self.config()
+        if cluster not in config["clusters"]:
+            raise LabError(f"unknown cluster {cluster!r} (--cluster): this lab has {', '.join(config['clusters'])}")
+        nodes = config["clusters"][cluster]
+        if node is None:
+            return nodes
+        if node not in nodes:
+            if node.isdigit() and 1 <= int(node) <= len(nodes):
+                return [nodes[int(node) - 1]]
+            raise LabError(f"unknown node {node!r} (--node): cluster {cluster} has {', '.join(nodes)}")
+        return [node]
+
+    def active_node(self, cluster: str) -> str | None:
+        client = self.client()
+        for node in self._nodes(cluster):
+            record = self.node_record(cluster, node)
+            if not record or self.node_pid(node) is None:
+                continue
+            try:
+                status, state = client.request("GET", record["api_addr"] + "/_vaultlab/state", timeout=2)
+            except OSError:
+                continue
+            if status == 200 and state.get("active"):
+                return node
+        return None
+
+    def kill(self, cluster: str, node: str | None = None) -> list[str]:
+        """SIGKILL a node (default: the cluster's active node)."""
+        if node is None:
+            active = self.active_node(cluster)
+            if active is None:
+                raise LabError(f"cluster {cluster} has no active node to kill; name one with --node")
+            targets = [active]
+        else:
+            targets = self._nodes(cluster, node)
+        killed = []
+        for target in targets:
+            if self.stop_node(target, signal.SIGKILL, grace=0):
+                killed.append(target)
+        _reap()
+        return killed
+
+    def restart(self, cluster: str, node: str | None = None, unseal: bool = False,
+                timeout: float = 30.0) -> list[str]:
+        """Kill (if running) and start again; the node comes back sealed unless ``unseal``."""
+        targets = self._nodes(cluster, node)
+        for target in targets:
+            self.stop_node(target, signal.SIGKILL, grace=0)
+        _reap()
+        started = {t: (cluster, self.spawn(cluster, t)) for t in targets}
+        self.wait_ready(started, timeout)
+        if unseal:
+            self.unseal(cluster, None if node is None else targets[0], timeout=timeout)
+        return targets
+
+    def unseal(self, cluster: str, node: str | None = None, timeout: float = 30.0) -> None:
+        lab = self.lab()
+        client = self.client()
+        info = lab["clusters"].get(cluster)
+        if info is None:
+            raise LabError(f"cluster {cluster} is not in lab.json")
+        for target in self._nodes(cluster, node):
+            record = self.node_record(cluster, target)
+            if record and self.node_pid(target) is not None:
+                self._unseal_node(client, lab, cluster, target, record["api_addr"], info)
+
+    def seal(self, cluster: str, node: str | None = None) -> list[str]:
+        """Seal a node through the control API (default: the active node)."""
+        targets = [self.active_node(cluster)] if node is None else self._nodes(cluster, node)
+        if targets == [None]:
+            raise LabError(f"cluster {cluster} has no active node to seal; name one with --node")
+        client = self.client()
+        for target in targets:
+            record = self.node_record(cluster, target) or {}
+            self._control(client, target, record, "/_vaultlab/seal", {})
+        return targets  # type: ignore[return-value]
+
+    def _control(self, client: Client, node: str, record: dict[str, Any], path: str, body: Any) -> Any:
+        if not record.get("api_addr") or self.node_pid(node) is None:
+            raise LabError(f"node {node} is not running; start it with 'vaultlab fault restart'")
+        status, result = client.request("POST", record["api_addr"] + path, body)
+        if status != 200:
+            raise LabError(f"node {node}: {path} answered HTTP {status}: {(result or {}).get('errors')}")
+        return result
+
+    def node_fault(self, cluster: str, node: str | None, body: dict[str, Any]) -> list[str]:
+        client = self.client()
+        targets = self._nodes(cluster, node)
+        for target in targets:
+            self._control(client, target, self.node_record(cluster, target) or {}, "/_vaultlab/fault", body)
+        return targets
+
+    def reset_faults(self, cluster: str | None = None) -> None:
+        config = self.config()
+        client = self.client(config)
+        for name, nodes in config["clusters"].items():
+            if cluster and name != cluster:
+                continue
+            for node in nodes:
+                record = self.node_record(name, node) or {}
+                if record.get("api_addr") and self.node_pid(node) is not None:
+                    self._control(client, node, record, "/_vaultlab/reset-faults", {})
+
+    def partition(self, clusters: list[str], kind: str = "both") -> None:
+        config = self.config()
+        for name in clusters:
+            if name not in config["clusters"]:
+                raise LabError(f"unknown cluster {name!r} (--clusters): this lab has {', '.join(config['clusters'])}")
+        try:
+            faults_lib.add_partition(self.dir, clusters, kind)
+        except faults_lib.FaultError as exc:
+            raise LabError(str(exc)) from None
+
+    def heal(self, clusters: list[str] | None = None) -> None:
+        faults_lib.heal(self.dir, clusters)
+
+    def env(self, cluster: str) -> str:
+        lab = self.lab()
+        info = lab["clusters"].get(cluster)
+        if info is None:
+            raise LabError(f"unknown cluster {cluster!r}: this lab has {', '.join(lab['clusters'])}")
+        lines = [f"export VAULT_ADDR={_shell_quote(info['api_addr'])}",
+                 f"export VAULT_TOKEN={_shell_quote(info['root_token'])}"]
+        if info.get("ca_cert"):
+            lines.append(f"export VAULT_CACERT={_shell_quote(info['ca_cert'])}")
+        else:
+            lines.append("unset VAULT_CACERT")
+        return "\n".join(lines) + "\n"
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def render_inventory(lab: dict[str, Any]) -> str:
+    """Ansible YAML inventory: one host per cluster, groups by role name, no secrets."""
+    names = list(lab["clusters"])
+    lines = ["# Generated by vaultlab. Tokens and unseal keys are in lab.json, never here.", "all:", "  children:",
+             "    vault_clusters:", "      hosts:"]
+    for name in names:
+        info = lab["clusters"][name]
+        lines += [
+            f"        {name}:",
+            f"          vault_addr: {json.dumps(info['api_addr'])}",
+            f"          vault_ca_cert: {json.dumps(info.get('ca_cert'))}",
+            f"          vault_nodes: {json.dumps(info['nodes'])}",
+            "          ansible_connection: local",
+            '          ansible_python_interpreter: "{{ ansible_playbook_python }}"',
+        ]
+    groups = {
+        "vault_primary": [n for n in names if n.startswith("primary")],
+        "vault_dr_secondaries": [n for n in names if n.startswith("dr")],
+        "vault_perf_secondaries": [n for n in names if n.startswith("perf")],
+    }
+    for group, members in groups.items():
+        lines.append(f"    {group}:")
+        if members:
+            lines.append("      hosts:")
+            lines += [f"        {m}: {{}}" for m in members]
+        else:
+            lines.append("      hosts: {}")
+    return "\n".join(lines) + "\n"
+
+
+def _alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            _CHILDREN.pop(pid, None)
+            return False
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _is_our_node(pid: int, node: str) -> bool:
+    """The pid is alive and really is this lab node (pid files can outlive their process)."""
+    if not _alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return True  # no /proc: trust the pid file
+    return b"vaultlab" in argv and node.encode() in argv
+
+
+def _reap() -> None:
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            _CHILDREN.pop(pid, None)
+
+
+def _last_log_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except FileNotFoundError:
+        return "no log written"
+    return lines[-1][-300:] if lines else "empty log"
