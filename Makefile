@@ -128,14 +128,14 @@ build: venv
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	echo "==> installing $$tarball into a scratch collections path"; \
 	ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-galaxy collection install --offline -p "$$tmp" "$$tarball"; \
-	module=$$(ls "$$tmp"/ansible_collections/vaultops/replication/plugins/modules/*.py 2>/dev/null | grep -v '/__init__.py$$' | head -n 1); \
+	module=$$( { find "$$tmp"/ansible_collections/vaultops/replication/plugins/modules -name '*.py' ! -name '__init__.py' 2>/dev/null || true; } | sort | head -n 1); \
 	cd "$$tmp"; \
 	if [ -n "$$module" ]; then \
 	  name=$$(basename "$$module" .py); \
 	  echo "==> ansible-doc vaultops.replication.$$name from the installed tarball"; \
-	  ANSIBLE_CONFIG=/dev/null ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-doc "vaultops.replication.$$name" >/dev/null; \
+	  ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-doc "vaultops.replication.$$name" >/dev/null; \
 	fi; \
-	ANSIBLE_CONFIG=/dev/null ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-galaxy collection list vaultops.replication -p "$$tmp"; \
+	ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-galaxy collection list vaultops.replication -p "$$tmp"; \
 	echo "==> OK: $$tarball builds and installs"
 
 clean:
