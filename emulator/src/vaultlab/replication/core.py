@@ -1,0 +1,385 @@
+"""Per-node replication runtime: persisted state, status rendering, gate, background loops.
+
+Where state lives (scopes, see storage.py):
+
+* DR state of this cluster: ``node`` scope (never leaves the cluster).
+* Performance state: ``local`` scope, so a DR secondary holds a copy of its primary's
+  performance role and takes it over on promotion (reference §2.10, §7.2) while a
+  performance secondary never sees it.
+* Stream progress and heartbeat bookkeeping: ``node`` scope, written by the active node and
+  read by every node (standbys answer status requests themselves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import ssl
+import time
+import uuid
+from typing import Any
+
+from .. import messages as M
+from ..storage import merkle_of
+from . import models
+from .models import (BOOTSTRAPPING, DISABLED, PRIMARY, SECONDARY, TYPES, ReplicationError)
+
+log = logging.getLogger("vaultlab.replication")
+
+STATE_KEY = "core/replication/{t}/state"
+PROGRESS_KEY = "core/replication/{t}/progress"
+SECONDARIES_RT_KEY = "core/replication/{t}/secondaries-rt"
+NODE_REGISTRY = "core/replication/nodes/"
+EPOCH_KEY = "core/replication/wal-epoch"
+JWT_KEY = "core/wrapping/jwtkey"
+PUBKEY_KEY = "core/replication/{t}/secondary-keypair"
+DR_TOKENS_KEY = "core/dr-operation-token"
+
+SCOPES = {"dr": ("replicated", "local"), "performance": ("replicated",)}
+STATE_SCOPE = {"dr": "node", "performance": "local"}
+
+# Paths a DR secondary answers without a normal token (reference §2.17).
+DR_ALWAYS_ALLOWED = (
+    "sys/health", "sys/seal-status", "sys/leader", "sys/unseal",
+    "sys/replication/status", "sys/replication/dr/status", "sys/replication/performance/status",
+)
+DR_OPERATION_PATHS = (
+    "sys/replication/dr/secondary/promote",
+    "sys/replication/dr/secondary/update-primary",
+    "sys/replication/dr/secondary/disable",
+    "sys/replication/dr/secondary/operation-token/delete",
+    "sys/replication/dr/secondary/reindex",
+    "sys/replication/dr/secondary/merkle-check",
+    "sys/replication/dr/secondary/recover",
+    "sys/replication/dr/secondary/generate-public-key",
+)
+CEREMONY_PATHS = (
+    "sys/replication/dr/secondary/generate-operation-token/attempt",
+    "sys/replication/dr/secondary/generate-operation-token/update",
+)
+
+
+class Replication:
+    """Everything replication keeps per node process."""
+
+    def __init__(self, node: Any):
+        self.node = node
+        self.storage = node.storage
+        self.config: dict[str, Any] = dict(node.config.get("replication") or {})
+        self.unavailable_until = 0.0
+        self.kick = {t: asyncio.Event() for t in TYPES}
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
+        self._session = None
+        self._rt_written: dict[tuple[str, str], float] = {}
+
+    # -- settings (the [?] switches listed in COVERAGE.md) ------------------------------
+
+    def setting(self, name: str, default: Any) -> Any:
+        return self.config.get(name, default)
+
+    @property
+    def otp_length(self) -> int:
+        return int(self.setting("otp_length", 28))
+
+    @property
+    def ceremony_auth_required(self) -> bool:
+        return bool(self.setting("ceremony_auth_required", False))
+
+    def timing(self, name: str, default: float = 0.0) -> float:
+        try:
+            return self.node.timing(name, default)
+        except KeyError:
+            return default
+
+    # -- persisted state -----------------------------------------------------------------
+
+    def load(self, t: str) -> dict[str, Any]:
+        return self.storage.get(STATE_KEY.format(t=t)) or models.disabled_state()
+
+    def save(self, t: str, state: dict[str, Any]) -> None:
+        key = STATE_KEY.format(t=t)
+        if state.get("mode", DISABLED) == DISABLED:
+            if self.storage.get(key) is not None:
+                self.storage.delete(key, scope=STATE_SCOPE[t])
+        else:
+            self.storage.put(key, state, scope=STATE_SCOPE[t])
+        self.kick[t].set()
+
+    def progress(self, t: str) -> dict[str, Any]:
+        return self.storage.get(PROGRESS_KEY.format(t=t)) or {}
+
+    def save_progress(self, t: str, **changes: Any) -> dict[str, Any]:
+        with self.storage.transaction():
+            current = self.progress(t)
+            current.update(changes)
+            current["updated"] = time.time()
+            self.storage.put(PROGRESS_KEY.format(t=t), current, scope="node")
+        return current
+
+    def clear_progress(self, t: str) -> None:
+        if self.storage.get(PROGRESS_KEY.format(t=t)) is not None:
+            self.storage.delete(PROGRESS_KEY.format(t=t), scope="node")
+
+    def secondaries_rt(self, t: str) -> dict[str, Any]:
+        return self.storage.get(SECONDARIES_RT_KEY.format(t=t)) or {}
+
+    def record_secondary(self, t: str, sid: str, info: dict[str, Any], force: bool = False) -> None:
+        """Heartbeat bookkeeping on the primary, written at most every half interval."""
+        now = time.time()
+        last = self._rt_written.get((t, sid), 0.0)
+        if not force and now - last < max(self.timing("heartbeat_interval", 0.2) / 2, 0.05):
+            return
+        self._rt_written[(t, sid)] = now
+        with self.storage.transaction():
+            rt = self.secondaries_rt(t)
+            entry = rt.get(sid, {})
+            entry.update(info)
+            entry["last_heartbeat_ts"] = now
+            rt[sid] = entry
+            self.storage.put(SECONDARIES_RT_KEY.format(t=t), rt, scope="node")
+
+    def forget_secondary(self, t: str, sid: str) -> None:
+        with self.storage.transaction():
+            rt = self.secondaries_rt(t)
+            if rt.pop(sid, None) is not None:
+                self.storage.put(SECONDARIES_RT_KEY.format(t=t), rt, scope="node")
+
+    def forget_all_secondaries(self, t: str) -> None:
+        if self.storage.get(SECONDARIES_RT_KEY.format(t=t)) is not None:
+            self.storage.delete(SECONDARIES_RT_KEY.format(t=t), scope="node")
+
+    def kick_all(self) -> None:
+        for event in self.kick.values():
+            event.set()
+
+    def epoch(self) -> str:
+        value = self.storage.get(EPOCH_KEY)
+        if value is None:
+            value = str(uuid.uuid4())
+            self.storage.put(EPOCH_KEY, value, scope="node")
+        return value
+
+    def register_node(self) -> None:
+        node = self.node
+        self.storage.put(NODE_REGISTRY + node.name,
+                         {"api_addr": node.api_addr, "cluster_addr": node.cluster_addr}, scope="node")
+
+    def cluster_nodes(self) -> list[dict[str, Any]]:
+        nodes = [self.storage.get(k) for k in self.storage.list(NODE_REGISTRY)]
+        return [n for n in nodes if n]
+
+    def own_cluster_addrs(self) -> list[str]:
+        leader = self.node.leader() or {}
+        addrs = [n["cluster_addr"] for n in self.cluster_nodes()]
+        first = leader.get("cluster_addr")
+        if first in addrs:
+            addrs.remove(first)
+            addrs.insert(0, first)
+        return addrs
+
+    # -- effective modes -----------------------------------------------------------------
+
+    def effective(self, t: str) -> dict[str, Any]:
+        """State as it acts: a DR secondary runs no performance replication of its own."""
+        if t == "performance" and models.mode_of(self.load("dr")) in (SECONDARY, BOOTSTRAPPING):
+            return models.disabled_state()
+        return self.load(t)
+
+    def is_dr_secondary(self) -> bool:
+        return models.mode_of(self.load("dr")) in (SECONDARY, BOOTSTRAPPING)
+
+    def modes(self) -> dict[str, str]:
+        # On a DR secondary sys/health mirrors the primary's performance role (§6.1 quirk).
+        return {"dr": models.mode_of(self.load("dr")), "performance": models.mode_of(self.load("performance"))}
+
+    # -- status --------------------------------------------------------------------------
+
+    def status(self, t: str) -> dict[str, Any]:
+        state = self.effective(t)
+        mode = models.mode_of(state)
+        rt: dict[str, Any] = {}
+        if mode in (PRIMARY, SECONDARY):
+            rt["merkle_root"] = self.storage.merkle_root(SCOPES[t])
+        if mode == PRIMARY:
+            rt["last_wal"] = self.storage.last_wal()
+            rt["shipped_wal"] = self.storage.last_wal(SCOPES[t])
+            rt["secondaries_rt"] = self._render_secondaries(t)
+        elif mode == SECONDARY:
+            prog = self.progress(t)
+            rt.update(
+                stream_state=prog.get("stream_state", models.ST_IDLE),
+                connection_state=self._connection_state(prog),
+                last_remote_wal=prog.get("last_remote_wal", 0),
+                known_primary_cluster_addrs=prog.get("known_addrs"),
+                merkle_sync_progress=prog.get("merkle_sync_progress"),
+                primaries=self._render_primaries(prog),
+            )
+        return models.render_status(t, state, rt)
+
+    def _stale_after(self) -> float:
+        return 3 * self.timing("heartbeat_interval", 0.2) + self.timing("connection_timeout", 1.0)
+
+    def _connection_state(self, prog: dict[str, Any]) -> str:
+        value = prog.get("connection_state", models.CONN_CONNECTING)
+        if value == models.CONN_READY and time.time() - prog.get("last_heartbeat_ts", 0) > self._stale_after():
+            return models.CONN_FAILURE
+        return value
+
+    def _render_primaries(self, prog: dict[str, Any]) -> list[dict[str, Any]]:
+        peer = prog.get("primary_peer")
+        if not peer:
+            return []
+        age = time.time() - prog.get("last_heartbeat_ts", 0)
+        return [{
+            "api_address": peer.get("api_addr", ""),
+            "cluster_address": peer.get("cluster_addr", ""),
+            "connection_status": "connected" if (prog.get("connection_state") == models.CONN_READY
+                                                 and age <= self._stale_after()) else "disconnected",
+            "last_heartbeat": models.now_rfc3339(prog["last_heartbeat_ts"]) if prog.get("last_heartbeat_ts") else "",
+            "clock_skew_ms": str(peer.get("clock_skew_ms", 0)),
+            "last_heartbeat_duration_ms": str(peer.get("last_heartbeat_duration_ms", 0)),
+            "replication_primary_canary_age_ms": str(int(max(age, 0) * 1000)),
+        }]
+
+    def _render_secondaries(self, t: str) -> dict[str, Any]:
+        out = {}
+        now = time.time()
+        for sid, info in self.secondaries_rt(t).items():
+            ts = info.get("last_heartbeat_ts", 0)
+            out[sid] = {
+                "api_address": info.get("api_address", ""),
+                "cluster_address": info.get("cluster_address", ""),
+                "connection_status": "connected" if (now - ts <= self._stale_after()
+                                                     and not info.get("gone")) else "disconnected",
+                "last_heartbeat": models.now_rfc3339(ts) if ts else "",
+                "clock_skew_ms": info.get("clock_skew_ms", 0),
+                "last_heartbeat_duration_ms": info.get("last_heartbeat_duration_ms", 0),
+                "replication_primary_canary_age_ms": info.get("canary_age_ms", 0),
+            }
+        return out
+
+    # -- gate (called before every /v1 handler) ------------------------------------------
+
+    def gate(self, method: str, path: str) -> tuple[int, list[str]] | None:
+        path = path.strip("/")
+        if path.startswith("v1/"):
+            path = path[3:]
+        if time.time() < self.unavailable_until and not self._always(path):
+            return 503, [M.REPL_UNAVAILABLE]
+        try:
+            dr_mode = models.mode_of(self.load("dr"))
+        except Exception:  # storage trouble must not take every request down
+            return None
+        if dr_mode not in (SECONDARY, BOOTSTRAPPING):
+            return None
+        if self._always(path):
+            return None
+        if path == "sys/init" and method.upper() in ("GET", "HEAD"):
+            return None
+        if path in CEREMONY_PATHS or path in DR_OPERATION_PATHS:
+            return None
+        if path.startswith("sys/storage/raft/"):
+            return None
+        return 400, [M.DR_SECONDARY_PATH_DISABLED]
+
+    @staticmethod
+    def _always(path: str) -> bool:
+        return path in DR_ALWAYS_ALLOWED
+
+    def make_unavailable(self, timing_name: str) -> None:
+        seconds = self.timing(timing_name, 0.0)
+        if seconds > 0:
+            self.unavailable_until = max(self.unavailable_until, time.time() + seconds)
+
+    # -- DR operation tokens -------------------------------------------------------------
+
+    def store_dr_token(self, token: str) -> None:
+        from .ceremony import token_digest
+
+        with self.storage.transaction():
+            tokens = list(self.storage.get(DR_TOKENS_KEY) or [])
+            tokens.append(token_digest(token))
+            self.storage.put(DR_TOKENS_KEY, tokens, scope="node")
+
+    def delete_dr_token(self, token: str) -> bool:
+        from .ceremony import token_digest
+
+        with self.storage.transaction():
+            tokens = list(self.storage.get(DR_TOKENS_KEY) or [])
+            digest = token_digest(token)
+            if digest not in tokens:
+                return False
+            tokens.remove(digest)
+            self.storage.put(DR_TOKENS_KEY, tokens, scope="node")
+            return True
+
+    def check_dr_token(self, token: Any, path: str) -> str:
+        """Validate a dr_operation_token for ``path``; return its kind ("operation"/"batch")."""
+        from .ceremony import constant_time_in, token_digest
+
+        if not token or not isinstance(token, str):
+            raise ReplicationError(M.REPL_DR_TOKEN_REQUIRED)
+        if constant_time_in(token_digest(token), list(self.storage.get(DR_TOKENS_KEY) or [])):
+            return "operation"
+        # Batch (or, with the 2.0 switch, root) tokens minted on the primary replicate here
+        # with the local scope and are checked against their own ACL.
+        entry = self.node.lookup_token(token)
+        if entry is not None:
+            kinds = ("batch", "service") if self.setting("dr_accepts_primary_tokens", False) else ("batch",)
+            if entry.get("type") in kinds and self.node.allowed(entry, path, "update"):
+                return "batch"
+            if entry.get("type") in kinds:
+                raise ReplicationError(M.PERMISSION_DENIED, 403)
+        raise ReplicationError(M.REPL_DR_TOKEN_INVALID, 403)
+
+    # -- HTTP client for node-to-node calls ----------------------------------------------
+
+    async def http(self):
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(headers=self.node.peer_headers())
+        return self._session
+
+    def cluster_ssl(self, ca_pem: str | None) -> ssl.SSLContext | bool | None:
+        if not ca_pem:
+            return None
+        ctx = ssl.create_default_context(cadata=ca_pem)
+        return ctx
+
+    async def close(self) -> None:
+        for task in list(self.tasks.values()):
+            task.cancel()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    # -- background loops ----------------------------------------------------------------
+
+    def on_active(self) -> None:
+        from .stream import secondary_runner
+
+        for t in TYPES:
+            task = self.tasks.get(t)
+            if task is None or task.done():
+                self.tasks[t] = self.node.spawn(secondary_runner(self, t))
+
+    def on_standby(self) -> None:
+        for t, task in list(self.tasks.items()):
+            task.cancel()
+            self.tasks.pop(t, None)
+
+
+def lab_ca_pem(node: Any) -> str | None:
+    if not node.tls or not node.ca_cert:
+        return None
+    try:
+        with open(node.ca_cert, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))

@@ -1,0 +1,433 @@
+"""Streaming replication over the cluster port: the primary's routes and the secondary's loop.
+
+Protocol (JSON over HTTP(S), one long-poll request per heartbeat):
+
+``POST /v1/replication/<type>/handshake``
+    The secondary's active node authenticates with the credential it got when its
+    activation token was redeemed and sends what it holds (merkle root, last remote WAL index
+    and the WAL lineage it came from).  The primary answers ``stream`` with the position to
+    stream from (merkle-diff found nothing to copy, or the WAL still holds the gap) or
+    ``snapshot`` with a full copy of the scopes the secondary may receive (merkle-sync).
+
+``POST /v1/replication/<type>/wal``
+    Long poll: returns as soon as WAL entries exist after ``after`` or after one heartbeat
+    interval.  Each request is a heartbeat in both directions and carries the address lists
+    (the primary's nodes, and for performance the DR secondaries' nodes as failover
+    addresses, §7.2).
+
+Standby nodes of the primary answer 503 with the leader's cluster address, so secondaries
+follow leader changes; partition faults cut the traffic on both ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .. import messages as M
+from . import models
+from .core import SCOPES, Replication, merkle_of
+from .filters import MOUNTS_KEY, Filter
+from .models import BOOTSTRAPPING, PRIMARY, SECONDARY
+
+log = logging.getLogger("vaultlab.replication.stream")
+
+WAL_BATCH = 500
+MAX_WAIT = 30.0
+
+
+class StreamError(Exception):
+    """The connection to one primary address failed; try the next one."""
+
+
+class Redirect(StreamError):
+    def __init__(self, addr: str):
+        super().__init__(f"redirected to {addr}")
+        self.addr = addr
+
+
+class Resync(StreamError):
+    """The primary no longer holds the WAL we need: bootstrap again from a snapshot."""
+
+
+# -- primary side ----------------------------------------------------------------------------
+
+def _json(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+def _err(status: int, message: str, **extra: Any) -> web.Response:
+    return _json({"errors": [message], **extra}, status)
+
+
+def install_routes(repl: Replication, app: web.Application) -> None:
+    app.router.add_post("/v1/replication/{rtype}/handshake", lambda r: _handshake(repl, r))
+    app.router.add_post("/v1/replication/{rtype}/wal", lambda r: _wal(repl, r))
+
+
+async def _authorise(repl: Replication, request: web.Request):
+    node = repl.node
+    peer = request.headers.get("X-Vaultlab-From-Cluster")
+    if node.partitioned(peer, "replication"):
+        return None, _err(503, M.REPL_PARTITIONED)
+    t = request.match_info["rtype"]
+    if t not in SCOPES:
+        return None, _err(404, M.UNSUPPORTED_PATH)
+    try:
+        body = await request.json()
+    except ValueError:
+        return None, _err(400, M.JSON_PARSE)
+    if node.sealed:
+        return None, _err(503, M.SEALED)
+    if not node.active:
+        leader = node.leader() or {}
+        return None, _err(503, M.STANDBY, leader_cluster_addr=leader.get("cluster_addr", ""))
+    state = repl.effective(t)
+    if models.mode_of(state) != PRIMARY:
+        return None, _err(400, M.REPL_CLUSTER_NOT_PRIMARY.format(type=t), not_primary=True)
+    sid = body.get("secondary_id", "")
+    if not models.authenticate_secondary(state, sid, body.get("credential")):
+        return None, _err(403, M.REPL_CLUSTER_AUTH, revoked=True)
+    return (t, body, state, sid), None
+
+
+def _filter(repl: Replication, t: str, state: dict[str, Any], sid: str) -> Filter | None:
+    if t != "performance":
+        return None
+    flt = (state.get("paths_filters") or {}).get(sid)
+    if not flt:
+        return None
+    return Filter(flt, repl.storage.get(MOUNTS_KEY))
+
+
+def _peer_info(repl: Replication, t: str, body: dict[str, Any]) -> dict[str, Any]:
+    info = {
+        "api_address": body.get("api_addr", ""),
+        "cluster_address": body.get("cluster_addr", ""),
+        "node_cluster_addrs": list(body.get("node_cluster_addrs") or []),
+        "cluster_name": body.get("cluster_name", ""),
+        "gone": False,
+    }
+    sent = body.get("time")
+    if isinstance(sent, (int, float)) and not body.get("_held"):
+        info["clock_skew_ms"] = int(round((sent - time.time()) * 1000))
+    if isinstance(body.get("last_heartbeat_duration_ms"), int):
+        info["last_heartbeat_duration_ms"] = body["last_heartbeat_duration_ms"]
+    return info
+
+
+def _advertise(repl: Replication, t: str) -> dict[str, Any]:
+    node = repl.node
+    failover: list[str] = []
+    if t == "performance":
+        dr_state = repl.load("dr")
+        if models.mode_of(dr_state) == PRIMARY:
+            known = dr_state.get("secondaries", {})
+            for sid, info in repl.secondaries_rt("dr").items():
+                if sid in known:
+                    for addr in info.get("node_cluster_addrs") or [info.get("cluster_address")]:
+                        if addr and addr not in failover:
+                            failover.append(addr)
+    return {
+        "cluster_name": node.cluster_name,
+        "api_addr": node.api_addr,
+        "cluster_addr": node.cluster_addr,
+        "cluster_addrs": repl.own_cluster_addrs(),
+        "failover_addrs": failover,
+        "time": time.time(),
+    }
+
+
+async def _handshake(repl: Replication, request: web.Request) -> web.Response:
+    ok, error = await _authorise(repl, request)
+    if error is not None:
+        return error
+    t, body, state, sid = ok
+    storage = repl.storage
+    scopes = SCOPES[t]
+    flt = _filter(repl, t, state, sid)
+    with storage.transaction():
+        position = storage.last_wal(scopes)
+        items = None
+        if flt is not None:
+            items = flt.items(storage.snapshot(scopes))
+            root = merkle_of(items)
+        else:
+            root = storage.merkle_root(scopes)
+        first = storage.first_wal()
+        epoch = repl.epoch()
+        theirs = body.get("last_remote_wal") or 0
+        if body.get("merkle_root") == root:
+            answer: dict[str, Any] = {"action": "stream", "position": position, "reason": "merkle-equal"}
+        elif (flt is None and body.get("remote_epoch") == epoch and isinstance(theirs, int)
+              and first - 1 <= theirs <= position):
+            answer = {"action": "stream", "position": theirs, "reason": "wal-catch-up"}
+        else:
+            if items is None:
+                items = storage.snapshot(scopes)
+            answer = {"action": "snapshot", "position": position, "items": items, "merkle_root": root}
+    repl.record_secondary(t, sid, _peer_info(repl, t, body), force=True)
+    answer.update(epoch=epoch, shipped=position, **_advertise(repl, t))
+    return _json(answer)
+
+
+async def _wal(repl: Replication, request: web.Request) -> web.Response:
+    ok, error = await _authorise(repl, request)
+    if error is not None:
+        return error
+    t, body, state, sid = ok
+    node, storage, scopes = repl.node, repl.storage, SCOPES[t]
+    after = body.get("after")
+    if not isinstance(after, int) or after < 0:
+        return _err(400, "invalid 'after'")
+    if after < storage.first_wal() - 1 or after > storage.last_wal(scopes):
+        # Compacted away, or a position from a different lineage: start over.
+        return _err(409, "requested WAL position is not available; resync", resync=True)
+    wait = min(float(body.get("wait") or 0), MAX_WAIT)
+    repl.record_secondary(t, sid, _peer_info(repl, t, body))
+    poll = max(min(repl.timing("wal_stream_interval", 0.05), 0.5), 0.01)
+    deadline = time.monotonic() + wait
+    while True:
+        if storage.last_wal(scopes) > after or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(poll)
+        peer = request.headers.get("X-Vaultlab-From-Cluster")
+        if not node.active or node.partitioned(peer, "replication"):
+            return _err(503, M.STANDBY if not node.active else M.REPL_PARTITIONED)
+        state = repl.effective(t)
+        if not models.authenticate_secondary(state, sid, body.get("credential")):
+            return _err(403, M.REPL_CLUSTER_AUTH, revoked=True)
+    with storage.transaction():
+        last = storage.last_wal(scopes)
+        entries = [e for e in storage.wal_since(after, scopes, WAL_BATCH) if e["index"] <= last]
+        position = entries[-1]["index"] if len(entries) == WAL_BATCH else last
+    flt = _filter(repl, t, state, sid)
+    if flt is not None:
+        entries = flt.entries(entries)
+    held_ms = int((time.monotonic() - (deadline - wait)) * 1000)
+    repl.record_secondary(t, sid, _peer_info(repl, t, {**body, "_held": True}))
+    return _json({"entries": entries, "position": position, "shipped": last, "held_ms": held_ms,
+                  **_advertise(repl, t)})
+
+
+# -- secondary side --------------------------------------------------------------------------
+
+async def _wait_kick(repl: Replication, t: str, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(repl.kick[t].wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+def _candidates(repl: Replication, state: dict[str, Any], preferred: str | None) -> list[str]:
+    prog = repl.progress(state_type(state))
+    out: list[str] = []
+    for addr in ([preferred] + list(state.get("primary", {}).get("cluster_addrs") or [])
+                 + list(state.get("known_primary_cluster_addrs") or [])
+                 + list(prog.get("known_addrs") or [])):
+        if addr and addr not in out:
+            out.append(addr)
+    return out
+
+
+def state_type(state: dict[str, Any]) -> str:
+    return state.get("_type", "dr")
+
+
+async def secondary_runner(repl: Replication, t: str) -> None:
+    """Keep this (active) node's cluster connected to its primary while it is a secondary."""
+    node = repl.node
+    preferred: str | None = None
+    backoff = 0.05
+    while node.active:
+        repl.kick[t].clear()
+        state = repl.effective(t)
+        if models.mode_of(state) not in (SECONDARY, BOOTSTRAPPING) or not state.get("primary"):
+            if models.mode_of(state) == SECONDARY and repl.progress(t).get("connection_state") not in (None, "idle"):
+                repl.save_progress(t, connection_state=models.CONN_IDLE, stream_state=models.ST_IDLE,
+                                   primary_peer=None)
+            await _wait_kick(repl, t, 0.5)
+            continue
+        state["_type"] = t
+        tried: list[str] = []
+        queue = _candidates(repl, state, preferred)
+        changed = False
+        while queue and node.active:
+            addr = queue.pop(0)
+            if addr in tried:
+                continue
+            tried.append(addr)
+            try:
+                await _session(repl, t, state, addr)
+                changed = True
+                preferred = addr
+                break
+            except Redirect as redirect:
+                if redirect.addr and redirect.addr not in tried:
+                    queue.insert(0, redirect.addr)
+            except Resync:
+                repl.save_progress(t, remote_epoch=None, last_remote_wal=0)
+                queue.insert(0, addr)
+                tried.remove(addr)
+            except StreamError as exc:
+                log.info("%s replication: %s: %s", t, addr, exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let the loop die; report and retry
+                log.exception("%s replication session to %s failed", t, addr)
+            if repl.kick[t].is_set():
+                changed = True
+                break
+        if changed:
+            backoff = 0.05
+            continue
+        if models.mode_of(repl.effective(t)) == SECONDARY:
+            repl.save_progress(t, connection_state=models.CONN_FAILURE)
+        await _wait_kick(repl, t, backoff)
+        backoff = min(backoff * 2, max(repl.timing("heartbeat_interval", 0.2), 0.2) * 2)
+
+
+async def _post(repl: Replication, t: str, state: dict[str, Any], addr: str, what: str,
+                body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    import aiohttp
+
+    cluster = repl.progress(t).get("addr_clusters", {}).get(addr) or state["primary"].get("cluster_name")
+    if repl.node.partitioned(cluster, "replication"):
+        raise StreamError(M.REPL_PARTITIONED)
+    session = await repl.http()
+    started = time.monotonic()
+    try:
+        async with session.post(f"{addr}/v1/replication/{t}/{what}", json=body,
+                                ssl=repl.cluster_ssl(state["primary"].get("ca_pem")),
+                                timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            payload = await resp.json(content_type=None)
+            status = resp.status
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError) as exc:
+        raise StreamError(f"{type(exc).__name__}: {exc}") from None
+    payload = payload if isinstance(payload, dict) else {}
+    payload["_rtt_ms"] = int((time.monotonic() - started) * 1000)
+    if status == 503 and payload.get("leader_cluster_addr"):
+        raise Redirect(payload["leader_cluster_addr"])
+    if status == 409 and payload.get("resync"):
+        raise Resync("resync requested")
+    if status != 200:
+        raise StreamError(f"HTTP {status}: {'; '.join(payload.get('errors') or [])}")
+    return payload
+
+
+def _learn(repl: Replication, t: str, state: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """Address lists and the peer entry from a primary's answer (persisted as progress)."""
+    prog = repl.progress(t)
+    addr_clusters = dict(prog.get("addr_clusters") or {})
+    own = list(answer.get("cluster_addrs") or [])
+    for addr in own:
+        addr_clusters[addr] = answer.get("cluster_name")
+    known = []
+    for addr in own + list(answer.get("failover_addrs") or []):
+        if addr and addr not in known:
+            known.append(addr)
+    peer = {
+        "api_addr": answer.get("api_addr", ""),
+        "cluster_addr": answer.get("cluster_addr", ""),
+        "clock_skew_ms": int(round((time.time() - answer.get("time", time.time())) * 1000))
+        if not answer.get("held_ms") else 0,
+        "last_heartbeat_duration_ms": max(answer.get("_rtt_ms", 0) - answer.get("held_ms", 0), 0),
+    }
+    changes = {
+        "known_addrs": known,
+        "addr_clusters": addr_clusters,
+        "primary_peer": peer,
+        "primary_last_wal": answer.get("shipped", 0),
+        "last_heartbeat_ts": time.time(),
+    }
+    # The address list survives a failover of this cluster (DR copy of the perf role).
+    if known and known != state.get("known_primary_cluster_addrs"):
+        fresh = repl.load(t)
+        if fresh.get("primary") and models.mode_of(fresh) in (SECONDARY, BOOTSTRAPPING):
+            fresh["known_primary_cluster_addrs"] = known
+            repl.storage.put(f"core/replication/{t}/state", fresh,
+                             scope="node" if t == "dr" else "local")
+            state["known_primary_cluster_addrs"] = known
+    return changes
+
+
+def _hello(repl: Replication, t: str, state: dict[str, Any]) -> dict[str, Any]:
+    node = repl.node
+    return {
+        "secondary_id": state.get("secondary_id"),
+        "credential": state["primary"].get("credential"),
+        "api_addr": node.api_addr,
+        "cluster_addr": node.cluster_addr,
+        "node_cluster_addrs": repl.own_cluster_addrs(),
+        "cluster_name": node.cluster_name,
+        "time": time.time(),
+    }
+
+
+def _same_target(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("mode", "cluster_id", "secondary_id")
+    pa, pb = a.get("primary") or {}, b.get("primary") or {}
+    return all(a.get(k) == b.get(k) for k in keys) and pa.get("credential") == pb.get("credential")
+
+
+async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) -> None:
+    node, storage, scopes = repl.node, repl.storage, SCOPES[t]
+    timeout = max(repl.timing("connection_timeout", 1.0), 0.2)
+    prog = repl.progress(t)
+    if prog.get("connection_state") != models.CONN_READY or prog.get("connected_addr") != addr:
+        repl.save_progress(t, connection_state=models.CONN_CONNECTING)
+    hello = _hello(repl, t, state)
+    hello.update(merkle_root=storage.merkle_root(scopes), last_remote_wal=prog.get("last_remote_wal", 0),
+                 remote_epoch=prog.get("remote_epoch"))
+    answer = await _post(repl, t, state, addr, "handshake", hello, timeout + 30)
+    if models.mode_of(state) == BOOTSTRAPPING:
+        await asyncio.sleep(repl.timing("bootstrap", 0.0))
+    position = answer["position"]
+    if answer.get("action") == "snapshot":
+        items = answer.get("items") or []
+        repl.save_progress(t, stream_state=models.ST_SYNC, connection_state=models.CONN_READY,
+                           merkle_sync_progress={"sync_progress": 0, "sync_total_keys": len(items)})
+        await asyncio.sleep(repl.timing("merkle_sync", 0.0))
+        if not _still_current(repl, t, state):
+            return
+        storage.restore(items, scopes, wal_index=position)
+        repl.save_progress(t, merkle_sync_progress={"sync_progress": len(items), "sync_total_keys": len(items)})
+    else:
+        repl.save_progress(t, stream_state=models.ST_DIFF, connection_state=models.CONN_READY)
+    if models.mode_of(state) == BOOTSTRAPPING:
+        fresh = repl.load(t)
+        if not _same_target(fresh, state):
+            return
+        fresh = models.finish_bootstrap(fresh)
+        repl.save(t, fresh)
+        repl.kick[t].clear()
+        state = dict(fresh, _type=t)
+    changes = _learn(repl, t, state, answer)
+    repl.save_progress(t, stream_state=models.ST_STREAM, connection_state=models.CONN_READY,
+                       last_remote_wal=position, remote_epoch=answer.get("epoch"),
+                       connected_addr=addr, merkle_sync_progress=None, **changes)
+    interval = max(repl.timing("heartbeat_interval", 0.2), 0.02)
+    while node.active:
+        if repl.kick[t].is_set() or not _still_current(repl, t, state):
+            return
+        body = _hello(repl, t, state)
+        body.update(after=position, wait=interval)
+        answer = await _post(repl, t, state, addr, "wal", body, interval + timeout)
+        if not _still_current(repl, t, state):
+            return
+        entries = answer.get("entries") or []
+        if entries:
+            storage.apply(entries)
+        position = answer.get("position", position)
+        changes = _learn(repl, t, state, answer)
+        repl.save_progress(t, stream_state=models.ST_STREAM, connection_state=models.CONN_READY,
+                           last_remote_wal=position, connected_addr=addr, **changes)
+
+
+def _still_current(repl: Replication, t: str, state: dict[str, Any]) -> bool:
+    fresh = repl.effective(t)
+    return models.mode_of(fresh) in (SECONDARY, BOOTSTRAPPING) and _same_target(fresh, state)
