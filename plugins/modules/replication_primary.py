@@ -381,9 +381,9 @@ class PrimaryRunner(object):
         except WaitTimeout as exc:
             last = exc.last_value[0].role if exc.last_value else "unknown"
             detail = " (last error: %s)" % exc.last_error if getattr(exc, "last_error", None) else ""
+            values = (TITLE[self.mode], role, self.params["wait_timeout"], last, detail)
             self.fail("The change was sent, but the cluster did not report the %s role %r within %ss; it last "
-                      "reported %r%s. Check the cluster and run again." % (TITLE[self.mode], role,
-                                                                          self.params["wait_timeout"], last, detail))
+                      "reported %r%s. Check the cluster and run again." % values)
 
     def perform(self, action):
         func, what = {

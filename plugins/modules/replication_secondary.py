@@ -755,8 +755,8 @@ class SecondaryRunner(object):
                         "(state=minted).")
             elif isinstance(exc, VaultAPIError) and action == "update-primary" and self.mode == "dr":
                 hint = " Check that dr_operation_token is a valid DR operation token of this DR secondary."
-            what = "%s the %s secondary at %s" % ("activate" if action == "enable" else "re-point (update-primary)",
-                                                   self.title, self.client.url)
+            verb = "activate" if action == "enable" else "re-point (update-primary)"
+            what = "%s the %s secondary at %s" % (verb, self.title, self.client.url)
             if hint:
                 self.fail("Failed to %s: %s.%s" % (what, exc.message, hint))
             self.module.fail_from(exc, what)

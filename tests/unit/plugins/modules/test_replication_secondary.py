@@ -293,8 +293,9 @@ class FakeLab:
         self.calls.append((client.url, name) + args)
 
     def writes(self):
-        return [c for c in self.calls if c[1] not in ("replication_status", "replication_type_status", "health",
-                                                       "lookup_self", "read_paths_filter", "seal_status")]
+        reads = ("replication_status", "replication_type_status", "health", "lookup_self", "read_paths_filter",
+                 "seal_status")
+        return [c for c in self.calls if c[1] not in reads]
 
     # reads
     def replication_status(self, c):

@@ -107,8 +107,8 @@ def test_reports_both(fake, capsys):
     assert out["changed"] is False
     assert out["dr"]["role"] == "secondary" and out["dr"]["secondary_id"] == "s1"
     assert out["performance"]["role"] == "disabled" and out["performance"]["known_secondaries"] == []
-    assert out["health"]["status_code"] == 472 and out["cluster"] == {"name": "dr", "id": "cid",
-                                                                        "version": "1.16.0+ent"}
+    assert out["health"]["status_code"] == 472
+    assert out["cluster"] == {"name": "dr", "id": "cid", "version": "1.16.0+ent"}
     assert out["waited"] == 0
 
 
