@@ -1,0 +1,275 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vaultops maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""VaultModule: merged connection options, environment fallbacks, clients, failure messages."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.vaultops.replication.plugins.module_utils import _module
+from ansible_collections.vaultops.replication.plugins.module_utils._client import (
+    VaultAPIError,
+    VaultConnectionError,
+    VaultError,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._module import (
+    VaultModule,
+    connection_argument_spec,
+    describe_connection_error,
+    prefixed_connection_spec,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._waiter import WaitTimeout
+
+VAULT_ENV = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT", "VAULT_CLIENT_CERT", "VAULT_CLIENT_KEY",
+             "VAULT_SKIP_VERIFY")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in VAULT_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def build():
+    """Make a VaultModule; the module arguments stay patched until the test ends, because
+    fail_json/exit_json need them too."""
+    stack = contextlib.ExitStack()
+
+    def make(args, spec=None, **kwargs):
+        stack.enter_context(patch_module_args(args))
+        return VaultModule(argument_spec=spec or {}, supports_check_mode=True, **kwargs)
+
+    with stack:
+        yield make
+
+
+def failure(capsys, func, *args, **kwargs):
+    with pytest.raises(SystemExit):
+        func(*args, **kwargs)
+    out = json.loads(capsys.readouterr().out)
+    assert out["failed"] is True
+    return out
+
+
+def test_connection_spec_shape():
+    spec = connection_argument_spec()
+    assert set(spec) == {"url", "token", "ca_cert", "client_cert", "client_key", "validate_certs", "timeout",
+                         "retries"}
+    assert spec["token"]["no_log"] is True
+    assert spec["client_key"]["no_log"] is False
+    assert spec["validate_certs"]["default"] is True
+    assert (spec["timeout"]["default"], spec["retries"]["default"]) == (30, 3)
+    # A fresh dict each time: modules may change their copy.
+    assert connection_argument_spec() is not spec
+
+
+def test_module_options_are_merged_and_defaults_apply(build):
+    module = build({"url": "http://127.0.0.1:8200", "mode": "dr"}, {"mode": {"type": "str", "required": True}})
+    assert module.params["mode"] == "dr"
+    assert module.params["validate_certs"] is True
+    assert module.params["timeout"] == 30 and module.params["retries"] == 3
+    assert module.params["token"] is None
+
+
+def test_environment_fallbacks(build, monkeypatch):
+    monkeypatch.setenv("VAULT_ADDR", "https://vault.example.com:8200")
+    monkeypatch.setenv("VAULT_TOKEN", "hvs.from-env")
+    monkeypatch.setenv("VAULT_CACERT", "/etc/vault/ca.pem")
+    monkeypatch.setenv("VAULT_CLIENT_CERT", "/etc/vault/client.pem")
+    monkeypatch.setenv("VAULT_CLIENT_KEY", "/etc/vault/client-key.pem")
+    module = build({})
+    assert module.params["url"] == "https://vault.example.com:8200"
+    assert module.params["token"] == "hvs.from-env"
+    assert "hvs.from-env" in module.no_log_values
+    assert module.params["ca_cert"] == "/etc/vault/ca.pem"
+    client = module.client
+    assert client.url == "https://vault.example.com:8200" and client.token == "hvs.from-env"
+    assert client._session.verify == "/etc/vault/ca.pem"  # pylint: disable=protected-access
+    assert client._session.cert == ("/etc/vault/client.pem", "/etc/vault/client-key.pem")  # pylint: disable=protected-access
+
+
+def test_options_beat_environment(build, monkeypatch):
+    monkeypatch.setenv("VAULT_ADDR", "https://env:8200")
+    monkeypatch.setenv("VAULT_TOKEN", "env-token")
+    module = build({"url": "https://option:8200", "token": "option-token"})
+    assert module.client.url == "https://option:8200" and module.client.token == "option-token"
+
+
+@pytest.mark.parametrize("env, expected", [
+    ("true", False), ("1", False), ("yes", False), ("false", True), ("0", True), ("", True),
+])
+def test_vault_skip_verify_is_inverted(build, monkeypatch, env, expected):
+    monkeypatch.setenv("VAULT_SKIP_VERIFY", env)
+    module = build({"url": "https://v:8200"})
+    assert module.params["validate_certs"] is expected
+    assert module.client.validate_certs is expected
+
+
+def test_validate_certs_option_beats_skip_verify(build, monkeypatch):
+    monkeypatch.setenv("VAULT_SKIP_VERIFY", "true")
+    assert build({"url": "https://v:8200", "validate_certs": True}).params["validate_certs"] is True
+
+
+def test_bad_vault_skip_verify_names_the_variable(build, monkeypatch, capsys):
+    monkeypatch.setenv("VAULT_SKIP_VERIFY", "perhaps")
+    out = failure(capsys, build, {"url": "https://v:8200"})
+    assert "VAULT_SKIP_VERIFY=perhaps" in out["msg"] and "validate_certs" in out["msg"]
+
+
+def test_missing_url_names_option_and_variable(build, capsys):
+    module = build({})
+    out = failure(capsys, lambda: module.client)
+    assert out["msg"] == "url is required: set the url option or the VAULT_ADDR environment variable"
+
+
+def test_bad_url_fails_cleanly(build, capsys):
+    module = build({"url": "vault.example.com:8200"})
+    out = failure(capsys, lambda: module.client)
+    assert out["msg"].startswith("Invalid connection options (url,")
+    assert "https://host:8200" in out["msg"]
+
+
+def test_bad_timeout_fails_cleanly(build, capsys):
+    module = build({"url": "http://v:8200", "timeout": 0})
+    out = failure(capsys, lambda: module.client)
+    assert "timeout" in out["msg"]
+
+
+def test_client_is_built_once_with_options(build):
+    module = build({"url": "http://127.0.0.1:8200/", "token": "t", "timeout": 7, "retries": 1,
+                    "validate_certs": False})
+    client = module.client
+    assert module.client is client
+    assert (client.url, client.token, client.timeout, client.retries, client.validate_certs) == (
+        "http://127.0.0.1:8200", "t", 7.0, 1, False)
+
+
+SECOND = prefixed_connection_spec("primary")
+
+
+def test_prefixed_spec():
+    assert set(SECOND) == {"primary_url", "primary_token", "primary_ca_cert", "primary_validate_certs"}
+    assert SECOND["primary_token"]["no_log"] is True
+    assert prefixed_connection_spec("old", required_url=True)["old_url"]["required"] is True
+
+
+def test_client_for_second_cluster(build):
+    module = build({"url": "https://dr:8200", "token": "dr-token", "ca_cert": "/ca.pem", "retries": 0,
+                    "primary_url": "https://primary:8200", "primary_token": "p-token"}, dict(SECOND))
+    primary = module.client_for("primary")
+    assert module.client_for("primary") is primary
+    assert primary is not module.client
+    assert (primary.url, primary.token, primary.ca_cert, primary.retries) == (
+        "https://primary:8200", "p-token", "/ca.pem", 0)
+
+
+def test_client_for_does_not_borrow_the_token_but_own_tls_options_win(build):
+    module = build({"url": "https://dr:8200", "token": "dr-token", "ca_cert": "/ca.pem", "validate_certs": True,
+                    "primary_url": "https://primary:8200", "primary_ca_cert": "/p-ca.pem",
+                    "primary_validate_certs": False}, dict(SECOND))
+    primary = module.client_for("primary")
+    assert primary.token is None
+    assert primary.ca_cert == "/p-ca.pem" and primary.validate_certs is False
+
+
+def test_client_for_without_url(build, capsys):
+    module = build({"url": "https://dr:8200"}, dict(SECOND))
+    out = failure(capsys, module.client_for, "primary")
+    assert out["msg"] == "primary_url is required for this operation"
+
+
+def test_missing_requests_library(build, monkeypatch, capsys):
+    monkeypatch.setattr(_module, "HAS_REQUESTS", False)
+    monkeypatch.setattr(_module, "REQUESTS_IMPORT_ERROR", "Traceback: no requests")
+    out = failure(capsys, build, {"url": "http://v:8200"})
+    assert "requests" in out["msg"] and "Python" in out["msg"]
+
+
+def test_missing_jwt_library_only_when_required(build, monkeypatch, capsys):
+    monkeypatch.setattr(_module, "HAS_JWT", False)
+    build({"url": "http://v:8200"})  # not needed: no failure
+    out = failure(capsys, build, {"url": "http://v:8200"}, requires_jwt=True)
+    assert "PyJWT" in out["msg"]
+
+
+# ---------------------------------------------------------------------------------------------
+# fail_from / error messages
+
+
+def test_fail_from_api_error(build, capsys):
+    module = build({"url": "http://v:8200"})
+    exc = VaultAPIError(400, ["cluster is already a primary", "more"], "POST", "sys/replication/dr/primary/enable")
+    out = failure(capsys, module.fail_from, exc, "enable DR replication as primary", changed=False)
+    assert out["msg"] == ("Failed to enable DR replication as primary (POST sys/replication/dr/primary/enable): "
+                          "HTTP 400: cluster is already a primary; more")
+    assert out["http_status"] == 400 and out["vault_errors"] == ["cluster is already a primary", "more"]
+    assert out["changed"] is False
+
+
+def test_fail_from_api_error_without_errors(build, capsys):
+    module = build({"url": "http://v:8200"})
+    out = failure(capsys, module.fail_from, VaultAPIError(404, [], "GET", "sys/x"), "read x")
+    assert out["msg"] == "Failed to read x (GET sys/x): HTTP 404: no error message in the response"
+
+
+def test_fail_from_tls_error_explains_ca_cert(build, capsys):
+    module = build({"url": "https://v:8200"})
+    exc = VaultConnectionError("https://v:8200/v1/sys/health", "tls",
+                               "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate")
+    out = failure(capsys, module.fail_from, exc, "read the replication status")
+    assert out["msg"].startswith("Failed to read the replication status: Cannot reach Vault at https://v:8200")
+    assert "set ca_cert (or VAULT_CACERT)" in out["msg"]
+    assert out["connection_error"] == "tls"
+
+
+def test_fail_from_other_errors(build, capsys):
+    module = build({"url": "http://v:8200"})
+    out = failure(capsys, module.fail_from, WaitTimeout("the DR secondary to stream WALs", timeout=120),
+                  "wait for replication")
+    assert out["msg"] == "Failed to wait for replication: timed out after 120s waiting for the DR secondary to stream WALs"
+    out = failure(capsys, module.fail_from, VaultError("dr_operation_token is required"), "promote")
+    assert out["msg"] == "Failed to promote: dr_operation_token is required"
+
+
+@pytest.mark.parametrize("reason, cause, prefix, expected", [
+    ("tls", "certificate verify failed: unable to get local issuer certificate", "",
+     "set ca_cert (or VAULT_CACERT) to the CA bundle"),
+    ("tls", "certificate verify failed: self-signed certificate", "primary_",
+     "set primary_ca_cert to the CA bundle"),
+    ("tls", "certificate verify failed: Hostname mismatch, certificate is not valid for 'x'", "",
+     "does not name the host in url"),
+    ("tls", "[SSL: WRONG_VERSION_NUMBER] wrong version number", "", "scheme of url (http:// vs https://)"),
+    ("tls", "certificate verify failed: certificate has expired", "", "expired"),
+    ("tls", "tlsv13 alert certificate required", "", "client_cert"),
+    ("refused", "connection refused", "old_primary_", "check old_primary_url"),
+    ("dns", "Name or service not known", "", "does not resolve"),
+    ("timeout", "timed out", "", "raise timeout"),
+])
+def test_describe_connection_error(reason, cause, prefix, expected):
+    exc = VaultConnectionError("https://v:8200/v1/sys/health", reason, cause)
+    msg = describe_connection_error(exc, prefix)
+    assert msg.startswith(exc.message)
+    assert expected in msg
+
+
+def test_describe_connection_error_other_has_no_hint():
+    exc = VaultConnectionError("https://v:8200/v1/sys/health", "other", "connection reset")
+    assert describe_connection_error(exc) == exc.message
+
+
+def test_connection_error_message_does_not_carry_the_token(build, capsys, closed_port):
+    module = build({"url": "http://127.0.0.1:%d" % closed_port, "token": "hvs.secret-value", "retries": 0})
+    try:
+        module.client.request("GET", "sys/health")
+    except VaultConnectionError as exc:
+        out = failure(capsys, module.fail_from, exc, "read health")
+    assert "hvs.secret-value" not in json.dumps(out)
+    assert "connection refused" in out["msg"]
