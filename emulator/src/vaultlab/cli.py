@@ -100,6 +100,10 @@ def _print_status(status: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "node":
+        import os
+
+        # Must be set before aiohttp is imported: its C parser rejects Vault's LIST method.
+        os.environ.setdefault("AIOHTTP_NO_EXTENSIONS", "1")
         from .server import run
 
         return run(args.dir, args.cluster, args.node)

@@ -199,6 +199,7 @@ class Node:
         self._seal_generation: str | None = None
         self._leader: dict[str, Any] | None = None
         self.active_since: float | None = None
+        self._no_lock_until = 0.0
 
         self._on_active: list[Callable[[], Any]] = []
         self._on_standby: list[Callable[[], Any]] = []
@@ -543,6 +544,9 @@ class Node:
         if self.sealed:
             self._leader = None
             return
+        if not self.active and time.time() < self._no_lock_until:
+            self._leader = self._lock_holder()
+            return
         try:
             got = self._try_lock()
         except Exception:
@@ -564,8 +568,16 @@ class Node:
                 pass
             self._wakeup.clear()
 
+    def _lock_holder(self) -> dict[str, Any] | None:
+        lock = self.read_lock()
+        if lock is None or lock.get("node") == self.name:
+            return None
+        return {k: lock.get(k) for k in ("node", "api_addr", "cluster_addr", "since")}
+
     def step_down(self) -> None:
+        """Give up leadership and stay out of the election for a while (as Vault does)."""
         if self.active:
+            self._no_lock_until = time.time() + self.timing("step_down_backoff", 0.5)
             self._release_lock()
             self._become_standby()
 

@@ -22,6 +22,7 @@ PROFILES: dict[str, dict[str, float]] = {
         "unseal": 0.0,
         "seal": 0.0,
         "step_down": 0.0,
+        "step_down_backoff": 0.5,
         # replication transitions (used by vaultlab.replication)
         "primary_enable": 0.0,
         "primary_demote": 0.0,
@@ -44,6 +45,7 @@ PROFILES: dict[str, dict[str, float]] = {
         "unseal": 0.5,
         "seal": 0.2,
         "step_down": 1.0,
+        "step_down_backoff": 10.0,
         "primary_enable": 2.0,
         "primary_demote": 2.0,
         "primary_disable": 2.0,

@@ -222,6 +222,7 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
     add("sys/generate-root/update", generate_root.update_handler)
     add("sys/wrapping/unwrap", sys_handlers.unwrap)
     add("sys/wrapping/lookup", sys_handlers.wrapping_lookup)
+    add("sys/wrapping/wrap", sys_handlers.wrap)
     add("sys/policies/acl", auth_handlers.policies_acl)
     add("sys/policies/acl/{name:.+}", auth_handlers.policies_acl)
     add("sys/policy", auth_handlers.policy_legacy)

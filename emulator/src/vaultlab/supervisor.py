@@ -187,6 +187,9 @@ class Supervisor:
         src = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.pop("VAULT_TOKEN", None)
+        # aiohttp's C parser rejects the LIST method that Vault clients send; the pure
+        # Python parser accepts any token method.
+        env["AIOHTTP_NO_EXTENSIONS"] = "1"
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "vaultlab", "node", "--dir", str(self.dir), "--cluster", cluster,

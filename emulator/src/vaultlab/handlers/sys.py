@@ -255,6 +255,23 @@ async def unwrap(request: web.Request) -> web.Response:
     return raw(result)
 
 
+async def wrap(request: web.Request) -> web.Response:
+    """``sys/wrapping/wrap``: wrap the request body as ``data``."""
+    from .common import duration_param
+
+    node: Node = request.app["node"]
+    if request.method not in ("PUT", "POST"):
+        raise method_not_allowed()
+    body = await read_body(request)
+    if not body:
+        raise bad_request(messages.NO_DATA)
+    ttl = duration_param(request.headers.get("X-Vault-Wrap-TTL") or "5m", "X-Vault-Wrap-TTL")
+    if ttl <= 0:
+        raise bad_request("X-Vault-Wrap-TTL must be a positive duration, e.g. 5m")
+    info = node.wrap({"data": body}, ttl, "sys/wrapping/wrap")
+    return envelope(None, wrap_info=info)
+
+
 async def wrapping_lookup(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
     if operation(request) == "read":
