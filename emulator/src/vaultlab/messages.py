@@ -138,3 +138,4 @@ REPL_CEREMONY_DR_ONLY = ("generate-operation-token is only available on a DR sec
                          "is not one")
 REPL_BATCH_NOT_DELETABLE = ("batch DR operation tokens cannot be deleted; they expire with their TTL "
                             "(delete only tokens made with generate-operation-token)")
+GEN_LEGACY_OTP = "decoded OTP value is invalid or wrong length"

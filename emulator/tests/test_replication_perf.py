@@ -1,0 +1,138 @@
+"""Performance replication end to end: what a perf secondary receives (replicated scope
+minus filtered mounts, no tokens), paths filters, generate-root with the primary's keys,
+promotion and re-pointing."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from conftest import Api, wait_for
+from test_replication_dr import caught_up, status
+
+from vaultlab import messages as M
+from vaultlab.crypto import otp
+from vaultlab.testing import Lab
+
+
+def root_on(api: Api, keys: list[str]) -> str:
+    """Generate a root token on a cluster with the given unseal keys (reference §2.9)."""
+    api("DELETE", "sys/generate-root/attempt", token=None)
+    started = api("PUT", "sys/generate-root/attempt", {}, token=None).json
+    result = None
+    for key in keys:
+        result = api("PUT", "sys/generate-root/update", {"key": key, "nonce": started["nonce"]}, token=None)
+        assert result.status == 200, result
+    assert result.json["complete"]
+    return otp.decode_token(result.json["encoded_token"], started["otp"])
+
+
+@pytest.fixture
+def lab(tmp_path):
+    with Lab(tmp_path / "lab", clusters=["primary", "perf"]) as running:
+        yield running
+
+
+def test_perf_secondary_receives_replicated_data_only(lab):
+    p, s = Api(lab, "primary"), Api(lab, "perf")
+    primary_keys = lab.info["clusters"]["primary"]["unseal_keys_b64"][:lab.info["clusters"]["primary"]["threshold"]]
+    perf_own_root = s.token
+
+    assert p("POST", "sys/replication/performance/primary/enable", {}).status == 200
+    for mount in ("secret", "hidden"):
+        assert p("POST", f"sys/mounts/{mount}", {"type": "kv", "options": {"version": "2"}}).status == 204
+        assert p("POST", f"{mount}/data/x", {"data": {"m": mount}}).status == 200
+
+    minted = p("POST", "sys/replication/performance/primary/secondary-token", {"id": "perf-1", "ttl": "10m"})
+    assert minted.json["wrap_info"]["ttl"] == 600
+    # Filter before activation: hidden/ never reaches the secondary.
+    assert p("GET", "sys/replication/performance/primary/paths-filter/perf-1").status == 404
+    assert p("POST", "sys/replication/performance/primary/paths-filter/perf-1",
+             {"mode": "deny", "paths": ["hidden/"]}).status == 204
+    got = p("GET", "sys/replication/performance/primary/paths-filter/perf-1")
+    assert got.data == {"mode": "deny", "paths": ["hidden/"]}
+    dyn = p("GET", "sys/replication/performance/primary/dynamic-filter/perf-1")
+    assert dyn.data["dynamic_filtered_mounts"] == ["hidden/"]
+
+    enabled = s("POST", "sys/replication/performance/secondary/enable", {"token": minted.json["wrap_info"]["token"]})
+    assert enabled.status == 200 and enabled.json["warnings"] == [M.WARN_ENABLE_SECONDARY]
+    wait_for(lambda: status(s, "performance").get("state") == "stream-wals", timeout=10, what="perf streaming")
+    assert status(s, "performance")["cluster_id"] == status(p, "performance")["cluster_id"]
+
+    # Its own data and root token are gone, and tokens do not replicate to perf clusters.
+    assert s("GET", "sys/mounts", token=perf_own_root).status == 403
+    assert s("GET", "sys/mounts", token=p.token).status == 403
+    # An admin token comes from generate-root with the primary's keys.
+    admin = root_on(s, primary_keys)
+    mounts = s("GET", "sys/mounts", token=admin).json["data"]
+    assert "secret/" in mounts and "hidden/" not in mounts
+    assert s("GET", "secret/data/x", token=admin).json["data"]["data"] == {"m": "secret"}
+
+    # Streaming of later writes, and of a filter-matching mount created later.
+    assert p("POST", "secret/data/y", {"data": {"n": 1}}).status == 200
+    assert p("POST", "hidden/data/y", {"data": {"n": 1}}).status == 200
+    wait_for(lambda: s("GET", "secret/data/y", token=admin).status == 200, timeout=5, what="write streamed")
+    assert p("POST", "sys/mounts/hidden2", {"type": "kv"}).status == 204
+    assert p("POST", "sys/replication/performance/primary/paths-filter/perf-1",
+             {"mode": "deny", "paths": ["hidden/", "hidden2/"]}).status == 204
+    assert p("POST", "hidden2/z", {"v": 1}).status in (200, 204)
+    assert p("POST", "secret/data/marker", {"data": {"n": 2}}).status == 200
+    wait_for(lambda: s("GET", "secret/data/marker", token=admin).status == 200, timeout=5, what="marker")
+    assert s("GET", "hidden/data/y", token=admin).status == 404
+    # The secondary's merkle root covers what it holds; the primary's WAL position is reached.
+    ss, ps = status(s, "performance"), status(p, "performance")
+    assert ss["last_remote_wal"] >= ps["last_performance_wal"]
+    assert ps["secondaries"][0]["node_id"] == "perf-1"
+
+    # Tokens minted on the perf secondary stay there: it keeps serving with them.
+    assert s("GET", "auth/token/lookup-self", token=admin).status == 200
+
+    # Planned perf switch-over: demote, promote with a normal token, re-point the old one.
+    assert p("POST", "sys/replication/performance/primary/demote", {}).status == 200
+    assert status(p, "performance")["mode"] == "secondary"
+    assert p("GET", "sys/mounts").status == 200  # a demoted perf primary keeps serving
+    promoted = s("POST", "sys/replication/performance/secondary/promote", {}, token=admin)
+    assert promoted.status == 200 and promoted.json["warnings"] == [M.WARN_PROMOTE]
+    assert status(s, "performance")["mode"] == "primary"
+    token = s("POST", "sys/replication/performance/primary/secondary-token", {"id": "old"}, token=admin)
+    updated = p("POST", "sys/replication/performance/secondary/update-primary",
+                {"token": token.json["wrap_info"]["token"]})
+    assert updated.status == 200, updated
+    # The old primary held hidden/ data the new primary never had: merkle-sync replaces it.
+    wait_for(lambda: caught_up(p, s, "performance"), timeout=10, what="old primary following")
+    assert s("POST", "secret/data/after", {"data": {"k": 1}}, token=admin).status == 200
+    wait_for(lambda: caught_up(p, s, "performance"), timeout=5, what="write on new primary streamed")
+
+    # Disabling the secondary side.
+    off = p("POST", "sys/replication/performance/secondary/disable", {})
+    assert off.status == 200 and off.json["warnings"] == [M.WARN_DISABLE]
+    assert status(p, "performance") == {"mode": "disabled"}
+
+
+def test_public_key_activation_and_revocation(lab):
+    p, s = Api(lab, "primary"), Api(lab, "perf")
+    p("POST", "sys/replication/performance/primary/enable", {})
+    key = s("POST", "sys/replication/performance/secondary/generate-public-key", {})
+    assert key.status == 200
+    public = key.data["secondary_public_key"]
+    base64.b64decode(public, validate=True)
+    minted = p("POST", "sys/replication/performance/primary/secondary-token",
+               {"id": "pk-1", "secondary_public_key": public})
+    assert minted.status == 200 and minted.json["wrap_info"] is None
+    token = minted.data["token"]
+    bad = p("POST", "sys/replication/performance/primary/secondary-token",
+            {"id": "pk-2", "secondary_public_key": "not-a-key"})
+    assert bad.status == 400 and "secondary_public_key" in bad.errors[0]
+    # Partitioning the API (client) traffic does not matter: only the cluster port is used.
+    lab.partition("primary", "perf", kind="client")
+    assert s("POST", "sys/replication/performance/secondary/enable", {"token": token}).status == 200
+    wait_for(lambda: caught_up(s, p, "performance"), timeout=10, what="public-key secondary in sync")
+    lab.heal()
+
+    revoked = p("POST", "sys/replication/performance/primary/revoke-secondary", {"id": "pk-1"})
+    assert revoked.status == 204
+    assert status(p, "performance")["known_secondaries"] == []
+    wait_for(lambda: status(s, "performance")["connection_state"] != "ready", timeout=5,
+             what="revoked secondary disconnected")
+    unknown = p("POST", "sys/replication/performance/primary/revoke-secondary", {"id": "pk-1"})
+    assert unknown.status == 400 and "pk-1" in unknown.errors[0]
