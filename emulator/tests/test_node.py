@@ -1,0 +1,167 @@
+"""Node state in-process (no HTTP): election, seal config replacement, tokens, wrapping."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from vaultlab import profiles
+from vaultlab.node import KeyVerificationError, Node, decode_key, parse_duration
+
+
+def _nodes(tmp_path, count: int = 2, **timing: float) -> list[Node]:
+    config = {"profile": "fast", "timing": {"ha_lease_ttl": 0.2, **timing}, "tls": False}
+    return [Node(tmp_path, "c", f"c-{i}", api_port=8200 + i, cluster_port=8300 + i, config=config)
+            for i in range(1, count + 1)]
+
+
+def _unseal(node: Node, keys: list[str], threshold: int = 3) -> None:
+    for key in keys[:threshold]:
+        node.submit_unseal_key(decode_key(key))
+
+
+def test_init_unseal_and_single_leader(tmp_path) -> None:
+    a, b = _nodes(tmp_path)
+    result = a.initialize(5, 3)
+    assert len(result["keys"]) == 5 and result["root_token"].startswith("hvs.")
+    assert b.initialized and b.sealed
+    _unseal(a, result["keys_base64"])
+    _unseal(b, result["keys"])
+    assert not a.sealed and not b.sealed
+    a.ha_tick()
+    b.ha_tick()
+    assert a.active and not b.active and b.standby
+    assert b.leader()["api_addr"] == a.api_addr
+    # the active node stops renewing (as if killed): b takes over once the lease expires
+    time.sleep(0.25)
+    b.ha_tick()
+    assert b.active
+    a.ha_tick()  # a notices it lost the lock
+    assert not a.active
+
+
+def test_wrong_keys_do_not_unseal(tmp_path) -> None:
+    (a,) = _nodes(tmp_path, 1)
+    a.initialize(3, 2)
+    with pytest.raises(KeyVerificationError):
+        for i in range(2):
+            a.submit_unseal_key(bytes([i + 1]) * 32 + bytes([i + 5]))
+    assert a.sealed and a.seal_status()["progress"] == 0
+
+
+def test_replace_seal_config_seals_other_nodes(tmp_path) -> None:
+    a, b = _nodes(tmp_path)
+    own = a.initialize(5, 3)
+    _unseal(a, own["keys"])
+    _unseal(b, own["keys"])
+    a.ha_tick()
+    b.ha_tick()
+
+    foreign_dir = tmp_path / "other"
+    (other,) = [Node(foreign_dir, "o", "o-1", config={"profile": "fast", "timing": {}, "tls": False})]
+    foreign = other.initialize(5, 3)
+    a.replace_seal_config(other.seal_config())
+    a.ha_tick()
+    b.ha_tick()
+    assert not a.sealed and a.active  # the node that adopted the config stays unsealed
+    assert b.sealed  # the standby noticed and sealed itself
+    with pytest.raises(KeyVerificationError):
+        _unseal(b, own["keys"])
+    _unseal(b, foreign["keys"])
+    assert not b.sealed
+    b.ha_tick()
+    assert not b.sealed and b.standby
+
+
+def test_callbacks_fire_on_transitions(tmp_path) -> None:
+    (a,) = _nodes(tmp_path, 1)
+    keys = a.initialize(1, 1)["keys"]
+    events: list[str] = []
+    a.on_active(lambda: events.append("active"))
+    a.on_standby(lambda: events.append("standby"))
+    a.on_seal(lambda: events.append("seal"))
+    a.submit_unseal_key(decode_key(keys[0]))
+    a.ha_tick()
+    a.seal()
+    assert events == ["active", "standby", "seal"]
+
+
+def test_tokens_ttl_num_uses_and_revoke(tmp_path) -> None:
+    (a,) = _nodes(tmp_path, 1)
+    a.initialize(1, 1)
+    auth = a.create_token(["p"], ttl=1, num_uses=2)
+    token = auth["client_token"]
+    entry = a.lookup_token(token)
+    assert entry["policies"] == ["default", "p"] and entry["num_uses"] == 2
+    a.use_token(token, entry)
+    a.use_token(token, a.lookup_token(token))
+    assert a.lookup_token(token) is None  # used up
+    short = a.create_token(["p"], ttl=1)["client_token"]
+    time.sleep(1.05)
+    assert a.lookup_token(short) is None
+    batch = a.create_token(["p"], ttl=60, token_type="batch")
+    assert batch["client_token"].startswith("hvb.") and batch["orphan"] is True
+    assert a.storage.scope_of(next(iter(a.storage.list("sys/token/id/")))) == "local"
+
+
+def test_wrapping_is_single_use_and_expires(tmp_path) -> None:
+    (a,) = _nodes(tmp_path, 1)
+    info = a.wrap({"data": {"x": 1}}, ttl=60, creation_path="p", token="custom.jwt.token")
+    assert info["token"] == "custom.jwt.token"
+    assert a.lookup_wrapping("custom.jwt.token")["creation_path"] == "p"
+    assert a.unwrap("custom.jwt.token") == {"data": {"x": 1}}
+    with pytest.raises(ValueError, match="wrapping token is not valid or does not exist"):
+        a.unwrap("custom.jwt.token")
+    a.wrap({"data": {}}, ttl=1, creation_path="p", token="short")
+    time.sleep(1.05)
+    assert a.lookup_wrapping("short") is None
+
+
+def test_partition_lookup_from_faults_file(tmp_path) -> None:
+    from vaultlab import faults
+
+    (a,) = _nodes(tmp_path, 1)
+    assert not a.partitioned("d", "replication")
+    faults.add_partition(tmp_path, ["c", "d"], "replication")
+    assert a.partitioned("d", "replication") and not a.partitioned("d", "client")
+    assert not a.partitioned("e", "replication") and not a.partitioned(None, "replication")
+    faults.add_partition(tmp_path, ["c"], "client")
+    time.sleep(0.01)
+    assert a.partitioned(None, "client") and a.partitioned("zzz", "client")
+    faults.heal(tmp_path)
+    assert not a.partitioned("d", "replication") and not a.partitioned(None, "client")
+    with pytest.raises(faults.FaultError):
+        faults.add_partition(tmp_path, ["c", "d"], "sideways")
+
+
+def test_decode_key_and_durations() -> None:
+    raw = bytes(range(33))
+    assert decode_key(raw.hex()) == raw
+    assert decode_key(base64.b64encode(raw).decode()) == raw
+    with pytest.raises(ValueError):
+        decode_key("zz not a key")
+    assert parse_duration("1h30m") == 5400 and parse_duration(45) == 45 and parse_duration("2d") == 172800
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+
+
+def test_profiles_and_overrides(tmp_path) -> None:
+    fast = profiles.resolve("fast")
+    real = profiles.resolve("realistic")
+    assert fast["ha_lease_ttl"] < 1 and real["promote"] >= 1
+    assert profiles.resolve("fast", {"promote": "2.5"})["promote"] == 2.5
+    with pytest.raises(profiles.ProfileError, match="--profile"):
+        profiles.resolve("turbo")
+    assert profiles.parse_overrides(["a=1", "b = 2.5"]) == {"a": 1.0, "b": 2.5}
+    with pytest.raises(profiles.ProfileError, match="NAME=SECONDS"):
+        profiles.parse_overrides(["novalue"])
+    bad = tmp_path / "t.json"
+    bad.write_text("[1]")
+    with pytest.raises(profiles.ProfileError, match="JSON object"):
+        profiles.parse_overrides(file=str(bad))
+    (a,) = _nodes(tmp_path, 1, promote=4.0)
+    assert a.timing("promote") == 4.0 and a.timing("nonexistent", 1.5) == 1.5
+    with pytest.raises(KeyError):
+        a.timing("nonexistent")
