@@ -41,8 +41,8 @@ def has_token(req):
 def test_replication_status_unauthenticated(stub_vault, client):
     stub_vault.route("GET", "sys/replication/status", Reply(200, {"data": {
         "dr": {"mode": "primary", "cluster_id": "a"}, "performance": {"mode": "disabled"}}}))
-    assert _api.replication_status(client) == {"dr": {"mode": "primary", "cluster_id": "a"},
-                                                "performance": {"mode": "disabled"}}
+    expected = {"dr": {"mode": "primary", "cluster_id": "a"}, "performance": {"mode": "disabled"}}
+    assert _api.replication_status(client) == expected
     assert not has_token(only_request(stub_vault))
 
 

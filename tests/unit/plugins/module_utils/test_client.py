@@ -210,7 +210,7 @@ def test_backoff_is_bounded():
     from urllib3.response import HTTPResponse
 
     retry = _client._make_retry(20, 10.0, _client.RETRY_STATUSES)  # pylint: disable=protected-access
-    for _ in range(8):
+    for dummy in range(8):
         retry = retry.increment("GET", "/v1/sys/health", response=HTTPResponse(status=503))
     assert 0 < retry.get_backoff_time() <= 4
 
@@ -231,7 +231,7 @@ class _HangUpServer:
     def _run(self):
         while not self._stop:
             try:
-                conn, _ = self.sock.accept()
+                conn = self.sock.accept()[0]
             except OSError:
                 return
             self.connections += 1

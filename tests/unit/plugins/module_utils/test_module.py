@@ -267,9 +267,8 @@ def test_describe_connection_error_other_has_no_hint():
 
 def test_connection_error_message_does_not_carry_the_token(build, capsys, closed_port):
     module = build({"url": "http://127.0.0.1:%d" % closed_port, "token": "hvs.secret-value", "retries": 0})
-    try:
+    with pytest.raises(VaultConnectionError) as err:
         module.client.request("GET", "sys/health")
-    except VaultConnectionError as exc:
-        out = failure(capsys, module.fail_from, exc, "read health")
+    out = failure(capsys, module.fail_from, err.value, "read health")
     assert "hvs.secret-value" not in json.dumps(out)
     assert "connection refused" in out["msg"]
