@@ -75,6 +75,9 @@ class StubVault:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One segment per answer and no Nagle: otherwise delayed ACKs add ~40 ms per request.
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # keep test output quiet
                 pass
