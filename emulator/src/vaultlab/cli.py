@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     errors.add_argument("--count", type=int, default=3)
     errors.add_argument("--status", type=int, default=503, choices=[500, 502, 503, 504])
 
+    launch = sub.add_parser("launch", help=argparse.SUPPRESS)
+    launch.add_argument("--dir", required=True)
+    launch.add_argument("--node", action="append", required=True, metavar="CLUSTER/NODE")
+
     node = sub.add_parser("node", help=argparse.SUPPRESS)
     node.add_argument("--dir", required=True)
     node.add_argument("--cluster", required=True)
@@ -107,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         from .server import run
 
         return run(args.dir, args.cluster, args.node)
+    if args.command == "launch":
+        import os
+
+        os.environ.setdefault("AIOHTTP_NO_EXTENSIONS", "1")
+        from .server import launch
+
+        return launch(args.dir, [tuple(spec.split("/", 1)) for spec in args.node])
 
     from .profiles import ProfileError, parse_overrides
     from .supervisor import LabError, Supervisor, parse_cluster_spec

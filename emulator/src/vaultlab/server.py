@@ -335,3 +335,43 @@ def run(lab_dir: str, cluster: str, name: str) -> int:
         log.error("cannot start node: %s", exc)
         return 1
     return 0
+
+
+def launch(lab_dir: str, nodes: list[tuple[str, str]]) -> int:
+    """Fork one detached node process per ``(cluster, node)`` and return.
+
+    Runs in the short-lived launcher process after the server modules are imported, so
+    every node starts without paying for interpreter start-up and imports again.  Each
+    child writes ``run/<node>.pid`` through the parent before the parent exits.
+    """
+    base = Path(lab_dir)
+    for cluster, name in nodes:
+        log_path = base / "logs" / f"{name}.log"
+        pid = os.fork()
+        if pid == 0:  # child: become the node
+            code = 1
+            try:
+                os.setsid()
+                fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                os.chmod(log_path, 0o600)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+                os.close(fd)
+                os.close(null)
+                code = run(lab_dir, cluster, name)
+            except BaseException:  # never fall back into the launcher's loop
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                logging.shutdown()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        pid_path = base / "run" / f"{name}.pid"
+        tmp = pid_path.with_name(f".{pid_path.name}.tmp")
+        tmp.write_text(f"{pid}\n")
+        os.replace(tmp, pid_path)
+    return 0
