@@ -148,3 +148,12 @@ def test_render_inventory_groups_by_name_prefix() -> None:
     assert "perf-eu: {}" in text.split("    vault_perf_secondaries:")[1]
     assert 'vault_ca_cert: "/ca.pem"' in text
     assert "        other:\n" in text  # every cluster is in vault_clusters
+
+
+@pytest.mark.vaultlab(clusters=["solo:2"])
+def test_pytest_plugin_fixture(vaultlab) -> None:
+    info = vaultlab.info["clusters"]["solo"]
+    assert len(info["nodes"]) == 2
+    assert call("GET", info["api_addr"] + "/v1/sys/health").status == 200
+    lookup = call("GET", info["api_addr"] + "/v1/auth/token/lookup-self", token=vaultlab.token("solo"))
+    assert lookup.json["data"]["policies"] == ["root"]
