@@ -120,6 +120,22 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
              what="DR standby sealed after activation")
     lab.unseal("dr")  # the lab finds the keys matching the adopted seal config: the primary's
     assert not call("GET", standby + "/v1/sys/seal-status").json["sealed"]
+    # Standbys answer status themselves, from the cluster's shared state.
+    assert call("GET", standby + "/v1/sys/replication/dr/status").json["data"]["mode"] == "secondary"
+    assert call("GET", standby + "/v1/sys/health").status == 472
+
+    # The secondary's active node dies: its standby takes over the stream where it stopped.
+    killed = lab.kill("dr")
+    lab.wait_active("dr", exclude=killed[0])
+    assert p("POST", "secret/data/app", {"data": {"v": "two-b"}}).status == 200
+    wait_for(lambda: caught_up(d, p), timeout=10, what="stream resumed by the DR standby")
+
+    # Reindex: sudo on the primary; on the DR secondary the batch token's ACL must allow it.
+    reindexed = p("POST", "sys/replication/reindex", {})
+    assert reindexed.status == 200 and reindexed.json["warnings"] == [M.WARN_REINDEX]
+    assert status(p)["last_reindex_epoch"] != "0"
+    denied = d("POST", "sys/replication/dr/secondary/reindex", {"dr_operation_token": batch})
+    assert denied.status == 403 and denied.errors == [M.PERMISSION_DENIED]
 
     # Promotion needs a DR operation token.
     missing = d("POST", "sys/replication/dr/secondary/promote", {})
@@ -142,7 +158,7 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
     lab.refresh()
     assert status(d)["mode"] == "primary" and status(d)["cluster_id"] == ps["cluster_id"]
     # DR carried the primary's tokens and data: its root token works on the new primary.
-    assert d("GET", "secret/data/app", token=p.token).json["data"]["data"] == {"v": "two"}
+    assert d("GET", "secret/data/app", token=p.token).json["data"]["data"] == {"v": "two-b"}
     assert d("GET", "sys/mounts", token=dr_own_root).status == 403
 
     # Failback, step 1: attach the old primary to the new one (no wipe, batch token reused).

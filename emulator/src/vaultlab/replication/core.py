@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import ssl
 import time
 import uuid
@@ -67,7 +68,13 @@ class Replication:
     def __init__(self, node: Any):
         self.node = node
         self.storage = node.storage
+        # [?] switches: lab config.json "replication" object, overridable per process with the
+        # VAULTLAB_REPLICATION environment variable (a JSON object).
         self.config: dict[str, Any] = dict(node.config.get("replication") or {})
+        try:
+            self.config.update(json.loads(os.environ.get("VAULTLAB_REPLICATION") or "{}"))
+        except ValueError:
+            log.error("VAULTLAB_REPLICATION is not a JSON object; ignoring it")
         self.unavailable_until = 0.0
         self.kick = {t: asyncio.Event() for t in TYPES}
         self.tasks: dict[str, asyncio.Task[Any]] = {}
