@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json as _json
+import os
 import socket
 import ssl
 import traceback
@@ -267,6 +268,11 @@ class VaultClient:
             raise VaultError("retries must be 0 or more, got %r" % (retries,))
         if self.client_key and not self.client_cert:
             raise VaultError("client_key needs client_cert as well")
+        for option, path in (("ca_cert", self.ca_cert), ("client_cert", self.client_cert),
+                             ("client_key", self.client_key)):
+            # requests would only notice at the first call, with a bare OSError.
+            if path and not os.path.exists(path):
+                raise VaultError("%s: no such file or directory: %s" % (option, path))
         self.backoff_factor = backoff_factor
         self._session = self._new_session(RETRY_STATUSES)
         # Polls of endpoints whose status code *is* the answer (sys/health) must not be
@@ -371,6 +377,10 @@ class VaultClient:
                     resp = session.request(method, url, headers=headers, data=body, params=params,
                                            timeout=self.timeout, allow_redirects=False)
             except requests.exceptions.RequestException as exc:
+                reason, cause = classify_transport_error(exc)
+                raise VaultConnectionError(_redact_url(url), reason, cause)
+            except (OSError, ValueError) as exc:
+                # e.g. a CA bundle or client key file that exists but cannot be read or parsed
                 reason, cause = classify_transport_error(exc)
                 raise VaultConnectionError(_redact_url(url), reason, cause)
             if resp.status_code not in FOLLOWED_REDIRECTS or "Location" not in resp.headers:

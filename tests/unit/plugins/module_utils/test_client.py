@@ -130,6 +130,8 @@ def test_bad_url_is_rejected_with_a_clear_message(bad):
     ({"timeout": "soon"}, "timeout"),
     ({"retries": -1}, "retries"),
     ({"client_key": "/k.pem"}, "client_cert"),
+    ({"ca_cert": "/nonexistent/ca.pem"}, "ca_cert: no such file"),
+    ({"client_cert": "/nonexistent/c.pem"}, "client_cert: no such file"),
 ])
 def test_bad_options_are_rejected(kwargs, fragment):
     with pytest.raises(VaultError) as err:
@@ -437,6 +439,14 @@ def test_tls_without_verification_succeeds(tls_stub_vault):
     tls_stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
     resp = make_client(tls_stub_vault.url, validate_certs=False).request("GET", "sys/health")
     assert resp.status == 200
+
+
+def test_unparsable_ca_bundle_is_a_tls_error(tls_stub_vault, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n")
+    with pytest.raises(VaultConnectionError) as err:
+        make_client(tls_stub_vault.url, retries=0, ca_cert=str(bundle)).request("GET", "sys/health")
+    assert err.value.reason == "tls"
 
 
 def test_https_to_plain_http_port_is_a_tls_error(stub_vault):

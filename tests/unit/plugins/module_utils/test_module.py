@@ -79,21 +79,37 @@ def test_module_options_are_merged_and_defaults_apply(build):
     assert module.params["token"] is None
 
 
-def test_environment_fallbacks(build, monkeypatch):
+@pytest.fixture
+def pem_files(tmp_path):
+    """Placeholder files: the client only checks that the paths exist until it connects."""
+    paths = {}
+    for name in ("ca.pem", "p-ca.pem", "client.pem", "client-key.pem"):
+        (tmp_path / name).write_text("placeholder\n")
+        paths[name] = str(tmp_path / name)
+    return paths
+
+
+def test_environment_fallbacks(build, monkeypatch, pem_files):
     monkeypatch.setenv("VAULT_ADDR", "https://vault.example.com:8200")
     monkeypatch.setenv("VAULT_TOKEN", "hvs.from-env")
-    monkeypatch.setenv("VAULT_CACERT", "/etc/vault/ca.pem")
-    monkeypatch.setenv("VAULT_CLIENT_CERT", "/etc/vault/client.pem")
-    monkeypatch.setenv("VAULT_CLIENT_KEY", "/etc/vault/client-key.pem")
+    monkeypatch.setenv("VAULT_CACERT", pem_files["ca.pem"])
+    monkeypatch.setenv("VAULT_CLIENT_CERT", pem_files["client.pem"])
+    monkeypatch.setenv("VAULT_CLIENT_KEY", pem_files["client-key.pem"])
     module = build({})
     assert module.params["url"] == "https://vault.example.com:8200"
     assert module.params["token"] == "hvs.from-env"
     assert "hvs.from-env" in module.no_log_values
-    assert module.params["ca_cert"] == "/etc/vault/ca.pem"
+    assert module.params["ca_cert"] == pem_files["ca.pem"]
     client = module.client
     assert client.url == "https://vault.example.com:8200" and client.token == "hvs.from-env"
-    assert client._session.verify == "/etc/vault/ca.pem"  # pylint: disable=protected-access
-    assert client._session.cert == ("/etc/vault/client.pem", "/etc/vault/client-key.pem")  # pylint: disable=protected-access
+    assert client._session.verify == pem_files["ca.pem"]  # pylint: disable=protected-access
+    assert client._session.cert == (pem_files["client.pem"], pem_files["client-key.pem"])  # pylint: disable=protected-access
+
+
+def test_missing_ca_file_names_the_option(build, capsys, tmp_path):
+    module = build({"url": "https://v:8200", "ca_cert": str(tmp_path / "nope.pem")})
+    out = failure(capsys, lambda: module.client)
+    assert "ca_cert: no such file or directory" in out["msg"]
 
 
 def test_options_beat_environment(build, monkeypatch):
@@ -161,23 +177,23 @@ def test_prefixed_spec():
     assert prefixed_connection_spec("old", required_url=True)["old_url"]["required"] is True
 
 
-def test_client_for_second_cluster(build):
-    module = build({"url": "https://dr:8200", "token": "dr-token", "ca_cert": "/ca.pem", "retries": 0,
+def test_client_for_second_cluster(build, pem_files):
+    module = build({"url": "https://dr:8200", "token": "dr-token", "ca_cert": pem_files["ca.pem"], "retries": 0,
                     "primary_url": "https://primary:8200", "primary_token": "p-token"}, dict(SECOND))
     primary = module.client_for("primary")
     assert module.client_for("primary") is primary
     assert primary is not module.client
     assert (primary.url, primary.token, primary.ca_cert, primary.retries) == (
-        "https://primary:8200", "p-token", "/ca.pem", 0)
+        "https://primary:8200", "p-token", pem_files["ca.pem"], 0)
 
 
-def test_client_for_does_not_borrow_the_token_but_own_tls_options_win(build):
-    module = build({"url": "https://dr:8200", "token": "dr-token", "ca_cert": "/ca.pem", "validate_certs": True,
-                    "primary_url": "https://primary:8200", "primary_ca_cert": "/p-ca.pem",
+def test_client_for_does_not_borrow_the_token_but_own_tls_options_win(build, pem_files):
+    module = build({"url": "https://dr:8200", "token": "dr-token", "ca_cert": pem_files["ca.pem"],
+                    "validate_certs": True, "primary_url": "https://primary:8200", "primary_ca_cert": pem_files["p-ca.pem"],
                     "primary_validate_certs": False}, dict(SECOND))
     primary = module.client_for("primary")
     assert primary.token is None
-    assert primary.ca_cert == "/p-ca.pem" and primary.validate_certs is False
+    assert primary.ca_cert == pem_files["p-ca.pem"] and primary.validate_certs is False
 
 
 def test_client_for_without_url(build, capsys):
