@@ -287,8 +287,6 @@ class Replication:
             return None
         if path in CEREMONY_PATHS or path in DR_OPERATION_PATHS:
             return None
-        if path.startswith("sys/storage/raft/"):
-            return None
         return 400, [M.DR_SECONDARY_PATH_DISABLED]
 
     @staticmethod
