@@ -79,6 +79,15 @@ def test_perf_secondary_receives_replicated_data_only(lab):
     assert p("POST", "secret/data/marker", {"data": {"n": 2}}).status == 200
     wait_for(lambda: s("GET", "secret/data/marker", token=admin).status == 200, timeout=5, what="marker")
     assert s("GET", "hidden/data/y", token=admin).status == 404
+
+    # Changing the filter re-syncs the secondary: mounts come and go as a whole.
+    assert p("POST", "sys/replication/performance/primary/paths-filter/perf-1",
+             {"mode": "allow", "paths": ["hidden/"]}).status == 204
+    wait_for(lambda: s("GET", "hidden/data/y", token=admin).status == 200, timeout=10, what="hidden/ arrives")
+    assert s("GET", "secret/data/y", token=admin).status == 404
+    assert "secret/" not in s("GET", "sys/mounts", token=admin).json["data"]
+    assert p("DELETE", "sys/replication/performance/primary/paths-filter/perf-1").status == 204
+    wait_for(lambda: s("GET", "secret/data/y", token=admin).status == 200, timeout=10, what="filter removed")
     # The secondary's merkle root covers what it holds; the primary's WAL position is reached.
     ss, ps = status(s, "performance"), status(p, "performance")
     assert ss["last_remote_wal"] >= ps["last_performance_wal"]
@@ -98,7 +107,7 @@ def test_perf_secondary_receives_replicated_data_only(lab):
     updated = p("POST", "sys/replication/performance/secondary/update-primary",
                 {"token": token.json["wrap_info"]["token"]})
     assert updated.status == 200, updated
-    # The old primary held hidden/ data the new primary never had: merkle-sync replaces it.
+    # The old primary rejoins without a wipe: merkle-diff (or -sync) brings it in line.
     wait_for(lambda: caught_up(p, s, "performance"), timeout=10, what="old primary following")
     assert s("POST", "secret/data/after", {"data": {"k": 1}}, token=admin).status == 200
     wait_for(lambda: caught_up(p, s, "performance"), timeout=5, what="write on new primary streamed")

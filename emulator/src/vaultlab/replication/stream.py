@@ -104,6 +104,15 @@ def _filter(repl: Replication, t: str, state: dict[str, Any], sid: str) -> Filte
     return Filter(flt, repl.storage.get(MOUNTS_KEY))
 
 
+def _filter_tag(state: dict[str, Any], sid: str) -> str:
+    """Identifies the filter a stream was set up under; a change forces a re-sync."""
+    import hashlib
+    import json
+
+    flt = (state.get("paths_filters") or {}).get(sid)
+    return hashlib.sha1(json.dumps(flt, sort_keys=True).encode()).hexdigest()[:16] if flt else ""
+
+
 def _peer_info(repl: Replication, t: str, body: dict[str, Any]) -> dict[str, Any]:
     info = {
         "api_address": body.get("api_addr", ""),
@@ -171,7 +180,7 @@ async def _handshake(repl: Replication, request: web.Request) -> web.Response:
                 items = storage.snapshot(scopes)
             answer = {"action": "snapshot", "position": position, "items": items, "merkle_root": root}
     repl.record_secondary(t, sid, _peer_info(repl, t, body), force=True)
-    answer.update(epoch=epoch, shipped=position, **_advertise(repl, t))
+    answer.update(epoch=epoch, shipped=position, filter_tag=_filter_tag(state, sid), **_advertise(repl, t))
     return _json(answer)
 
 
@@ -187,6 +196,9 @@ async def _wal(repl: Replication, request: web.Request) -> web.Response:
     if after < storage.first_wal() - 1 or after > storage.last_wal(scopes):
         # Compacted away, or a position from a different lineage: start over.
         return _err(409, "requested WAL position is not available; resync", resync=True)
+    if body.get("filter_tag", "") != _filter_tag(state, sid):
+        # The paths filter changed: the secondary must drop (or gain) whole mounts.
+        return _err(409, "paths filter changed; resync", resync=True)
     wait = min(float(body.get("wait") or 0), MAX_WAIT)
     repl.record_secondary(t, sid, _peer_info(repl, t, body))
     poll = max(min(repl.timing("wal_stream_interval", 0.05), 0.5), 0.01)
@@ -406,6 +418,7 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         repl.save(t, fresh)
         repl.kick[t].clear()
         state = dict(fresh, _type=t)
+    filter_tag = answer.get("filter_tag", "")
     changes = _learn(repl, t, state, answer)
     repl.save_progress(t, stream_state=models.ST_STREAM, connection_state=models.CONN_READY,
                        last_remote_wal=position, remote_epoch=answer.get("epoch"),
@@ -415,7 +428,7 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         if repl.kick[t].is_set() or not _still_current(repl, t, state):
             return
         body = _hello(repl, t, state)
-        body.update(after=position, wait=interval)
+        body.update(after=position, wait=interval, filter_tag=answer.get("filter_tag", filter_tag))
         answer = await _post(repl, t, state, addr, "wal", body, interval + timeout)
         if not _still_current(repl, t, state):
             return
