@@ -337,6 +337,17 @@ def run(lab_dir: str, cluster: str, name: str) -> int:
     return 0
 
 
+def _set_process_name(title: str) -> None:
+    """Name the forked node in ps/top (its command line is still the launcher's)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, title.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
 def launch(lab_dir: str, nodes: list[tuple[str, str]]) -> int:
     """Fork one detached node process per ``(cluster, node)`` and return.
 
@@ -352,6 +363,7 @@ def launch(lab_dir: str, nodes: list[tuple[str, str]]) -> int:
             code = 1
             try:
                 os.setsid()
+                _set_process_name(f"vaultlab:{name}")
                 fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 os.chmod(log_path, 0o600)
                 null = os.open(os.devnull, os.O_RDONLY)

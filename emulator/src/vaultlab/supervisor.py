@@ -173,7 +173,7 @@ class Supervisor:
             pid = int(self.pid_path(node).read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _is_our_node(pid, node) else None
+        return pid if _is_our_node(pid, node, self.dir) else None
 
     def spawn(self, nodes: list[tuple[str, str]], timeout: float = 30.0) -> dict[str, str]:
         """Start ``(cluster, node)`` processes; return {node: cluster} once they are forked.
@@ -650,8 +650,9 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _is_our_node(pid: int, node: str) -> bool:
-    """The pid is alive and really is this lab node (pid files can outlive their process)."""
+def _is_our_node(pid: int, node: str, lab_dir: Path) -> bool:
+    """The pid is alive and really is this node of this lab (pid files can outlive their
+    process, and another lab may run a node of the same name)."""
     if not _alive(pid):
         return False
     try:
@@ -660,7 +661,8 @@ def _is_our_node(pid: int, node: str) -> bool:
     except OSError:
         return True  # no /proc: trust the pid file
     wanted = node.encode()
-    return b"vaultlab" in argv and any(arg == wanted or arg.endswith(b"/" + wanted) for arg in argv)
+    return (b"vaultlab" in argv and str(lab_dir).encode() in argv
+            and any(arg == wanted or arg.endswith(b"/" + wanted) for arg in argv))
 
 
 def _reap() -> None:

@@ -59,7 +59,6 @@ async def init(request: web.Request) -> web.Response:
         result = node.initialize(shares, threshold)
     except ValueError as exc:
         raise bad_request(str(exc)) from None
-    result.update({"recovery_keys": None, "recovery_keys_base64": None})
     return raw(result)
 
 
