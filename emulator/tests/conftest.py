@@ -101,6 +101,22 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
                           timeout=timeout)
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in this process (no interpreter start-up); same exit codes and output."""
+    import contextlib
+    import io
+
+    from vaultlab.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="module")
 def core_lab(tmp_path_factory: pytest.TempPathFactory):
     """One single-node cluster shared by the tests of a module."""

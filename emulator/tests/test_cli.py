@@ -8,7 +8,7 @@ import stat
 import time
 
 import pytest
-from conftest import call, run_cli
+from conftest import call, cli, run_cli
 
 from vaultlab.supervisor import render_inventory
 
@@ -48,18 +48,18 @@ def test_up_default_lab_status_env_down_and_up_again(tmp_path) -> None:
         for group in ("vault_clusters", "vault_primary", "vault_dr_secondaries", "vault_perf_secondaries"):
             assert f"    {group}:" in inventory
 
-        status = run_cli("status", "--dir", str(lab_dir), "--json")
+        status = cli("status", "--dir", str(lab_dir), "--json")
         assert status.returncode == 0, status.stderr
         parsed = json.loads(status.stdout)
         assert all(n["active"] and n["running"] for c in parsed["clusters"].values() for n in c["nodes"])
-        table = run_cli("status", "--dir", str(lab_dir))
+        table = cli("status", "--dir", str(lab_dir))
         assert "primary-1" in table.stdout and "active" in table.stdout
 
-        env = run_cli("env", "--dir", str(lab_dir), "primary")
+        env = cli("env", "--dir", str(lab_dir), "primary")
         assert env.returncode == 0
         assert f"export VAULT_ADDR={lab['clusters']['primary']['api_addr']}" in env.stdout
         assert f"export VAULT_TOKEN={lab['clusters']['primary']['root_token']}" in env.stdout
-        bad_env = run_cli("env", "--dir", str(lab_dir), "nosuch")
+        bad_env = cli("env", "--dir", str(lab_dir), "nosuch")
         assert bad_env.returncode == 1 and "unknown cluster" in bad_env.stderr
 
         # write data, stop everything, start again: same keys, data kept, unsealed
@@ -72,7 +72,7 @@ def test_up_default_lab_status_env_down_and_up_again(tmp_path) -> None:
     assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
     with pytest.raises(OSError):
         call("GET", addr + "/v1/sys/health", timeout=1)
-    again = run_cli("down", "--dir", str(lab_dir))
+    again = cli("down", "--dir", str(lab_dir))
     assert again.returncode == 0 and "stopped 0 node(s)" in again.stdout
 
     up2 = run_cli("up", "--dir", str(lab_dir))
@@ -102,7 +102,7 @@ def test_up_default_lab_status_env_down_and_up_again(tmp_path) -> None:
     ],
 )
 def test_bad_input_gives_one_line_error(tmp_path, args, needle) -> None:
-    result = run_cli(*args[:1], "--dir", str(tmp_path / "x"), *args[1:])
+    result = cli(*args[:1], "--dir", str(tmp_path / "x"), *args[1:])
     assert result.returncode == 1
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
@@ -114,13 +114,16 @@ def test_usage_errors_exit_2_in_one_line(tmp_path) -> None:
     result = run_cli("up")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "--dir" in result.stderr
+    failed = run_cli("status", "--dir", str(tmp_path / "none"))
+    assert failed.returncode == 1 and failed.stderr.startswith("vaultlab: error: no lab")
+    assert len(failed.stderr.strip().splitlines()) == 1
 
 
 def test_timing_overrides_reach_lab_json_and_nodes(tmp_path) -> None:
     lab_dir = tmp_path / "t"
     timing_file = tmp_path / "timing.json"
     timing_file.write_text(json.dumps({"bootstrap": 0.5, "promote": 9}))
-    result = run_cli("up", "--dir", str(lab_dir), "--cluster", "solo", "--timing", "promote=2.0",
+    result = cli("up", "--dir", str(lab_dir), "--cluster", "solo", "--timing", "promote=2.0",
                      "--timing-file", str(timing_file))
     try:
         assert result.returncode == 0, result.stderr
@@ -131,7 +134,7 @@ def test_timing_overrides_reach_lab_json_and_nodes(tmp_path) -> None:
         inventory = (lab_dir / "inventory.yml").read_text()
         assert "vault_primary:\n      hosts: {}" in inventory
     finally:
-        run_cli("down", "--dir", str(lab_dir))
+        cli("down", "--dir", str(lab_dir))
 
 
 def test_render_inventory_groups_by_name_prefix() -> None:

@@ -68,7 +68,8 @@ def test_kill_active_fails_over_quickly_and_restart_comes_back_sealed(ha_lab: La
     new = ha_lab.wait_active("primary", timeout=5, exclude=old)
     elapsed = time.monotonic() - started
     assert new != old
-    assert elapsed < 1.5, f"failover took {elapsed:.2f}s"
+    # fast profile: lease 0.6 s; the margin absorbs a heavily loaded CI runner
+    assert elapsed < 2.5, f"failover took {elapsed:.2f}s"
     api = Api(ha_lab, "primary")
     assert api("GET", "ha/k").data == {"v": "before"}
     roles = _roles(ha_lab)
