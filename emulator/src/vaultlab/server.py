@@ -256,11 +256,34 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
 # -- process entry point ------------------------------------------------------------------
 
 
+# Fresh nodes listen below Linux's default ephemeral range (32768-60999), so that a port
+# recorded for a node is not taken by some outgoing connection while the node is stopped.
+_PORT_RANGE = (20000, 32000)
+
+
 def _bind(port: int) -> socket.socket:
+    if port:
+        return _bind_exact(port)
+    import random
+
+    rng = random.SystemRandom()  # forked siblings must not share one pseudo-random sequence
+    for _ in range(64):
+        try:
+            return _bind_exact(rng.randrange(*_PORT_RANGE))
+        except OSError:
+            continue
+    return _bind_exact(0)
+
+
+def _bind_exact(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(128)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
 
