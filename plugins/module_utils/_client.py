@@ -288,7 +288,14 @@ class VaultClient:
             url = url[:-3]
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise VaultError("Vault URL %r must look like https://host:8200 (scheme http or https and a host)" % (url,))
+            raise VaultError("Vault URL %r must look like https://host:8200 (scheme http or https and a host)"
+                             % (_redact_url(url),))
+        try:
+            parts.port  # pylint: disable=pointless-statement
+        except ValueError:
+            raise VaultError("Vault URL %r has an invalid port" % (_redact_url(url),))
+        if parts.query or parts.fragment:
+            raise VaultError("Vault URL %r must not have a query string or fragment" % (_redact_url(url),))
         return url
 
     def _new_session(self, status_forcelist):

@@ -118,11 +118,18 @@ def test_url_is_normalised(given, expected):
     assert VaultClient(given).url == expected
 
 
-@pytest.mark.parametrize("bad", ["", None, "vault.example.com:8200", "ftp://vault:21", "https://"])
+@pytest.mark.parametrize("bad", ["", None, "vault.example.com:8200", "ftp://vault:21", "https://",
+                                 "https://vault:port", "https://vault:8200?x=1", "https://vault:99999"])
 def test_bad_url_is_rejected_with_a_clear_message(bad):
     with pytest.raises(VaultError) as err:
         VaultClient(bad)
     assert "URL" in err.value.message
+
+
+def test_credentials_in_a_bad_url_are_not_echoed():
+    with pytest.raises(VaultError) as err:
+        VaultClient("https://user:s3cret@vault:port")
+    assert "s3cret" not in err.value.message
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
