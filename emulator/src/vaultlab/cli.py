@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_status(status: dict[str, Any]) -> None:
     print(f"lab {status['dir']} (profile {status['profile']}, {'https' if status['tls'] else 'http'})")
-    print(f"{'CLUSTER':<12} {'NODE':<14} {'STATE':<10} {'PID':>7}  ADDRESS")
+    print(f"{'CLUSTER':<12} {'NODE':<14} {'STATE':<10} {'DR':<13} {'PERF':<13} {'PID':>7}  ADDRESS")
     for cluster, info in status["clusters"].items():
         for node in info["nodes"]:
             if not node["running"]:
@@ -96,7 +96,10 @@ def _print_status(status: dict[str, Any]) -> None:
                 state = "sealed"
             else:
                 state = "active" if node["active"] else "standby"
-            print(f"{cluster:<12} {node['node']:<14} {state:<10} {node['pid'] or '-':>7}  {node['api_addr'] or '-'}")
+            modes = node.get("replication") or {}
+            dr, perf = modes.get("dr", "-"), modes.get("performance", "-")
+            print(f"{cluster:<12} {node['node']:<14} {state:<10} {dr:<13} {perf:<13} "
+                  f"{node['pid'] or '-':>7}  {node['api_addr'] or '-'}")
     for part in status["partitions"]:
         print(f"partition: {' <-> '.join(part['clusters'])} ({part['kind']})")
 

@@ -913,7 +913,17 @@ class Node:
             "error_burst": dict(self.error_burst),
             "profile": self.config.get("profile", "fast"),
             "last_wal": self.storage.last_wal(),
+            "replication": self._modes_or_unknown(),
         }
+
+    def _modes_or_unknown(self) -> dict[str, str]:
+        fn = getattr(self, "replication_modes", None)
+        if fn is None or self.sealed:
+            return {"dr": "unknown", "performance": "unknown"}
+        try:
+            return fn()
+        except Exception:
+            return {"dr": "unknown", "performance": "unknown"}
 
 
 def load_lab_config(lab_dir: Path) -> dict[str, Any]:

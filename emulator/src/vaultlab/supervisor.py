@@ -433,7 +433,8 @@ class Supervisor:
                         status, state = client.request("GET", record["api_addr"] + "/_vaultlab/state", timeout=2)
                         if status == 200:
                             entry.update({"sealed": state["sealed"], "active": state["active"],
-                                          "initialized": state["initialized"]})
+                                          "initialized": state["initialized"],
+                                          "replication": state.get("replication")})
                     except OSError as exc:
                         entry["error"] = str(exc)
                 entries.append(entry)
