@@ -14,7 +14,8 @@ from vaultlab.testing import Lab
 
 
 def test_tls_activation_unavailability_and_ceremony_auth(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAULTLAB_REPLICATION", json.dumps({"ceremony_auth_required": True}))
+    monkeypatch.setenv("VAULTLAB_REPLICATION", json.dumps({"ceremony_auth_required": True,
+                                                              "unwrap_trusts_lab_ca": False}))
     with Lab(tmp_path / "lab", clusters=["primary", "dr"], tls=True, timing={"primary_enable": 1.0}) as lab:
         p, d = Api(lab, "primary"), Api(lab, "dr")
         assert lab.info["clusters"]["primary"]["api_addr"].startswith("https://")

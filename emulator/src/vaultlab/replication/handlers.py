@@ -305,11 +305,21 @@ def _require_token(repl: Replication, request: web.Request) -> None:
         raise VaultError(403, [M.PERMISSION_DENIED])
 
 
-def _ssl_for_unwrap(ca_file: str, ca_path: str) -> ssl.SSLContext:
+def _ssl_for_unwrap(repl: Replication, ca_file: str, ca_path: str) -> ssl.SSLContext:
+    """Trust for the unwrap call: ``ca_file``/``ca_path`` replace the system roots, as in Vault.
+
+    Without them Vault uses the host's system roots.  A lab host's "system roots" include
+    the lab CA by default (switch ``unwrap_trusts_lab_ca``), the way a real fleet trusts its
+    own CA; switch it off to see the x509 failure of an unprepared host.
+    """
     try:
         if ca_file or ca_path:
             return ssl.create_default_context(cafile=ca_file or None, capath=ca_path or None)
-        return ssl.create_default_context()
+        ctx = ssl.create_default_context()
+        pem = lab_ca_pem(repl.node) if repl.setting("unwrap_trusts_lab_ca", True) else None
+        if pem:
+            ctx.load_verify_locations(cadata=pem)
+        return ctx
     except (OSError, ssl.SSLError) as exc:
         raise bad_request(M.REPL_CA_FILE.format(path=ca_file or ca_path, reason=exc)) from None
 
@@ -328,7 +338,7 @@ async def _redeem(repl: Replication, t: str, body: dict[str, Any]) -> dict[str, 
     addr = (_str(body, "primary_api_addr") or claims.get("addr") or "").rstrip("/")
     if not addr:
         raise bad_request(M.REPL_NO_PRIMARY_ADDR)
-    ctx = _ssl_for_unwrap(_str(body, "ca_file"), _str(body, "ca_path")) if addr.startswith("https") else None
+    ctx = _ssl_for_unwrap(repl, _str(body, "ca_file"), _str(body, "ca_path")) if addr.startswith("https") else None
     timeout = max(repl.timing("connection_timeout", 1.0), 0.5) * 5
     session = await repl.http()
     try:
