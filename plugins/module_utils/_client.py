@@ -186,8 +186,11 @@ def _exception_chain(exc):
         nxt = getattr(exc, "reason", None)
         if not isinstance(nxt, BaseException):
             nxt = exc.__cause__ or exc.__context__
-        if nxt is None and exc.args and isinstance(exc.args[0], BaseException):
-            nxt = exc.args[0]
+        if nxt is None:
+            # requests/urllib3 wrap the underlying error as an argument, e.g.
+            # ProtocolError("Connection aborted.", RemoteDisconnected(...))
+            inner = [a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)]
+            nxt = inner[-1] if inner else None
         exc = nxt
     return seen
 

@@ -98,6 +98,9 @@ def describe_connection_error(exc, option_prefix=""):
         hint = "the host name in %surl does not resolve" % p
     elif exc.reason == "timeout":
         hint = "no answer in time: check %surl, firewalls, or raise timeout" % p
+    elif (exc.url or "").startswith("http://") and ("closed connection" in cause or "connection aborted" in cause
+                                                    or "connection reset" in cause or "badstatusline" in cause):
+        hint = "the server hung up on plain HTTP; if Vault listens with TLS, use https:// in %surl" % p
     return "%s; %s" % (exc.message, hint) if hint else exc.message
 
 

@@ -504,6 +504,15 @@ def test_classify_follows_cause_chain():
             "refused", "connection refused")
 
 
+def test_http_to_a_tls_port_names_the_hang_up(tls_stub_vault):
+    url = tls_stub_vault.url.replace("https://", "http://")
+    with pytest.raises(VaultConnectionError) as err:
+        make_client(url, retries=0).request("GET", "sys/health")
+    assert err.value.reason == "other"
+    # the innermost cause, not the tuple repr of urllib3's wrapper
+    assert not err.value.cause.startswith("(")
+
+
 def test_connection_error_unknown_reason_maps_to_other():
     exc = VaultConnectionError("http://x", "weird", "cause")
     assert exc.reason == "other"

@@ -276,6 +276,11 @@ def test_describe_connection_error(reason, cause, prefix, expected):
     assert expected in msg
 
 
+def test_plain_http_to_a_tls_port_suggests_https():
+    exc = VaultConnectionError("http://v:8200/v1/sys/health", "other", "Remote end closed connection without response")
+    assert "use https:// in url" in describe_connection_error(exc)
+
+
 def test_describe_connection_error_other_has_no_hint():
     exc = VaultConnectionError("https://v:8200/v1/sys/health", "other", "connection reset")
     assert describe_connection_error(exc) == exc.message
