@@ -359,6 +359,8 @@ class Node:
             "generation": uuid.uuid4().hex,
         }
         with self.storage.transaction():
+            if self.storage.get(SEAL_CONFIG_KEY) is not None:  # another node won the race
+                raise ValueError(messages.ALREADY_INITIALIZED)
             self.storage.put(SEAL_CONFIG_KEY, config, scope="node")
             if self.storage.get(CLUSTER_INFO_KEY) is None:
                 self.storage.put(
