@@ -523,6 +523,10 @@ class Supervisor:
         self.wait_ready(self.spawn([(cluster, t) for t in targets], timeout), timeout)
         if unseal:
             self.unseal(cluster, None if node is None else targets[0], timeout=timeout)
+            nodes = self._nodes(cluster)
+            urls = [(self.node_record(cluster, n) or {}).get("api_addr") for n in nodes]
+            self._wait_active(self.client(), cluster, nodes, [u for u in urls if u], timeout)
+            self.status()  # the active node may have moved: refresh lab.json and inventory
         return targets
 
     def unseal(self, cluster: str, node: str | None = None, timeout: float = 30.0) -> None:
