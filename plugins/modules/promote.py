@@ -95,7 +95,8 @@ options:
       - Required when O(old_primary_url) is not given, or when the old primary does not answer
         or is sealed.
       - When the old primary comes back it still believes it is primary. Demote it at once
-        (M(vaultops.replication.replication_primary) with O(ignore:state=demoted)) before
+        (M(vaultops.replication.replication_primary) with
+        O(vaultops.replication.replication_primary#module:state=demoted)) before
         letting it rejoin.
     type: bool
     default: false
@@ -707,6 +708,9 @@ class Runner:
             plan.error = still_connected_error(target, self.client.url)
         elif plan.error is None and plan.needs_disconnected:
             plan.error = still_connected_error(target, self.client.url)
+        if plan.error is None and plan.promote and self.rtype == "performance" and not self.client.token:
+            plan.error = ("promoting a performance secondary needs token (or VAULT_TOKEN): a token of that "
+                          "cluster allowed to call sys/replication/performance/secondary/promote.")
         if plan.error:
             self.fail(plan.error, old_primary=old.as_dict() if old else None)
         self.warnings.extend(plan.warnings)

@@ -447,3 +447,10 @@ def test_performance_promotion(capsys, monkeypatch):
 def test_secret_not_in_output(capsys, planned):
     out = run(capsys, PLANNED, diff=True)
     assert DR_TOKEN not in json.dumps(out)
+
+
+def test_performance_promotion_needs_token(capsys, monkeypatch):
+    lab = FakeLab(monkeypatch, Cluster(perf="secondary"))
+    monkeypatch.delenv("VAULT_TOKEN", raising=False)
+    out = run(capsys, {"mode": "performance", "unplanned_failover": True})
+    assert out["failed"] and "needs token" in out["msg"] and lab.writes() == []
