@@ -121,10 +121,8 @@ def _code(request: web.Request, name: str, default: int) -> int:
 
 def _flag(request: web.Request, name: str) -> bool:
     value = request.query.get(name)
-    if value is None:
-        return False
-    if value == "":
-        return True
+    if value is None or value == "":
+        return False  # Vault's weak decoding reads an empty value as false
     try:
         return parse_bool(value, name)
     except VaultError:
