@@ -1,0 +1,1 @@
+"""HTTP handlers of the core Vault API (no replication)."""
