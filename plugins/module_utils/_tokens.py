@@ -115,6 +115,10 @@ def inspect_activation_token(token, now=None, leeway=DEFAULT_EXP_LEEWAY):
     check it, so it is not verified here; this only catches mistakes (wrong value pasted,
     a token minted long ago) before a secondary is wiped for nothing. Returns the claims
     ``addr``, ``exp``, ``iat``, ``jti``, ``type`` (missing ones as None) plus ``nbf``.
+
+    ``jti`` is the wrapping token itself: as secret as the activation token, never return or
+    log it. Only tokens from the wrapped flow are JWTs; the ``data.token`` of the public-key
+    flow has no documented format and must not be passed here.
     """
     if not HAS_JWT:
         raise ActivationTokenError("missing-lib", "the Python library 'PyJWT' is required to inspect activation tokens")
