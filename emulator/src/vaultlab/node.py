@@ -500,6 +500,12 @@ class Node:
     def _try_lock(self) -> bool:
         now = time.time()
         ttl = self.timing("ha_lease_ttl")
+        if not self.active:
+            # Cheap read first: standbys poll often and must not take the write lock each time.
+            current = self.storage.get(HA_LOCK_KEY)
+            if current and current.get("node") != self.name and current.get("expires", 0) > now:
+                self._leader = {k: current.get(k) for k in ("node", "api_addr", "cluster_addr", "since")}
+                return False
         with self.storage.transaction():
             lock = self.storage.get(HA_LOCK_KEY)
             mine = lock is not None and lock.get("node") == self.name
