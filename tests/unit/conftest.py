@@ -26,7 +26,8 @@ import pytest
 class Recorded:
     """One request as received by the stub server."""
 
-    def __init__(self, method, path, query, headers, body):
+    def __init__(self, method, path, query, headers, body, client_port=None):
+        self.client_port = client_port
         self.method = method
         self.path = path
         self.query = query
@@ -86,7 +87,8 @@ class StubVault:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
-                rec = Recorded(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+                rec = Recorded(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body,
+                               client_port=self.client_address[1])
                 reply = stub._next(rec)
                 if reply.delay:
                     time.sleep(reply.delay)

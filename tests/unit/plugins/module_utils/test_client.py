@@ -108,6 +108,20 @@ def test_with_token_shares_the_pool_and_switches_token(stub_vault):
     assert second.url == first.url
 
 
+def test_connections_are_reused_across_calls(stub_vault):
+    stub_vault.route("GET", "sys/replication/dr/status", Reply(200, {"data": {"mode": "primary"}}))
+    stub_vault.route("GET", "sys/health", Reply(429, {"standby": True}))
+    client = make_client(stub_vault.url)
+    for dummy in range(3):
+        client.request("GET", "sys/replication/dr/status")
+    client.with_token("other").request("GET", "sys/replication/dr/status")
+    assert len({r.client_port for r in stub_vault.requests}) == 1
+    for dummy in range(3):
+        client.request("GET", "sys/health", allow_status=(429,), retry_on_status=False)
+    # the probe pool is a second connection, reused as well
+    assert len({r.client_port for r in stub_vault.requests}) == 2
+
+
 @pytest.mark.parametrize("given, expected", [
     ("http://127.0.0.1:8200", "http://127.0.0.1:8200"),
     ("https://vault.example.com:8200/", "https://vault.example.com:8200"),
