@@ -94,3 +94,36 @@ def test_leader_change_partition_and_perf_following_dr_failover(tmp_path):
         wait_for(lambda: s("GET", "secret/data/three", token=admin).status == 200, timeout=5,
                  what="write on the new primary reaches the perf secondary")
         assert status(s, "performance")["cluster_id"] == status(d, "performance")["cluster_id"]
+
+
+def test_dr_promotion_of_a_perf_secondary_keeps_its_perf_role(tmp_path):
+    """§2.10: promoting the DR secondary of a perf secondary reconnects to the perf primary."""
+    with Lab(tmp_path / "lab", clusters=["primary", "perf", "perfdr"]) as lab:
+        p, s, sd = Api(lab, "primary"), Api(lab, "perf"), Api(lab, "perfdr")
+        primary_info = lab.info["clusters"]["primary"]
+        keys = primary_info["unseal_keys_b64"][:primary_info["threshold"]]
+        assert p("POST", "sys/replication/performance/primary/enable", {}).status == 200
+        assert p("POST", "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}).status == 204
+        assert p("POST", "sys/policies/acl/promo", {"policy": BATCH_POLICY}).status == 204
+        activate(p, s, "perf-1", "performance")
+        admin = root_on(s, keys)
+        s.token = admin
+        batch = s("POST", "auth/token/create", {"type": "batch", "policies": ["promo"], "ttl": "1h"})
+        assert batch.status == 200, batch
+        assert s("POST", "sys/replication/dr/primary/enable", {}).status == 200
+        activate(s, sd, "perfdr-1")
+        # The DR secondary mirrors the perf role in health but runs none of its own.
+        assert sd("GET", "sys/health", token=None).json["replication_performance_mode"] == "secondary"
+        assert status(sd, "performance") == {"mode": "disabled"}
+
+        for name in lab.info["clusters"]["perf"]["node_names"]:
+            lab.kill("perf", name)
+        promoted = sd("POST", "sys/replication/dr/secondary/promote",
+                      {"dr_operation_token": batch.json["auth"]["client_token"]})
+        assert promoted.status == 200, promoted
+        wait_for(lambda: connected_to(sd, "performance", primary_info["cluster_addrs"]), timeout=10,
+                 what="promoted cluster streams from the perf primary")
+        assert status(sd, "performance")["secondary_id"] == "perf-1"
+        assert p("POST", "secret/data/late", {"data": {"n": 1}}).status == 200
+        wait_for(lambda: sd("GET", "secret/data/late", token=admin).status == 200, timeout=5,
+                 what="perf primary write reaches the promoted cluster")

@@ -263,7 +263,8 @@ class Replication:
                 "last_heartbeat": models.now_rfc3339(ts) if ts else "",
                 "clock_skew_ms": info.get("clock_skew_ms", 0),
                 "last_heartbeat_duration_ms": info.get("last_heartbeat_duration_ms", 0),
-                "replication_primary_canary_age_ms": info.get("canary_age_ms", 0),
+                # Age of the last message from the secondary, the closest analogue of the canary.
+                "replication_primary_canary_age_ms": int(max(now - ts, 0) * 1000) if ts else 0,
             }
         return out
 
