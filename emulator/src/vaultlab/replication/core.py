@@ -168,6 +168,11 @@ class Replication:
             self.storage.put(EPOCH_KEY, value, scope="node")
         return value
 
+    def new_epoch(self) -> None:
+        """This cluster's data was replaced wholesale (wipe, snapshot): downstream secondaries
+        streaming from it must not trust their WAL position any more."""
+        self.storage.put(EPOCH_KEY, str(uuid.uuid4()), scope="node")
+
     def register_node(self) -> None:
         node = self.node
         self.storage.put(NODE_REGISTRY + node.name,

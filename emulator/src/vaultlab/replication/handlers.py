@@ -387,6 +387,7 @@ async def secondary_enable(repl: Replication, request: web.Request, t: str) -> w
     new, warnings = models.begin_secondary(repl.load(t), t, bundle)
     # Everything this cluster held goes: its own tokens, mounts and data (reference §2.9).
     repl.storage.wipe(("replicated", "local"))
+    repl.new_epoch()
     _adopt_seal(repl, bundle, always=True)
     repl.clear_progress(t)
     repl.forget_all_secondaries(t)

@@ -196,6 +196,9 @@ async def _wal(repl: Replication, request: web.Request) -> web.Response:
     if after < storage.first_wal() - 1 or after > storage.last_wal(scopes):
         # Compacted away, or a position from a different lineage: start over.
         return _err(409, "requested WAL position is not available; resync", resync=True)
+    if body.get("epoch") and body["epoch"] != repl.epoch():
+        # This cluster's data was replaced since the secondary bootstrapped from it.
+        return _err(409, "WAL lineage changed; resync", resync=True)
     if body.get("filter_tag", "") != _filter_tag(state, sid):
         # The paths filter changed: the secondary must drop (or gain) whole mounts.
         return _err(409, "paths filter changed; resync", resync=True)
@@ -407,6 +410,7 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         if not _still_current(repl, t, state):
             return
         storage.restore(items, scopes, wal_index=position)
+        repl.new_epoch()
         repl.save_progress(t, merkle_sync_progress={"sync_progress": len(items), "sync_total_keys": len(items)})
     else:
         repl.save_progress(t, stream_state=models.ST_DIFF, connection_state=models.CONN_READY)
@@ -418,7 +422,7 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         repl.save(t, fresh)
         repl.kick[t].clear()
         state = dict(fresh, _type=t)
-    filter_tag = answer.get("filter_tag", "")
+    filter_tag, epoch = answer.get("filter_tag", ""), answer.get("epoch")
     changes = _learn(repl, t, state, answer)
     repl.save_progress(t, stream_state=models.ST_STREAM, connection_state=models.CONN_READY,
                        last_remote_wal=position, remote_epoch=answer.get("epoch"),
@@ -428,7 +432,7 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         if repl.kick[t].is_set() or not _still_current(repl, t, state):
             return
         body = _hello(repl, t, state)
-        body.update(after=position, wait=interval, filter_tag=answer.get("filter_tag", filter_tag))
+        body.update(after=position, wait=interval, filter_tag=filter_tag, epoch=epoch)
         answer = await _post(repl, t, state, addr, "wal", body, interval + timeout)
         if not _still_current(repl, t, state):
             return
