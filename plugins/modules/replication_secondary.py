@@ -613,11 +613,16 @@ class SecondaryRunner(object):
     def fail(self, msg, **kwargs):
         self.module.fail_json(msg=msg, **kwargs)
 
+    def prefix_for(self, client):
+        """Option prefix to name in connection hints: the primary's own options when it is not url."""
+        return "primary_" if client is not None and client is self.primary and client is not self.client else ""
+
     def api(self, what, func, *args, **kwargs):
         try:
             return func(*args, **kwargs)
         except VaultError as exc:
-            self.module.fail_from(exc, what)
+            prefix = self.prefix_for(args[0] if args else None)
+            self.module.fail_from(exc, what, option_prefix=prefix)
 
     def read_statuses(self, client, label):
         raw = self.api("read the replication status of %s" % label, _api.replication_status, client)
@@ -645,9 +650,11 @@ class SecondaryRunner(object):
             if exc.status == 403:
                 self.fail("The token given in '%s' was rejected by %s (HTTP 403 permission denied): it is invalid or "
                           "expired. Give a valid token." % (option, label))
-            self.module.fail_from(exc, "check the token '%s' on %s" % (option, label))
+            self.module.fail_from(exc, "check the token '%s' on %s" % (option, label),
+                                  option_prefix=self.prefix_for(client))
         except VaultError as exc:
-            self.module.fail_from(exc, "check the token '%s' on %s" % (option, label))
+            self.module.fail_from(exc, "check the token '%s' on %s" % (option, label),
+                                  option_prefix=self.prefix_for(client))
 
     def wait_out_bootstrap(self, statuses, client, label):
         if statuses[self.mode].role != "bootstrapping":
@@ -701,7 +708,10 @@ class SecondaryRunner(object):
 
     def primary_client(self):
         if self.primary is None and self.params.get("primary_url"):
-            self.primary = self.api("connect to primary_url", self.module.client_for, "primary")
+            try:
+                self.primary = self.module.client_for("primary")
+            except VaultError as exc:
+                self.module.fail_from(exc, "connect to primary_url", option_prefix="primary_")
             self.primary_label = "the primary at %s" % self.primary.url
         return self.primary
 

@@ -681,3 +681,16 @@ def test_secret_options_declared_no_log(monkeypatch):
         mod.main()
     for name in ("activation_token", "dr_operation_token", "unseal_keys", "primary_token"):
         assert captured[name]["no_log"] is True, name
+
+
+def test_unreachable_primary_names_primary_url(lab, capsys, monkeypatch):
+    from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultConnectionError
+    real_health = lab.health
+
+    def health(c, **q):
+        if c.url == P:
+            raise VaultConnectionError(P + "/v1/sys/health", "refused", "Connection refused")
+        return real_health(c, **q)
+    monkeypatch.setattr(_api, "health", health)
+    out = run(capsys, dict(BASE, allow_wipe=True))
+    assert out["failed"] and "check primary_url" in out["msg"] and lab.writes() == []
