@@ -127,3 +127,19 @@ def test_dr_promotion_of_a_perf_secondary_keeps_its_perf_role(tmp_path):
         assert p("POST", "secret/data/late", {"data": {"n": 1}}).status == 200
         wait_for(lambda: sd("GET", "secret/data/late", token=admin).status == 200, timeout=5,
                  what="perf primary write reaches the promoted cluster")
+
+
+def test_dr_secondary_resyncs_after_its_primary_is_wiped(tmp_path):
+    """A DR primary that becomes a perf secondary is wiped; its DR secondary must follow."""
+    with Lab(tmp_path / "lab", clusters=["primary", "mid", "dr"]) as lab:
+        p, m, d = Api(lab, "primary"), Api(lab, "mid"), Api(lab, "dr")
+        assert m("POST", "sys/replication/dr/primary/enable", {}).status == 200
+        assert m("POST", "sys/mounts/own", {"type": "kv"}).status == 204
+        activate(m, d, "dr-1")
+        assert p("POST", "sys/replication/performance/primary/enable", {}).status == 200
+        assert p("POST", "sys/mounts/shared", {"type": "kv"}).status == 204
+        old_root = status(m)["merkle_root"]
+        activate(p, m, "mid-perf", "performance")
+        assert status(m)["merkle_root"] != old_root
+        wait_for(lambda: caught_up(d, m), timeout=10, what="DR secondary re-synced to the wiped primary")
+        assert status(m)["secondaries"][0]["connection_status"] == "connected"
