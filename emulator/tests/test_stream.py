@@ -3,7 +3,7 @@ secondary following a DR failover of its primary (reference §7.2)."""
 
 from __future__ import annotations
 
-from conftest import Api, call, wait_for
+from conftest import Api, wait_for
 from test_replication_dr import BATCH_POLICY, activate, caught_up, status
 from test_replication_perf import root_on
 

@@ -13,7 +13,6 @@ Where state lives (scopes, see storage.py):
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,6 @@ import uuid
 from typing import Any
 
 from .. import messages as M
-from ..storage import merkle_of
 from . import models
 from .models import (BOOTSTRAPPING, DISABLED, PRIMARY, SECONDARY, TYPES, ReplicationError)
 

@@ -30,7 +30,8 @@ from aiohttp import web
 
 from .. import messages as M
 from . import models
-from .core import SCOPES, Replication, merkle_of
+from ..storage import merkle_of
+from .core import SCOPES, Replication
 from .filters import MOUNTS_KEY, Filter
 from .models import BOOTSTRAPPING, PRIMARY, SECONDARY
 
