@@ -173,6 +173,8 @@ async def revoke_secondary(repl: Replication, request: web.Request, t: str) -> w
     sid = _str(body, "id")
     repl.save(t, models.revoke_secondary(repl.load(t), t, sid))
     repl.forget_secondary(t, sid)
+    if repl.setting("revoke_secondary_status", 204) == 200:
+        return envelope(None)
     return no_content()
 
 
@@ -189,6 +191,8 @@ async def paths_filter(repl: Replication, request: web.Request, t: str) -> web.R
         return envelope({"mode": flt["mode"], "paths": list(flt["paths"])})
     if op == "update":
         body = await read_body(request)
+        if repl.setting("paths_filter_requires_known_id", False) and sid not in (state.get("secondaries") or {}):
+            raise ReplicationError(M.REPL_UNKNOWN_ID.format(id=sid))
         repl.save("performance", models.set_paths_filter(state, sid, body.get("mode"), body.get("paths")))
         return no_content()
     if op == "delete":
@@ -396,9 +400,10 @@ async def secondary_enable(repl: Replication, request: web.Request, t: str) -> w
     return envelope(None, warnings=warnings)
 
 
-async def _dr_token(repl: Replication, request: web.Request, t: str, body: dict[str, Any]) -> None:
+async def _dr_token(repl: Replication, request: web.Request, t: str, body: dict[str, Any]) -> str | None:
     if t == "dr":
-        repl.check_dr_token(body.get("dr_operation_token"), vault_path(request))
+        return repl.check_dr_token(body.get("dr_operation_token"), vault_path(request))
+    return None
 
 
 def _wrong_state_first(state: dict[str, Any], wanted: tuple[str, ...], action: str) -> None:
@@ -413,13 +418,15 @@ async def promote(repl: Replication, request: web.Request, t: str) -> web.Respon
     if models.mode_of(state) == PRIMARY:
         raise ReplicationError(M.REPL_ALREADY_PRIMARY)
     _wrong_state_first(state, (SECONDARY, BOOTSTRAPPING), "promote")
-    await _dr_token(repl, request, t, body)
+    kind = await _dr_token(repl, request, t, body)
     force = _bool(body, "force")
     prog = repl.progress(t)
     caught_up = not state.get("primary") or prog.get("last_remote_wal", 0) >= prog.get("primary_last_wal", 0)
     new, warnings = models.promote(state, t, primary_cluster_addr=_str(body, "primary_cluster_addr"),
                                    caught_up=caught_up, force=force)
     repl.save(t, new)
+    if kind == "operation" and repl.setting("dr_operation_token_single_use", False):
+        repl.delete_dr_token(body["dr_operation_token"])
     repl.clear_progress(t)
     repl.forget_all_secondaries(t)
     repl.make_unavailable("promote")
@@ -600,6 +607,8 @@ def routes(repl: Replication) -> list[tuple[str, Handler]]:
             (f"{base}/{t}/secondary/update-primary", w(update_primary, t)),
             (f"{base}/{t}/secondary/disable", w(secondary_disable, t)),
         ]
+    if repl.setting("legacy_mount_filter", False):
+        out.append((f"{base}/performance/primary/mount-filter/{{id}}", w(paths_filter, "performance")))
     # 0.7-era aliases for performance replication.
     for action, fn in (("enable", primary_enable), ("demote", primary_demote), ("disable", primary_disable),
                        ("secondary-token", secondary_token), ("revoke-secondary", revoke_secondary)):
