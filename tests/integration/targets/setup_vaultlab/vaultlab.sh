@@ -20,7 +20,7 @@
 #   vault_ca_cert; no secrets), puts this targets directory on ANSIBLE_ROLES_PATH and, when it is
 #   not set yet, points ANSIBLE_COLLECTIONS_PATH at the collection under test.
 # * Secrets are never exported or printed: playbooks load them with the setup_vaultlab role
-#   (tasks/main.yml sets the no_log fact `vaultlab`), see that file.
+#   (tasks/main.yml sets the no_log fact `setup_vaultlab_lab`), see that file.
 #
 # vaultlab is the `vaultlab` command if it is on PATH, otherwise `python -m vaultlab` with the
 # Python ansible-test runs the target with (ANSIBLE_TEST_PYTHON_INTERPRETER) or python3.

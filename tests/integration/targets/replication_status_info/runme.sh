@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Integration test of vaultops.replication.replication_status_info against a DR pair in vaultlab.
+set -euo pipefail
+cd "$(dirname "$0")"
+source ../setup_vaultlab/vaultlab.sh
+vaultlab_up --cluster primary --cluster dr
+vaultlab_playbook playbook.yml "$@"
