@@ -510,7 +510,6 @@ class Supervisor:
         for target in targets:
             if self.stop_node(target, signal.SIGKILL, grace=0):
                 killed.append(target)
-        _reap()
         return killed
 
     def restart(self, cluster: str, node: str | None = None, unseal: bool = False,
@@ -519,7 +518,6 @@ class Supervisor:
         targets = self._nodes(cluster, node)
         for target in targets:
             self.stop_node(target, signal.SIGKILL, grace=0)
-        _reap()
         self.wait_ready(self.spawn([(cluster, t) for t in targets], timeout), timeout)
         if unseal:
             self.unseal(cluster, None if node is None else targets[0], timeout=timeout)
@@ -668,17 +666,6 @@ def _is_our_node(pid: int, node: str, lab_dir: Path) -> bool:
     wanted = node.encode()
     return (b"vaultlab" in argv and str(lab_dir).encode() in argv
             and any(arg == wanted or arg.endswith(b"/" + wanted) for arg in argv))
-
-
-def _reap() -> None:
-    """Collect exited children of this process (nodes are normally grandchildren)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def _last_log_line(path: Path) -> str:
