@@ -5,6 +5,7 @@ promotion and re-pointing."""
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 from conftest import Api, wait_for
@@ -39,6 +40,19 @@ def test_perf_secondary_receives_replicated_data_only(lab):
     perf_own_root = s.token
 
     assert p("POST", "sys/replication/performance/primary/enable", {}).status == 200
+
+    # Activation tokens are single use and expire; the secondary relays the primary's refusal.
+    burnt = p("POST", "sys/replication/performance/primary/secondary-token", {"id": "burnt"}).json["wrap_info"]
+    stolen = p("POST", "sys/wrapping/unwrap", {"token": burnt["token"]}, token=None)
+    assert stolen.status == 200 and stolen.data["secondary_id"] == "burnt"
+    short = p("POST", "sys/replication/performance/primary/secondary-token", {"id": "short", "ttl": "1s"})
+    time.sleep(1.1)
+    for token in (burnt["token"], short.json["wrap_info"]["token"]):
+        refused = s("POST", "sys/replication/performance/secondary/enable", {"token": token})
+        assert refused.status == 400
+        assert refused.errors == [M.REPL_UNWRAP_FAILED.format(status=400, message=M.WRAPPING_TOKEN_INVALID)]
+    assert s("GET", "sys/mounts", token=perf_own_root).status == 200  # refused before any wipe
+
     for mount in ("secret", "hidden"):
         assert p("POST", f"sys/mounts/{mount}", {"type": "kv", "options": {"version": "2"}}).status == 204
         assert p("POST", f"{mount}/data/x", {"data": {"m": mount}}).status == 200
