@@ -92,7 +92,8 @@ def make_middleware(node: Node) -> Any:
                 current = node.leader()
                 if not current or not current.get("api_addr"):
                     raise VaultError(500, ["local node not active but active cluster node not found"])
-                raise web.HTTPTemporaryRedirect(current["api_addr"] + request.path_qs)
+                # Like Vault: a bare 307 with Location and no body.
+                return web.Response(status=307, headers={"Location": current["api_addr"] + request.path_qs})
             if _replication is not None:
                 verdict = _replication.gate(node, request.method, vpath)
                 if verdict:
