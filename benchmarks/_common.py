@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared helpers: timing, result tables, vaultlab labs and raw Vault HTTP calls.
 
 Benchmarks compare against a baseline measured in the same run, so a loaded or slow machine

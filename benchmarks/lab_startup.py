@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """lab_startup: wall time of ``vaultlab up`` against starting as many bare aiohttp interpreters.
 
 vaultlab forks every node from one launcher, so the interesting number is how much init,
@@ -51,7 +52,7 @@ def lab_once(clusters: list[str]) -> tuple[float, float]:
 def run(quick: bool) -> dict[str, Any]:
     c.check_vaultlab()
     configs = QUICK if quick else FULL
-    repeats = 1 if quick else 2
+    repeats = 1 if quick else 3
     rows, results = [], []
     for label, clusters, nodes in configs:
         base_times, up_times, down_times = [], [], []

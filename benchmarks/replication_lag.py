@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """replication_lag: time until DR and performance secondaries hold N fresh primary writes.
 
 Baseline = the N sequential KV writes on the primary alone. The measured span runs from the

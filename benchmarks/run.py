@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Run the benchmarks: ``python -m benchmarks [--quick] [NAME ...]`` (or ``python benchmarks/run.py``).
 
 Each benchmark prints a table and writes ``benchmarks/results/<name>.json``. A benchmark whose
