@@ -124,11 +124,13 @@ def test_timing_overrides_reach_lab_json_and_nodes(tmp_path) -> None:
     timing_file = tmp_path / "timing.json"
     timing_file.write_text(json.dumps({"bootstrap": 0.5, "promote": 9}))
     result = cli("up", "--dir", str(lab_dir), "--cluster", "solo", "--timing", "promote=2.0",
-                     "--timing-file", str(timing_file))
+                 "--timing-file", str(timing_file), "--profile", "realistic")
     try:
         assert result.returncode == 0, result.stderr
         lab = json.loads((lab_dir / "lab.json").read_text())
-        assert lab["timing"] == {"bootstrap": 0.5, "promote": 2.0} and lab["profile"] == "fast"
+        assert lab["timing"] == {"bootstrap": 0.5, "promote": 2.0} and lab["profile"] == "realistic"
+        state = call("GET", lab["clusters"]["solo"]["api_addr"] + "/_vaultlab/state").json
+        assert state["profile"] == "realistic" and state["active"] is True
         config = json.loads((lab_dir / "config.json").read_text())
         assert config["timing"]["promote"] == 2.0
         inventory = (lab_dir / "inventory.yml").read_text()
