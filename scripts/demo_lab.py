@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Helpers for scripts/demo.sh and the Molecule/infra tests: everything that talks to a vaultlab
+lab directly (raw HTTP), so that the checks do not go through the collection under test.
+
+  demo_lab.py env DIR                    shell exports: tokens and unseal keys for ansible-playbook
+  demo_lab.py write DIR CLUSTER N        write N sample secrets (KV v1 mount "demo") through CLUSTER
+  demo_lab.py read DIR CLUSTER N         read them back through CLUSTER, exit 1 if any is missing
+  demo_lab.py roles DIR                  one line per cluster: dr role / performance role
+  demo_lab.py leaks DIR PATH...          exit 1 if a file under PATH holds a secret: any root token or
+                                         key share in lab.json, or anything shaped like a Vault
+                                         token (hvs./hvb./hvr.) or an activation token (JWT)
+  demo_lab.py watch DIR OUT [--interval S]  poll every cluster until SIGTERM; write a JSON verdict
+                                         (samples, and every moment two clusters of one
+                                         replication set claimed the primary role) to OUT
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+
+SECRET_MOUNT = "demo"
+
+
+def load_lab(lab_dir):
+    with open(os.path.join(lab_dir, "lab.json"), encoding="utf-8") as f:
+        return json.load(f)["clusters"]
+
+
+def _ctx(cluster):
+    ca = cluster.get("ca_cert")
+    if ca:
+        return ssl.create_default_context(cafile=ca)
+    return None
+
+
+def call(cluster, method, path, token=None, body=None, timeout=5.0):
+    """One Vault API call; returns (status, parsed JSON or None). Never raises on HTTP errors."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(cluster["api_addr"].rstrip("/") + "/v1/" + path, data=data, method=method)
+    if token:
+        req.add_header("X-Vault-Token", token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=_ctx(cluster)) as resp:
+            raw = resp.read()
+            return resp.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw) if raw else None
+        except ValueError:
+            return exc.code, None
+
+
+def cmd_env(args):
+    lab = load_lab(args.dir)
+    primary = next((n for n in lab if n.startswith("primary")), None)
+    if primary is None:
+        sys.exit("no cluster named primary* in the lab")
+    print("export VAULT_TOKEN=%s" % lab[primary]["root_token"])
+    print("export VAULT_UNSEAL_KEYS=%s" % ",".join(lab[primary]["unseal_keys_b64"]))
+    for name, c in lab.items():
+        if name != primary:
+            # Valid until the cluster becomes a secondary (activation wipes its tokens).
+            env = "VAULT_TOKEN_" + "".join(ch if ch.isalnum() else "_" for ch in name).upper()
+            print("export %s=%s" % (env, c["root_token"]))
+
+
+def _token_for(lab, name):
+    primary = next(n for n in lab if n.startswith("primary"))
+    return lab[primary]["root_token"]
+
+
+def cmd_write(args):
+    lab = load_lab(args.dir)
+    c = lab[args.cluster]
+    token = _token_for(lab, args.cluster)
+    status, _ = call(c, "GET", "sys/mounts/" + SECRET_MOUNT, token)
+    if status != 200:
+        status, body = call(c, "POST", "sys/mounts/" + SECRET_MOUNT, token, {"type": "kv", "options": {"version": "1"}})
+        if status >= 300:
+            sys.exit("cannot mount %s on %s: HTTP %s %s" % (SECRET_MOUNT, args.cluster, status, body))
+    for i in range(args.count):
+        status, body = call(c, "POST", "%s/item-%04d" % (SECRET_MOUNT, i), token, {"value": "sample-%04d" % i})
+        if status >= 300:
+            sys.exit("write %d failed on %s: HTTP %s %s" % (i, args.cluster, status, body))
+    print("wrote %d secrets to %s/ through %s" % (args.count, SECRET_MOUNT, args.cluster))
+
+
+def cmd_read(args):
+    lab = load_lab(args.dir)
+    c = lab[args.cluster]
+    token = _token_for(lab, args.cluster)
+    missing = []
+    for i in range(args.count):
+        status, body = call(c, "GET", "%s/item-%04d" % (SECRET_MOUNT, i), token)
+        if status != 200 or (body or {}).get("data", {}).get("value") != "sample-%04d" % i:
+            missing.append((i, status))
+    if missing:
+        print("%d of %d secrets missing or wrong on %s (first: item %d, HTTP %s)"
+              % (len(missing), args.count, args.cluster, missing[0][0], missing[0][1]))
+        sys.exit(1)
+    print("all %d secrets readable on %s" % (args.count, args.cluster))
+
+
+def read_roles(lab):
+    out = {}
+    for name, c in lab.items():
+        try:
+            status, body = call(c, "GET", "sys/replication/status", timeout=1.0)
+        except (OSError, urllib.error.URLError):
+            out[name] = None
+            continue
+        data = (body or {}).get("data") if status == 200 else None
+        out[name] = data
+    return out
+
+
+def cmd_roles(args):
+    for name, data in read_roles(load_lab(args.dir)).items():
+        if data is None:
+            print("%s unreachable" % name)
+        else:
+            print("%s dr=%s performance=%s" % (name, data["dr"].get("mode"), data["performance"].get("mode")))
+
+
+def split_brains(snapshot):
+    """Replication sets (type, cluster_id) that more than one cluster claims to be primary of."""
+    claims = {}
+    for name, data in snapshot.items():
+        if not data:
+            continue
+        for rtype in ("dr", "performance"):
+            st = data.get(rtype) or {}
+            if st.get("mode") == "primary" and st.get("cluster_id"):
+                claims.setdefault((rtype, st["cluster_id"]), []).append(name)
+    return {"%s:%s" % k: sorted(v) for k, v in claims.items() if len(v) > 1}
+
+
+def cmd_watch(args):
+    lab = load_lab(args.dir)
+    stop = {"now": False}
+
+    def _stop(*_):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    samples = 0
+    violations = []
+    primaries_seen = set()
+    while not stop["now"]:
+        snap = read_roles(lab)
+        samples += 1
+        for name, data in snap.items():
+            if data and (data.get("dr") or {}).get("mode") == "primary":
+                primaries_seen.add(name)
+        bad = split_brains(snap)
+        if bad:
+            violations.append({"time": time.time(), "sets": bad})
+        time.sleep(args.interval)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump({"samples": samples, "violations": violations,
+                   "dr_primaries_seen": sorted(primaries_seen)}, f, indent=1)
+
+
+SECRET_SHAPES = (
+    ("vault token", re.compile(r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}")),
+    ("legacy vault token", re.compile(r"\bs\.[A-Za-z0-9]{24}\b")),
+    ("activation token (JWT)", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}")),
+)
+
+
+def lab_secrets(lab):
+    """Every secret value vaultlab wrote into lab.json."""
+    found = set()
+    for c in lab.values():
+        for key in ("root_token",):
+            if c.get(key):
+                found.add(c[key])
+        for key in ("unseal_keys_b64", "unseal_keys_hex"):
+            found.update(v for v in c.get(key) or [] if v)
+    return found
+
+
+def find_leaks(lab, paths):
+    """(file, line number, kind) for every secret found; the secret itself is never returned."""
+    exact = lab_secrets(lab)
+    hits = []
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            for base, _dirs, names in os.walk(path):
+                files.extend(os.path.join(base, n) for n in names)
+        elif os.path.exists(path):
+            files.append(path)
+    for name in files:
+        try:
+            with open(name, encoding="utf-8", errors="replace") as f:
+                lines = f.readlines()
+        except OSError:
+            continue
+        for no, line in enumerate(lines, 1):
+            for value in exact:
+                if value in line:
+                    hits.append((name, no, "lab secret from lab.json"))
+            for kind, rx in SECRET_SHAPES:
+                if rx.search(line):
+                    hits.append((name, no, kind))
+    return hits
+
+
+def cmd_leaks(args):
+    hits = find_leaks(load_lab(args.dir), args.paths)
+    for name, no, kind in hits:
+        print("LEAK %s:%d: %s" % (name, no, kind))
+    if hits:
+        sys.exit(1)
+    print("no secret found in %s" % " ".join(args.paths))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("env")
+    s.add_argument("dir")
+    s.set_defaults(func=cmd_env)
+    for name, func in (("write", cmd_write), ("read", cmd_read)):
+        s = sub.add_parser(name)
+        s.add_argument("dir")
+        s.add_argument("cluster")
+        s.add_argument("count", type=int)
+        s.set_defaults(func=func)
+    s = sub.add_parser("roles")
+    s.add_argument("dir")
+    s.set_defaults(func=cmd_roles)
+    s = sub.add_parser("leaks")
+    s.add_argument("dir")
+    s.add_argument("paths", nargs="+")
+    s.set_defaults(func=cmd_leaks)
+    s = sub.add_parser("watch")
+    s.add_argument("dir")
+    s.add_argument("out")
+    s.add_argument("--interval", type=float, default=0.05)
+    s.set_defaults(func=cmd_watch)
+    args = p.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
