@@ -21,7 +21,6 @@ Public surface used by the replication package (keep it stable):
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import fnmatch
 import hashlib
@@ -35,10 +34,13 @@ import string
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import messages, profiles
 from .storage import Storage
+
+if TYPE_CHECKING:  # asyncio is imported where used: the CLI imports this module too
+    import asyncio
 
 log = logging.getLogger("vaultlab.node")
 
@@ -323,6 +325,8 @@ class Node:
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run a coroutine in the background, logging (not raising) its failure."""
+        import asyncio
+
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
 
@@ -566,6 +570,8 @@ class Node:
             self._become_standby()
 
     async def run_ha(self) -> None:
+        import asyncio
+
         self._wakeup = asyncio.Event()
         while True:
             self.ha_tick()
