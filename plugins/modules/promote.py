@@ -688,9 +688,6 @@ class Runner:
         if p["demote_old_primary"] and not p["old_primary_url"]:
             self.fail("demote_old_primary: true needs old_primary_url (and old_primary_token): the module must know "
                       "which cluster to demote.")
-        if p["demote_old_primary"] and not (p["old_primary_token"] or p["token"]):
-            self.fail("demote_old_primary: true needs old_primary_token (or token): demoting the old primary is an "
-                      "authenticated call on that cluster.")
         if p["wait_timeout"] <= 0:
             self.fail("wait_timeout must be a positive number of seconds, got %d." % p["wait_timeout"])
         if p["old_primary_url"] and same_url(self.client.url, p["old_primary_url"]):
@@ -708,6 +705,10 @@ class Runner:
             plan.error = still_connected_error(target, self.client.url)
         elif plan.error is None and plan.needs_disconnected:
             plan.error = still_connected_error(target, self.client.url)
+        if plan.error is None and plan.demote_old and not self.old_client.token:
+            plan.error = ("the old primary %s is still primary and must be demoted, which needs old_primary_token "
+                          "(or token): a token of that cluster allowed to call sys/replication/%s/primary/demote."
+                          % (old.url, self.rtype))
         if plan.error is None and plan.promote and self.rtype == "performance" and not self.client.token:
             plan.error = ("promoting a performance secondary needs token (or VAULT_TOKEN): a token of that "
                           "cluster allowed to call sys/replication/performance/secondary/promote.")

@@ -454,3 +454,11 @@ def test_performance_promotion_needs_token(capsys, monkeypatch):
     monkeypatch.delenv("VAULT_TOKEN", raising=False)
     out = run(capsys, {"mode": "performance", "unplanned_failover": True})
     assert out["failed"] and "needs token" in out["msg"] and lab.writes() == []
+
+
+def test_demote_old_primary_without_token_is_fine_when_old_is_gone(capsys, planned):
+    planned.clusters[PRIMARY].reachable = False
+    planned.clusters[SECONDARY].connected_to = None
+    out = run(capsys, {"dr_operation_token": DR_TOKEN, "old_primary_url": PRIMARY, "demote_old_primary": True,
+                       "unplanned_failover": True})
+    assert out["_rc"] == 0 and out["promoted"] and not out["old_primary_demoted"]
