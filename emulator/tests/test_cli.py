@@ -162,3 +162,27 @@ def test_pytest_plugin_fixture(vaultlab) -> None:
     assert call("GET", info["api_addr"] + "/v1/sys/health").status == 200
     lookup = call("GET", info["api_addr"] + "/v1/auth/token/lookup-self", token=vaultlab.token("solo"))
     assert lookup.json["data"]["policies"] == ["root"]
+
+
+def test_up_fails_cleanly_when_a_node_cannot_start(tmp_path) -> None:
+    import socket
+
+    lab_dir = tmp_path / "busy"
+    assert cli("up", "--dir", str(lab_dir), "--cluster", "solo:2").returncode == 0
+    lab = json.loads((lab_dir / "lab.json").read_text())
+    cli("down", "--dir", str(lab_dir))
+    port = int(lab["clusters"]["solo"]["nodes"][0].rsplit(":", 1)[1])
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", port))
+    blocker.listen(1)
+    try:
+        result = cli("up", "--dir", str(lab_dir))
+        assert result.returncode == 1
+        assert "solo-1" in result.stderr and "in use" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        # the node that did start was stopped again
+        status = json.loads(cli("status", "--dir", str(lab_dir), "--json").stdout)
+        assert not any(n["running"] for n in status["clusters"]["solo"]["nodes"])
+    finally:
+        blocker.close()
+        cli("down", "--dir", str(lab_dir))

@@ -298,7 +298,6 @@ class Supervisor:
 
         missing = [(cluster, node) for cluster, nodes in config["clusters"].items() for node in nodes
                    if self.node_pid(node) is None]
-        started: dict[str, str] = {}
         try:
             started = self.spawn(missing, timeout)
             self.wait_ready(started, timeout)
@@ -310,7 +309,7 @@ class Supervisor:
             for name, info in results:
                 lab["clusters"][name] = info
         except BaseException:
-            for node in started:
+            for _, node in missing:  # also nodes a failed launcher forked before failing
                 self.stop_node(node, signal.SIGKILL, grace=0)
             raise
         lab["profile"] = profile
