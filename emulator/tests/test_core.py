@@ -146,6 +146,15 @@ def test_create_only_policy_distinguishes_create_and_update(api: Api) -> None:
     assert api("PUT", "kvc/new", {"a": "2"}, token=token).status == 403
 
 
+def test_list_permission_is_checked_on_the_folder(api: Api) -> None:
+    api("POST", "sys/mounts/kvl", {"type": "kv"})
+    api("PUT", "kvl/team/a", {"x": "1"})
+    api("PUT", "sys/policies/acl/lister", {"policy": 'path "kvl/team/*" { capabilities = ["list"] }'})
+    token = api("POST", "auth/token/create", {"policies": ["lister"]}).json["auth"]["client_token"]
+    assert api("LIST", "kvl/team", token=token).data == {"keys": ["a"]}
+    assert api("GET", "kvl/team/a", token=token).status == 403
+
+
 def test_batch_tokens_and_roles(api: Api) -> None:
     api("PUT", "sys/policies/acl/dr-secondary-promotion",
         {"policy": 'path "sys/replication/dr/secondary/promote" { capabilities = ["update"] }'})

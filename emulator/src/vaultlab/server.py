@@ -107,7 +107,10 @@ def make_middleware(node: Node) -> Any:
                 capability = operation(request)
                 if capability == "update" and not _existing(node, vpath):
                     capability = "create"
-                if not node.allowed(entry, vpath, capability):
+                acl_path = vpath
+                if capability == "list" and not acl_path.endswith("/"):
+                    acl_path += "/"  # Vault checks list permission on the folder form of the path
+                if not node.allowed(entry, acl_path, capability):
                     raise VaultError(403, [messages.PERMISSION_DENIED])
                 node.use_token(token, entry)
                 request["vault_token"] = token
