@@ -78,6 +78,7 @@ class Replication:
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self._session = None
         self._rt_written: dict[tuple[str, str], float] = {}
+        self._merkle_cache: dict[str, tuple[tuple[int, int], str]] = {}
 
     # -- settings (the [?] switches listed in COVERAGE.md) ------------------------------
 
@@ -211,7 +212,7 @@ class Replication:
         mode = models.mode_of(state)
         rt: dict[str, Any] = {}
         if mode in (PRIMARY, SECONDARY):
-            rt["merkle_root"] = self.storage.merkle_root(SCOPES[t])
+            rt["merkle_root"] = self.merkle_root(t)
         if mode == PRIMARY:
             rt["last_wal"] = self.storage.last_wal()
             rt["shipped_wal"] = self.storage.last_wal(SCOPES[t])
@@ -227,6 +228,21 @@ class Replication:
                 primaries=self._render_primaries(prog),
             )
         return models.render_status(t, state, rt)
+
+    def merkle_root(self, t: str) -> str:
+        """Merkle root of what type ``t`` ships, cached until the WAL changes.
+
+        Status is polled hard (waiters, benchmarks); every data change appends to the WAL or
+        (restore, wipe) removes entries from it, so (last index, entry count) moves with it.
+        """
+        # Key first, root second: a write in between makes the key stale, never the root.
+        key = (self.storage.last_wal(), self.storage.wal_count())
+        cached = self._merkle_cache.get(t)
+        if cached and cached[0] == key:
+            return cached[1]
+        root = self.storage.merkle_root(SCOPES[t])
+        self._merkle_cache[t] = (key, root)
+        return root
 
     def _stale_after(self) -> float:
         return 3 * self.timing("heartbeat_interval", 0.2) + self.timing("connection_timeout", 1.0)
