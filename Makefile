@@ -27,6 +27,9 @@ BASE_PYTHON ?= $(shell ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/$(PYTHON_V
 VENV_STAMP := $(VENV)/.make-venv-stamp
 VENV_INPUTS := requirements.txt requirements-dev.txt $(wildcard emulator/pyproject.toml)
 
+# Extra ansible-test arguments, e.g. `make integration ARGS=promote` or `make sanity ARGS='--test pylint'`.
+ARGS ?=
+
 # Which suites exist yet. A missing suite is reported as skipped, never as passed.
 UNIT_TESTS := $(shell find tests/unit -name 'test_*.py' -not -path '*/__pycache__/*' 2>/dev/null | head -n 1)
 INTEGRATION_TARGETS := $(shell find tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1)
@@ -40,6 +43,7 @@ help:
 	@echo "make test           lint, sanity, units, emulator-test, integration, molecule"
 	@echo "make venv           create/update .venv ($(PYTHON_VERSION)) and the .collections link"
 	@echo "make lint|sanity|units|emulator-test|integration|molecule   one suite"
+	@echo "     ARGS='...' is passed on to ansible-test (sanity/units/integration), e.g. ARGS=promote"
 	@echo "make build          build dist/vaultops-replication-*.tar.gz and prove it installs"
 	@echo "make clean          remove build outputs (distclean: also .venv and .collections)"
 
@@ -75,14 +79,14 @@ lint: venv
 
 sanity: venv
 	@echo "==> ansible-test sanity (copy under build/ansible-test)"
-	"$(PY)" scripts/ansible-test-tree sanity --python $(PYTHON_VERSION)
+	"$(PY)" scripts/ansible-test-tree sanity --python $(PYTHON_VERSION) $(ARGS)
 
 units: venv
 ifeq ($(UNIT_TESTS),)
 	@echo "==> SKIPPED units: no tests/unit/**/test_*.py yet"
 else
 	@echo "==> ansible-test units"
-	"$(PY)" scripts/ansible-test-tree units --python $(PYTHON_VERSION)
+	"$(PY)" scripts/ansible-test-tree units --python $(PYTHON_VERSION) $(ARGS)
 endif
 
 emulator-test: venv
@@ -98,7 +102,7 @@ ifeq ($(INTEGRATION_TARGETS),)
 	@echo "==> SKIPPED integration: no tests/integration/targets yet"
 else
 	@echo "==> ansible-test integration (targets start vaultlab themselves)"
-	"$(PY)" scripts/ansible-test-tree integration --python $(PYTHON_VERSION) --local
+	"$(PY)" scripts/ansible-test-tree integration --python $(PYTHON_VERSION) --local --continue-on-error $(ARGS)
 endif
 
 molecule: venv
