@@ -832,20 +832,17 @@ class SecondaryRunner(object):
     def unseal_standbys(self, clients, after_activation):
         keys = self.params.get("unseal_keys") or []
         timeout = self.params["wait_timeout"]
-        health_key = "replication_%s_mode" % self.mode
         for c in clients:
             if after_activation:
-                # The standby notices the replaced keyring on its own schedule: wait until it has sealed, or until
-                # it already answers as a node of the new secondary.
-                def settled(value):
-                    seal, (code, body) = value
-                    return bool(seal.get("sealed")) or (body.get(health_key) == "secondary" and not body.get("sealed"))
+                # Activation replaced the keyring; each standby notices on its own schedule and seals itself.
+                # Unsealing it before that would be undone, so wait for the seal first (bounded: a standby that
+                # never seals needs nothing from us).
                 try:
-                    wait_until(lambda: (_api.seal_status(c), _api.health(c)), settled, timeout,
-                               "the standby %s to take over the new keyring" % c.url)
+                    wait_until(lambda c=c: _api.seal_status(c), lambda s: bool(s.get("sealed")), min(timeout, 30),
+                               "the standby %s to seal after activation" % c.url)
                 except WaitTimeout:
-                    self.fail("The standby %s neither sealed nor joined the new %s secondary within %ss; check it."
-                              % (c.url, self.title, timeout))
+                    self.module.warn("The standby %s did not seal after the activation; it was left as it is." % c.url)
+                    continue
             status = self.api("read the seal status of the standby %s" % c.url, _api.seal_status, c)
             if not status.get("sealed"):
                 continue
