@@ -23,7 +23,7 @@ def test_up_default_lab_status_env_down_and_up_again(tmp_path) -> None:
     up = run_cli("up", "--dir", str(lab_dir))
     elapsed = time.monotonic() - started
     assert up.returncode == 0, up.stderr
-    assert elapsed < 10, f"up took {elapsed:.1f}s"
+    assert elapsed < 30, f"up took {elapsed:.1f}s"  # generous: CI runners can be very loaded
     try:
         lab = json.loads((lab_dir / "lab.json").read_text())
         assert _mode(lab_dir / "lab.json") == 0o600
