@@ -260,6 +260,13 @@ def main():
             primary = module.client_for("primary")
         except VaultError as exc:
             module.fail_from(exc, "connect to primary_url", option_prefix="primary_")
+        # Waiting tolerates transport errors (the brief unavailability after a change), so a primary that cannot
+        # be reached at all (wrong address, TLS trust) is reported now rather than as a timeout.
+        try:
+            _api.replication_type_status(primary, mode)
+        except VaultError as exc:
+            module.fail_from(exc, "read the %s replication status of the primary at %s" % (TITLE[mode], primary.url),
+                             option_prefix="primary_")
 
     def read_both():
         raw = _api.replication_status(client)

@@ -147,3 +147,16 @@ def test_sealed(fake, capsys):
     fake.sealed = True
     out = run(capsys, {})
     assert out["failed"] and "sealed" in out["msg"] and out["health"]["sealed"] is True
+
+
+def test_unreachable_primary_fails_at_once(fake, capsys, monkeypatch):
+    from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultConnectionError
+    real = fake.replication_type_status
+
+    def type_status(c, rtype, retry_on_status=True):
+        if c.url == PURL:
+            raise VaultConnectionError(PURL + "/v1/sys/replication/dr/status", "refused", "Connection refused")
+        return real(c, rtype, retry_on_status)
+    monkeypatch.setattr(_api, "replication_type_status", type_status)
+    out = run(capsys, {"mode": "dr", "wait_for": ["caught_up"], "primary_url": PURL, "wait_timeout": 30})
+    assert out["failed"] and "check primary_url" in out["msg"] and "Timed out" not in out["msg"]
