@@ -146,7 +146,7 @@ def per_task(events: list[list[Any]]) -> dict[str, list[float]]:
 def run(quick: bool) -> dict[str, Any]:
     c.check_vaultlab()
     check_collection()
-    count = 10 if quick else 20
+    count = 5 if quick else 20
     with c.running_lab("modules", ["primary"]) as (_, info), c.scratch_dir("playbook") as work:
         primary = info["clusters"]["primary"]
         data, wall = run_playbook(work, primary["api_addr"], primary["root_token"], count)
