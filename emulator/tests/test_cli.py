@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import time
 
@@ -85,6 +86,22 @@ def test_up_default_lab_status_env_down_and_up_again(tmp_path) -> None:
     finally:
         run_cli("down", "--dir", str(lab_dir))
 
+    # A node that cannot start (its port is taken) fails `up` in one line, and the nodes
+    # that did start are stopped again.
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", int(addr.rsplit(":", 1)[1])))
+    blocker.listen(1)
+    try:
+        failed = cli("up", "--dir", str(lab_dir))
+        assert failed.returncode == 1
+        assert "primary-1" in failed.stderr and "in use" in failed.stderr
+        assert len(failed.stderr.strip().splitlines()) == 1
+        status = json.loads(cli("status", "--dir", str(lab_dir), "--json").stdout)
+        assert not any(n["running"] for c in status["clusters"].values() for n in c["nodes"])
+    finally:
+        blocker.close()
+        cli("down", "--dir", str(lab_dir))
+
 
 @pytest.mark.parametrize(
     "args, needle",
@@ -163,26 +180,3 @@ def test_pytest_plugin_fixture(vaultlab) -> None:
     lookup = call("GET", info["api_addr"] + "/v1/auth/token/lookup-self", token=vaultlab.token("solo"))
     assert lookup.json["data"]["policies"] == ["root"]
 
-
-def test_up_fails_cleanly_when_a_node_cannot_start(tmp_path) -> None:
-    import socket
-
-    lab_dir = tmp_path / "busy"
-    assert cli("up", "--dir", str(lab_dir), "--cluster", "solo:2").returncode == 0
-    lab = json.loads((lab_dir / "lab.json").read_text())
-    cli("down", "--dir", str(lab_dir))
-    port = int(lab["clusters"]["solo"]["nodes"][0].rsplit(":", 1)[1])
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", port))
-    blocker.listen(1)
-    try:
-        result = cli("up", "--dir", str(lab_dir))
-        assert result.returncode == 1
-        assert "solo-1" in result.stderr and "in use" in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
-        # the node that did start was stopped again
-        status = json.loads(cli("status", "--dir", str(lab_dir), "--json").stdout)
-        assert not any(n["running"] for n in status["clusters"]["solo"]["nodes"])
-    finally:
-        blocker.close()
-        cli("down", "--dir", str(lab_dir))
