@@ -268,6 +268,9 @@ class Node:
         if not self.tls:
             return None
         ctx = ssl.create_default_context(cafile=self.ca_cert)
+        # Present the node certificate too, so a peer may require mutual TLS.
+        if self.config.get("server_cert") and self.config.get("server_key"):
+            ctx.load_cert_chain(self.config["server_cert"], self.config["server_key"])
         return ctx
 
     def peer_headers(self) -> dict[str, str]:
