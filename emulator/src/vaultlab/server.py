@@ -380,7 +380,7 @@ def launch(lab_dir: str, nodes: list[tuple[str, str]]) -> int:
 
     Runs in the short-lived launcher process after the server modules are imported, so
     every node starts without paying for interpreter start-up and imports again.  Each
-    child writes ``run/<node>.pid`` through the parent before the parent exits.
+    child writes its own ``run/<node>.pid`` first thing.
     """
     base = Path(lab_dir)
     for cluster, name in nodes:
@@ -389,6 +389,10 @@ def launch(lab_dir: str, nodes: list[tuple[str, str]]) -> int:
         if pid == 0:  # child: become the node
             code = 1
             try:
+                pid_path = base / "run" / f"{name}.pid"
+                tmp = pid_path.with_name(f".{pid_path.name}.{os.getpid()}.tmp")
+                tmp.write_text(f"{os.getpid()}\n")
+                os.replace(tmp, pid_path)
                 os.setsid()
                 _set_process_name(f"vaultlab:{name}")
                 fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -409,8 +413,4 @@ def launch(lab_dir: str, nodes: list[tuple[str, str]]) -> int:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        pid_path = base / "run" / f"{name}.pid"
-        tmp = pid_path.with_name(f".{pid_path.name}.tmp")
-        tmp.write_text(f"{pid}\n")
-        os.replace(tmp, pid_path)
     return 0

@@ -176,12 +176,13 @@ class Supervisor:
         return pid if _is_our_node(pid, node, self.dir) else None
 
     def spawn(self, nodes: list[tuple[str, str]], timeout: float = 30.0) -> dict[str, str]:
-        """Start ``(cluster, node)`` processes; return {node: cluster} once they are forked.
+        """Start ``(cluster, node)`` processes and wait until each serves; return {node: cluster}.
 
         One launcher process imports the server code once and forks every node from it
         (``vaultlab launch``), which starts a lab several times faster than one full
         interpreter start-up per node.  Each node runs in its own session, detached from
-        the caller, with stdout/stderr in ``logs/<node>.log``.
+        the caller, with stdout/stderr in ``logs/<node>.log``, and writes ``run/<node>.pid``
+        itself, so readiness does not depend on when the launcher gets to exit.
         """
         if not nodes:
             return {}
@@ -202,24 +203,26 @@ class Supervisor:
         launcher_log = self.dir / "logs" / "launcher.log"
         fd = os.open(launcher_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
-                                    start_new_session=True, close_fds=True, env=env, cwd=str(self.dir))
+            launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
+                                        start_new_session=True, close_fds=True, env=env, cwd=str(self.dir))
         finally:
             os.close(fd)
+        started = {node: cluster for cluster, node in nodes}
         try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise LabError(f"the node launcher did not finish within {timeout:.0f}s; see {launcher_log}") from None
-        if code != 0:
-            raise LabError(f"the node launcher failed (exit {code}): {_last_log_line(launcher_log)}")
-        return {node: cluster for cluster, node in nodes}
+            self.wait_ready(started, timeout, launcher)
+        finally:
+            try:
+                launcher.wait(timeout=5)  # it exits right after forking; reap it
+            except subprocess.TimeoutExpired:
+                pass
+        return started
 
-    def wait_ready(self, started: dict[str, str], timeout: float) -> None:
-        """Wait until every started node has written its address record."""
+    def wait_ready(self, started: dict[str, str], timeout: float,
+                   launcher: subprocess.Popen[bytes] | None = None) -> None:
+        """Wait until every started node has written its pid file and address record."""
         deadline = time.monotonic() + timeout
         pending = dict(started)
+        launcher_log = self.dir / "logs" / "launcher.log"
         while pending:
             for node, cluster in list(pending.items()):
                 try:
@@ -232,6 +235,9 @@ class Supervisor:
                 elif pid is not None and not _alive(pid):
                     raise LabError(f"node {node} exited during start-up: "
                                    f"{_last_log_line(self.dir / 'logs' / f'{node}.log')}")
+            if pending and launcher is not None and launcher.poll() not in (None, 0):
+                raise LabError(f"the node launcher failed (exit {launcher.returncode}): "
+                               f"{_last_log_line(launcher_log)}")
             if pending and time.monotonic() > deadline:
                 raise LabError(f"nodes {', '.join(sorted(pending))} did not start within {timeout:.0f}s; "
                                f"see {self.dir / 'logs'}")
@@ -299,8 +305,7 @@ class Supervisor:
         missing = [(cluster, node) for cluster, nodes in config["clusters"].items() for node in nodes
                    if self.node_pid(node) is None]
         try:
-            started = self.spawn(missing, timeout)
-            self.wait_ready(started, timeout)
+            self.spawn(missing, timeout)
             lab = _read_json(self.lab_path) or {"clusters": {}}
             client = self.client(config)
             with ThreadPoolExecutor(max_workers=max(1, len(config["clusters"]))) as pool:
@@ -517,7 +522,7 @@ class Supervisor:
         targets = self._nodes(cluster, node)
         for target in targets:
             self.stop_node(target, signal.SIGKILL, grace=0)
-        self.wait_ready(self.spawn([(cluster, t) for t in targets], timeout), timeout)
+        self.spawn([(cluster, t) for t in targets], timeout)
         if unseal:
             self.unseal(cluster, None if node is None else targets[0], timeout=timeout)
             nodes = self._nodes(cluster)
