@@ -79,6 +79,7 @@ class Replication:
         self._session = None
         self._rt_written: dict[tuple[str, str], float] = {}
         self._merkle_cache: dict[str, tuple[tuple[int, int], str]] = {}
+        self._ssl_cache: dict[str, ssl.SSLContext] = {}
 
     # -- settings (the [?] switches listed in COVERAGE.md) ------------------------------
 
@@ -368,10 +369,13 @@ class Replication:
             self._session = aiohttp.ClientSession(headers=self.node.peer_headers())
         return self._session
 
-    def cluster_ssl(self, ca_pem: str | None) -> ssl.SSLContext | bool | None:
+    def cluster_ssl(self, ca_pem: str | None) -> ssl.SSLContext | None:
+        """Context trusting the CA the activation bundle named (one per CA, reused per poll)."""
         if not ca_pem:
             return None
-        ctx = ssl.create_default_context(cadata=ca_pem)
+        ctx = self._ssl_cache.get(ca_pem)
+        if ctx is None:
+            ctx = self._ssl_cache[ca_pem] = ssl.create_default_context(cadata=ca_pem)
         return ctx
 
     async def close(self) -> None:

@@ -270,6 +270,7 @@ async def secondary_runner(repl: Replication, t: str) -> None:
             continue
         state["_type"] = t
         tried: list[str] = []
+        resyncs = 0
         queue = _candidates(repl, state, preferred)
         changed = False
         while queue and node.active:
@@ -287,8 +288,10 @@ async def secondary_runner(repl: Replication, t: str) -> None:
                     queue.insert(0, redirect.addr)
             except Resync:
                 repl.save_progress(t, remote_epoch=None, last_remote_wal=0)
-                queue.insert(0, addr)
-                tried.remove(addr)
+                resyncs += 1
+                if resyncs <= 3:  # a primary that keeps refusing must not spin this loop
+                    queue.insert(0, addr)
+                    tried.remove(addr)
             except StreamError as exc:
                 log.info("%s replication: %s: %s", t, addr, exc)
             except asyncio.CancelledError:
