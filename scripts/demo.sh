@@ -59,7 +59,7 @@ show_status() {
   ansible-playbook -i "$LAB/inventory.yml" vaultops.replication.status >"$LOGS/status-$1.log" 2>&1 \
     || { tail -n 30 "$LOGS/status-$1.log" >&2; return 1; }
   # The table is the message of the "Show the replication state" task, one list item per line.
-  sed -n '/Show the replication state of every cluster/,/^TASK\|^PLAY RECAP/p' "$LOGS/status-$1.log" \
+  sed -n '/TASK \[vaultops.replication.status : Show the replication state/,/^TASK\|^PLAY RECAP/p' "$LOGS/status-$1.log" \
     | sed -n "s/^ *- '\{0,1\}\(.*\)'\{0,1\}$/    \1/p" | sed "s/'$//"
 }
 

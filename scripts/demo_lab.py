@@ -5,7 +5,9 @@ lab directly (raw HTTP), so that the checks do not go through the collection und
 
   demo_lab.py env DIR                    shell exports: tokens and unseal keys for ansible-playbook
   demo_lab.py write DIR CLUSTER N        write N sample secrets (KV v1 mount "demo") through CLUSTER
+                                         ("auto": whichever cluster is DR primary now)
   demo_lab.py read DIR CLUSTER N         read them back through CLUSTER, exit 1 if any is missing
+  demo_lab.py caught-up DIR PRIMARY DR   wait until DR has every DR WAL PRIMARY shipped
   demo_lab.py roles DIR                  one line per cluster: dr role / performance role
   demo_lab.py leaks DIR PATH...          exit 1 if a file under PATH holds a secret: any root token or
                                          key share in lab.json, or anything shaped like a Vault
@@ -81,8 +83,17 @@ def _token_for(lab, name):
     return lab[primary]["root_token"]
 
 
+def current_dr_primary(lab):
+    for name, data in read_roles(lab).items():
+        if data and (data.get("dr") or {}).get("mode") == "primary":
+            return name
+    sys.exit("no cluster of the lab is DR primary")
+
+
 def cmd_write(args):
     lab = load_lab(args.dir)
+    if args.cluster == "auto":
+        args.cluster = current_dr_primary(lab)
     c = lab[args.cluster]
     token = _token_for(lab, args.cluster)
     status, _ = call(c, "GET", "sys/mounts/" + SECRET_MOUNT, token)
@@ -99,6 +110,8 @@ def cmd_write(args):
 
 def cmd_read(args):
     lab = load_lab(args.dir)
+    if args.cluster == "auto":
+        args.cluster = current_dr_primary(lab)
     c = lab[args.cluster]
     token = _token_for(lab, args.cluster)
     missing = []
@@ -132,6 +145,23 @@ def cmd_roles(args):
             print("%s unreachable" % name)
         else:
             print("%s dr=%s performance=%s" % (name, data["dr"].get("mode"), data["performance"].get("mode")))
+
+
+def cmd_caught_up(args):
+    """Wait until SECONDARY has received every DR WAL the primary shipped (before a fault)."""
+    lab = load_lab(args.dir)
+    deadline = time.time() + args.timeout
+    while True:
+        _, p = call(lab[args.primary], "GET", "sys/replication/dr/status")
+        _, s = call(lab[args.secondary], "GET", "sys/replication/dr/status")
+        p, s = (p or {}).get("data") or {}, (s or {}).get("data") or {}
+        want, have = p.get("last_dr_wal"), s.get("last_remote_wal")
+        if want is not None and have is not None and have >= want and s.get("merkle_root") == p.get("merkle_root"):
+            print("%s has WAL %s of %s" % (args.secondary, have, args.primary))
+            return
+        if time.time() > deadline:
+            sys.exit("%s did not catch up with %s (has %s, wants %s)" % (args.secondary, args.primary, have, want))
+        time.sleep(0.1)
 
 
 def split_brains(snapshot):
@@ -241,6 +271,12 @@ def main():
         s.add_argument("cluster")
         s.add_argument("count", type=int)
         s.set_defaults(func=func)
+    s = sub.add_parser("caught-up")
+    s.add_argument("dir")
+    s.add_argument("primary")
+    s.add_argument("secondary")
+    s.add_argument("--timeout", type=float, default=60)
+    s.set_defaults(func=cmd_caught_up)
     s = sub.add_parser("roles")
     s.add_argument("dir")
     s.set_defaults(func=cmd_roles)
