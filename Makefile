@@ -35,14 +35,15 @@ UNIT_TESTS := $(shell find tests/unit -name 'test_*.py' -not -path '*/__pycache_
 INTEGRATION_TARGETS := $(shell find tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1)
 EMULATOR_TESTS := $(wildcard emulator/tests)
 MOLECULE_SCENARIOS := $(wildcard molecule/*/molecule.yml)
+ACCEPTANCE_TESTS := $(wildcard tests/infra/test_*.py)
 
-.PHONY: help venv lint sanity units emulator-test integration molecule test demo build clean distclean
+.PHONY: help venv lint sanity units emulator-test integration molecule acceptance test demo build clean distclean
 
 help:
 	@echo "make demo           run the end-to-end demo against vaultlab"
-	@echo "make test           lint, sanity, units, emulator-test, integration, molecule"
+	@echo "make test           lint, sanity, units, emulator-test, integration, molecule, acceptance"
 	@echo "make venv           create/update .venv ($(PYTHON_VERSION)) and the .collections link"
-	@echo "make lint|sanity|units|emulator-test|integration|molecule   one suite"
+	@echo "make lint|sanity|units|emulator-test|integration|molecule|acceptance   one suite"
 	@echo "     ARGS='...' is passed on to ansible-test (sanity/units/integration), e.g. ARGS=promote"
 	@echo "make build          build dist/vaultops-replication-*.tar.gz and prove it installs"
 	@echo "make clean          remove build outputs (distclean: also .venv and .collections)"
@@ -113,10 +114,20 @@ else
 	cd "$(ROOT)" && MOLECULE_GLOB='molecule/*/molecule.yml' molecule test --all
 endif
 
+# End-to-end acceptance tests (tests/infra): real labs, playbooks in their own processes,
+# the built tarball used from a downstream repository layout.
+acceptance: venv
+ifeq ($(ACCEPTANCE_TESTS),)
+	@echo "==> SKIPPED acceptance: no tests/infra/test_*.py yet"
+else
+	@echo "==> pytest tests/infra"
+	cd "$(ROOT)" && "$(PY)" -m pytest -p no:cacheprovider tests/infra
+endif
+
 # Runs every suite even after a failure, prints a per-suite table and ends with one
 # "N passed, N failed, N skipped" line; exits non-zero when anything failed.
 test: venv
-	"$(PY)" scripts/run-tests lint sanity units emulator-test integration molecule
+	"$(PY)" scripts/run-tests lint sanity units emulator-test integration molecule acceptance
 
 demo: venv
 	@if [ -f scripts/demo.sh ]; then \
