@@ -182,6 +182,9 @@ notes:
     replicated auth method. A B(DR) secondary accepts the primary's tokens only after promotion.
   - O(token) is the token of the cluster at O(url). It is needed to activate it (C(enable)) and to re-point
     or disable a performance secondary; DR secondaries use O(dr_operation_token) instead.
+  - An activation token whose id was revoked on the primary after it was minted (for example by minting
+    another token for the same id) can still be redeemed, but the secondary then never finishes bootstrapping
+    because the primary refuses it; the module reports that as a timeout. Use the newest token.
 requirements:
   - requests
   - PyJWT (to check O(activation_token))
