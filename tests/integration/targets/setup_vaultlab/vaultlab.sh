@@ -14,7 +14,8 @@
 # What it does:
 # * vaultlab_up starts the lab in a fresh private temp directory with the fast timing profile
 #   (VAULTLAB_PROFILE overrides it) and registers an EXIT trap that always runs `vaultlab down`
-#   and removes the directory, whether the playbook passed or failed.
+#   and removes the directory, whether the playbook passed or failed. A runme.sh that needs its own
+#   EXIT trap must call vaultlab_cleanup from it (a second `trap ... EXIT` replaces this one).
 # * It exports VAULTLAB_DIR, VAULTLAB_LAB_JSON (lab.json: URLs, root tokens, unseal keys; mode 0600)
 #   and VAULTLAB_INVENTORY (one inventory host per cluster with vault_addr, vault_nodes,
 #   vault_ca_cert; no secrets), puts this targets directory on ANSIBLE_ROLES_PATH and, when it is
