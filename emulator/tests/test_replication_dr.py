@@ -201,6 +201,21 @@ def test_promote_refuses_while_catching_up_unless_forced(tmp_path):
         assert p("POST", "sys/policies/acl/promo", {"policy": BATCH_POLICY}).status == 204
         batch = p("POST", "auth/token/create", {"type": "batch", "policies": ["promo"], "ttl": "1h"})
         batch_token = batch.json["auth"]["client_token"]
+        # The cluster port is checked before the wipe; the spent token cannot be retried.
+        lab.partition("primary", "dr")
+        token = p("POST", "sys/replication/dr/primary/secondary-token", {"id": "cut"}).json["wrap_info"]["token"]
+        cut = d("POST", "sys/replication/dr/secondary/enable", {"token": token})
+        assert cut.status == 400 and cut.errors[0].startswith(
+            "error fetching secondary bootstrap package: error authing for bootstrap: rpc error: code = Unavailable")
+        assert d("GET", "sys/mounts").status == 200 and status(d) == {"mode": "disabled"}
+        lab.heal()
+        again = d("POST", "sys/replication/dr/secondary/enable", {"token": token})
+        assert again.status == 400 and M.WRAPPING_TOKEN_INVALID in again.errors[0]
+        perf_enabled = p("POST", "sys/replication/performance/primary/enable", {})
+        wrong_type = p("POST", "sys/replication/performance/primary/secondary-token", {"id": "p"})
+        mismatch = d("POST", "sys/replication/dr/secondary/enable", {"token": wrong_type.json["wrap_info"]["token"]})
+        assert perf_enabled.status == 200 and mismatch.status == 400
+        assert mismatch.errors == ["activation token is for performance replication, not dr"]
         activate(p, d, "dr1")
         # Cut the stream, then make the secondary's last heartbeat claim the primary was
         # ahead of what it received (what a secondary sees while working through a backlog).

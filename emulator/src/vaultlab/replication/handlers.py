@@ -378,6 +378,20 @@ def _adopt_seal(repl: Replication, bundle: dict[str, Any], always: bool) -> None
         repl.node.replace_seal_config({k: v for k, v in theirs.items() if v is not None})
 
 
+async def _require_cluster_port(repl: Replication, t: str, bundle: dict[str, Any]) -> None:
+    """Vault fetches the bootstrap package before answering; an unreachable cluster port
+    fails the call after the (single-use) token was already spent (reference §2.9, §7.4)."""
+    from .stream import probe_primary
+
+    if not isinstance(bundle.get("cluster_addrs"), list):
+        raise bad_request(M.REPL_BAD_BUNDLE)
+    if bundle.get("type") != t:
+        raise bad_request(M.REPL_TOKEN_WRONG_TYPE.format(want=t, got=bundle.get("type")))
+    reason = await probe_primary(repl, t, bundle)
+    if reason is not None:
+        raise bad_request(M.REPL_BOOTSTRAP_FAILED.format(reason=reason))
+
+
 async def secondary_enable(repl: Replication, request: web.Request, t: str) -> web.Response:
     _update_only(request)
     body = await read_body(request)
@@ -388,6 +402,7 @@ async def secondary_enable(repl: Replication, request: web.Request, t: str) -> w
     if t == "performance" and repl.is_dr_secondary():
         raise ReplicationError(M.REPL_PERF_ON_DR_SECONDARY)
     bundle = await _redeem(repl, t, body)
+    await _require_cluster_port(repl, t, bundle)
     new, warnings = models.begin_secondary(repl.load(t), t, bundle)
     # Everything this cluster held goes: its own tokens, mounts and data (reference §2.9).
     repl.storage.wipe(("replicated", "local"))
@@ -454,6 +469,7 @@ async def update_primary(repl: Replication, request: web.Request, t: str) -> web
         new, warnings = models.update_primary(state, t, None, via_addrs=addrs)
     elif token:
         bundle = await _redeem(repl, t, body)
+        await _require_cluster_port(repl, t, bundle)
         new, warnings = models.update_primary(repl.load(t), t, bundle)
         _adopt_seal(repl, bundle, always=False)
         repl.forget_all_secondaries(t)

@@ -157,6 +157,9 @@ async def _handshake(repl: Replication, request: web.Request) -> web.Response:
     if error is not None:
         return error
     t, body, state, sid = ok
+    if body.get("probe"):
+        # secondary/enable checks that the cluster port answers before it wipes anything.
+        return _json({"ok": True, **_advertise(repl, t)})
     storage = repl.storage
     scopes = SCOPES[t]
     flt = _filter(repl, t, state, sid)
@@ -452,3 +455,29 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
 def _still_current(repl: Replication, t: str, state: dict[str, Any]) -> bool:
     fresh = repl.effective(t)
     return models.mode_of(fresh) in (SECONDARY, BOOTSTRAPPING) and _same_target(fresh, state)
+
+
+async def probe_primary(repl: Replication, t: str, bundle: dict[str, Any]) -> str | None:
+    """Reach the primary's cluster port with a fresh bundle; None if it answered, else why not."""
+    state = {"_type": t, "secondary_id": bundle.get("secondary_id"),
+             "primary": {k: bundle.get(k) for k in ("credential", "ca_pem", "cluster_name")}}
+    reason = "no cluster address in the activation token"
+    timeout = max(repl.timing("connection_timeout", 1.0), 0.2)
+    queue = [a for a in bundle.get("cluster_addrs") or [] if a]
+    tried: list[str] = []
+    while queue:
+        addr = queue.pop(0)
+        if addr in tried:
+            continue
+        tried.append(addr)
+        body = _hello(repl, t, state)
+        body["probe"] = True
+        try:
+            await _post(repl, t, state, addr, "handshake", body, timeout)
+            return None
+        except Redirect as redirect:
+            queue.insert(0, redirect.addr)
+            reason = str(redirect)
+        except StreamError as exc:
+            reason = f"connection to {addr} failed: {exc}"
+    return reason
