@@ -966,8 +966,11 @@ class SecondaryRunner(object):
         mints = "secondary-token" in plan.actions
         if mints or "paths-filter" in plan.actions:
             self.check_token(self.primary, "primary_token", self.primary_label)
-        if "enable" in plan.actions or (self.mode == "performance" and
-                                        ("update-primary" in plan.actions or "disable" in plan.actions)):
+        # A DR secondary refuses ordinary tokens on every path, so its token can only be checked once it is no
+        # longer one; the token that works after the disable is one of its (old) primary's.
+        dr_secondary_now = self.mode == "dr" and before["dr"].role in ("secondary", "bootstrapping")
+        if ("enable" in plan.actions and not dr_secondary_now) or (
+                self.mode == "performance" and ("update-primary" in plan.actions or "disable" in plan.actions)):
             self.check_token(self.client, "token", sec_label)
         if self.module.check_mode:
             if p.get("paths_filter") is not None:

@@ -321,6 +321,9 @@ class FakeLab:
 
     def lookup_self(self, c):
         self.record(c, "lookup_self")
+        if self._c(c).status["dr"]["mode"] in ("secondary", "bootstrapping"):
+            raise VaultAPIError(400, ["path disabled in replication DR secondary mode"], "GET",
+                                "auth/token/lookup-self")
         if c.token != self._c(c).token:
             raise VaultAPIError(403, ["permission denied"], "GET", "auth/token/lookup-self")
         return {"id": "x"}
@@ -694,3 +697,18 @@ def test_unreachable_primary_names_primary_url(lab, capsys, monkeypatch):
     monkeypatch.setattr(_api, "health", health)
     out = run(capsys, dict(BASE, allow_wipe=True))
     assert out["failed"] and "check primary_url" in out["msg"] and lab.writes() == []
+
+
+def test_dr_secondary_of_another_set_is_disabled_then_activated(lab, capsys):
+    lab[S].status["dr"] = {"mode": "secondary", "cluster_id": OTHER_SET, "secondary_id": "dr1", "state": "stream-wals",
+                           "connection_state": "ready"}
+    refused = run(capsys, dict(BASE, dr_operation_token="dr-op-token"))
+    assert refused["failed"] and "another replication set" in refused["msg"] and lab.writes() == []
+    args = dict(BASE, allow_wipe=True, dr_operation_token="dr-op-token")
+    predicted = run(capsys, args, check=True)
+    assert predicted["actions"] == ["secondary-token", "disable", "enable"] and lab.writes() == []
+    out = run(capsys, args)
+    assert out["changed"] and [w[1] for w in lab.writes()] == ["mint", "disable_secondary", "enable"]
+    assert lab[S].status["dr"]["cluster_id"] == SET
+    # the DR secondary's token could not be checked up front (it refuses ordinary tokens)
+    assert (S, "lookup_self") not in lab.calls
