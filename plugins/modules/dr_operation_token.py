@@ -142,11 +142,11 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
+    support: partial
     details:
-      - The ceremony is never started, updated or cancelled in check mode. The prediction
-        assumes that every given key share is new and valid, since Vault can only tell by
-        consuming it.
+      - Nothing is written in check mode; the ceremony is never started, updated or cancelled.
+        The prediction assumes that every given key share is new and valid, since Vault can
+        only tell by consuming it.
       - Check mode cannot tell whether O(dr_operation_token) is still valid without using it;
         revoking is predicted as a change.
   diff_mode:
