@@ -246,7 +246,17 @@ class Replication:
         return root
 
     def _stale_after(self) -> float:
-        return 3 * self.timing("heartbeat_interval", 0.2) + self.timing("connection_timeout", 1.0)
+        """Heartbeat age after which a peer counts as disconnected.
+
+        The floor keeps a loaded test machine (stalled event loops) from flapping connections
+        in the fast profile; timing ``heartbeat_stale_after`` overrides it.
+        """
+        default = max(3 * self.timing("heartbeat_interval", 0.2) + self.timing("connection_timeout", 1.0), 5.0)
+        return self.timing("heartbeat_stale_after", default)
+
+    def request_timeout(self) -> float:
+        """Budget for one cluster-port round trip beyond the long-poll wait."""
+        return max(5 * self.timing("connection_timeout", 1.0), 5.0)
 
     def _connection_state(self, prog: dict[str, Any]) -> str:
         value = prog.get("connection_state", models.CONN_CONNECTING)

@@ -398,7 +398,7 @@ def _same_target(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) -> None:
     node, storage, scopes = repl.node, repl.storage, SCOPES[t]
-    timeout = max(repl.timing("connection_timeout", 1.0), 0.2)
+    timeout = repl.request_timeout()
     prog = repl.progress(t)
     if prog.get("connection_state") != models.CONN_READY or prog.get("connected_addr") != addr:
         repl.save_progress(t, connection_state=models.CONN_CONNECTING)
@@ -462,7 +462,7 @@ async def probe_primary(repl: Replication, t: str, bundle: dict[str, Any]) -> st
     state = {"_type": t, "secondary_id": bundle.get("secondary_id"),
              "primary": {k: bundle.get(k) for k in ("credential", "ca_pem", "cluster_name")}}
     reason = "no cluster address in the activation token"
-    timeout = max(repl.timing("connection_timeout", 1.0), 0.2)
+    timeout = repl.request_timeout()
     queue = [a for a in bundle.get("cluster_addrs") or [] if a]
     tried: list[str] = []
     while queue:
