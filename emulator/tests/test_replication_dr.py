@@ -44,7 +44,7 @@ def activate(primary: Api, secondary: Api, sid: str, rtype: str = "dr") -> None:
     enabled = secondary("POST", f"sys/replication/{rtype}/secondary/enable",
                         {"token": token.json["wrap_info"]["token"]})
     assert enabled.status == 200, enabled
-    wait_for(lambda: caught_up(secondary, primary, rtype), timeout=10, what=f"{rtype} secondary {sid} in sync")
+    wait_for(lambda: caught_up(secondary, primary, rtype), timeout=20, what=f"{rtype} secondary {sid} in sync")
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
     assert enable.status == 200 and enable.json["warnings"] == [M.WARN_ENABLE_SECONDARY]
     reused = d("POST", "sys/replication/dr/secondary/enable", {"token": info["token"]})
     assert reused.status == 400  # already a secondary (and the token is spent)
-    wait_for(lambda: caught_up(d, p), timeout=10, what="DR secondary in sync")
+    wait_for(lambda: caught_up(d, p), timeout=20, what="DR secondary in sync")
     ds, ps = status(d), status(p)
     assert ds["cluster_id"] == ps["cluster_id"] and ds["secondary_id"] == "dr-east"
     assert ps["known_secondaries"] == ["dr-east"]
@@ -106,7 +106,7 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
 
     # Streaming: a write after activation arrives as WAL entries.
     assert p("POST", "secret/data/app", {"data": {"v": "two"}}).status == 200
-    wait_for(lambda: caught_up(d, p), timeout=5, what="write streamed")
+    wait_for(lambda: caught_up(d, p), timeout=15, what="write streamed")
 
     # The DR secondary serves nothing to normal tokens; its standby sealed itself and
     # unseals with the primary's keys.
@@ -116,7 +116,7 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
     assert d("GET", "sys/seal-status", token=None).status == 200
     assert d("GET", "sys/replication/status", token=None).data["performance"] == {"mode": "disabled"}
     standby = [u for u in lab.info["clusters"]["dr"]["nodes"] if u != lab.info["clusters"]["dr"]["api_addr"]][0]
-    wait_for(lambda: call("GET", standby + "/v1/sys/seal-status").json["sealed"], timeout=5,
+    wait_for(lambda: call("GET", standby + "/v1/sys/seal-status").json["sealed"], timeout=15,
              what="DR standby sealed after activation")
     lab.unseal("dr")  # the lab finds the keys matching the adopted seal config: the primary's
     assert not call("GET", standby + "/v1/sys/seal-status").json["sealed"]
@@ -128,7 +128,7 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
     killed = lab.kill("dr")
     lab.wait_active("dr", exclude=killed[0])
     assert p("POST", "secret/data/app", {"data": {"v": "two-b"}}).status == 200
-    wait_for(lambda: caught_up(d, p), timeout=10, what="stream resumed by the DR standby")
+    wait_for(lambda: caught_up(d, p), timeout=20, what="stream resumed by the DR standby")
 
     # Reindex: sudo on the primary; on the DR secondary the batch token's ACL must allow it.
     reindexed = p("POST", "sys/replication/reindex", {})
@@ -174,7 +174,7 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
     assert updated.status == 200, updated
     d.token = p.token
     assert d("POST", "secret/data/app", {"data": {"v": "three"}}).status == 200
-    wait_for(lambda: caught_up(p, d), timeout=10, what="old primary following the new one")
+    wait_for(lambda: caught_up(p, d), timeout=20, what="old primary following the new one")
     assert status(d)["secondaries"][0]["node_id"] == "old-primary"
 
     # Failback, step 2: swap back.
@@ -185,7 +185,7 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
     assert d("POST", "sys/replication/dr/secondary/update-primary",
              {"dr_operation_token": batch, "token": again.json["wrap_info"]["token"]}).status == 200
     assert p("POST", "secret/data/app", {"data": {"v": "four"}}).status == 200
-    wait_for(lambda: caught_up(d, p), timeout=10, what="failback complete")
+    wait_for(lambda: caught_up(d, p), timeout=20, what="failback complete")
 
     # Forgetting the primary keeps the secondary role but stops replication.
     forgot = d("POST", "sys/replication/dr/secondary/update-primary", {"dr_operation_token": batch, "token": ""})
@@ -220,6 +220,7 @@ def test_promote_refuses_while_catching_up_unless_forced(tmp_path):
         # Cut the stream, then make the secondary's last heartbeat claim the primary was
         # ahead of what it received (what a secondary sees while working through a backlog).
         lab.partition("primary", "dr")
+        wait_for(lambda: status(d)["connection_state"] != "ready", timeout=20, what="stream cut")
         from vaultlab.storage import Storage
 
         store = Storage(lab.dir / "clusters" / "dr" / "storage.db")

@@ -70,7 +70,7 @@ def test_perf_secondary_receives_replicated_data_only(lab):
 
     enabled = s("POST", "sys/replication/performance/secondary/enable", {"token": minted.json["wrap_info"]["token"]})
     assert enabled.status == 200 and enabled.json["warnings"] == [M.WARN_ENABLE_SECONDARY]
-    wait_for(lambda: status(s, "performance").get("state") == "stream-wals", timeout=10, what="perf streaming")
+    wait_for(lambda: status(s, "performance").get("state") == "stream-wals", timeout=20, what="perf streaming")
     assert status(s, "performance")["cluster_id"] == status(p, "performance")["cluster_id"]
 
     # Its own data and root token are gone, and tokens do not replicate to perf clusters.
@@ -85,23 +85,23 @@ def test_perf_secondary_receives_replicated_data_only(lab):
     # Streaming of later writes, and of a filter-matching mount created later.
     assert p("POST", "secret/data/y", {"data": {"n": 1}}).status == 200
     assert p("POST", "hidden/data/y", {"data": {"n": 1}}).status == 200
-    wait_for(lambda: s("GET", "secret/data/y", token=admin).status == 200, timeout=5, what="write streamed")
+    wait_for(lambda: s("GET", "secret/data/y", token=admin).status == 200, timeout=15, what="write streamed")
     assert p("POST", "sys/mounts/hidden2", {"type": "kv"}).status == 204
     assert p("POST", "sys/replication/performance/primary/paths-filter/perf-1",
              {"mode": "deny", "paths": ["hidden/", "hidden2/"]}).status == 204
     assert p("POST", "hidden2/z", {"v": 1}).status in (200, 204)
     assert p("POST", "secret/data/marker", {"data": {"n": 2}}).status == 200
-    wait_for(lambda: s("GET", "secret/data/marker", token=admin).status == 200, timeout=5, what="marker")
+    wait_for(lambda: s("GET", "secret/data/marker", token=admin).status == 200, timeout=15, what="marker")
     assert s("GET", "hidden/data/y", token=admin).status == 404
 
     # Changing the filter re-syncs the secondary: mounts come and go as a whole.
     assert p("POST", "sys/replication/performance/primary/paths-filter/perf-1",
              {"mode": "allow", "paths": ["hidden/"]}).status == 204
-    wait_for(lambda: s("GET", "hidden/data/y", token=admin).status == 200, timeout=10, what="hidden/ arrives")
+    wait_for(lambda: s("GET", "hidden/data/y", token=admin).status == 200, timeout=20, what="hidden/ arrives")
     assert s("GET", "secret/data/y", token=admin).status == 404
     assert "secret/" not in s("GET", "sys/mounts", token=admin).json["data"]
     assert p("DELETE", "sys/replication/performance/primary/paths-filter/perf-1").status == 204
-    wait_for(lambda: s("GET", "secret/data/y", token=admin).status == 200, timeout=10, what="filter removed")
+    wait_for(lambda: s("GET", "secret/data/y", token=admin).status == 200, timeout=20, what="filter removed")
     # The secondary's merkle root covers what it holds; the primary's WAL position is reached.
     ss, ps = status(s, "performance"), status(p, "performance")
     assert ss["last_remote_wal"] >= ps["last_performance_wal"]
@@ -122,9 +122,9 @@ def test_perf_secondary_receives_replicated_data_only(lab):
                 {"token": token.json["wrap_info"]["token"]})
     assert updated.status == 200, updated
     # The old primary rejoins without a wipe: merkle-diff (or -sync) brings it in line.
-    wait_for(lambda: caught_up(p, s, "performance"), timeout=10, what="old primary following")
+    wait_for(lambda: caught_up(p, s, "performance"), timeout=20, what="old primary following")
     assert s("POST", "secret/data/after", {"data": {"k": 1}}, token=admin).status == 200
-    wait_for(lambda: caught_up(p, s, "performance"), timeout=5, what="write on new primary streamed")
+    wait_for(lambda: caught_up(p, s, "performance"), timeout=15, what="write on new primary streamed")
 
     # Disabling the secondary side.
     off = p("POST", "sys/replication/performance/secondary/disable", {})
@@ -149,13 +149,13 @@ def test_public_key_activation_and_revocation(lab):
     # Partitioning the API (client) traffic does not matter: only the cluster port is used.
     lab.partition("primary", "perf", kind="client")
     assert s("POST", "sys/replication/performance/secondary/enable", {"token": token}).status == 200
-    wait_for(lambda: caught_up(s, p, "performance"), timeout=10, what="public-key secondary in sync")
+    wait_for(lambda: caught_up(s, p, "performance"), timeout=20, what="public-key secondary in sync")
     lab.heal()
 
     revoked = p("POST", "sys/replication/performance/primary/revoke-secondary", {"id": "pk-1"})
     assert revoked.status == 204
     assert status(p, "performance")["known_secondaries"] == []
-    wait_for(lambda: status(s, "performance")["connection_state"] != "ready", timeout=5,
+    wait_for(lambda: status(s, "performance")["connection_state"] != "ready", timeout=15,
              what="revoked secondary disconnected")
     unknown = p("POST", "sys/replication/performance/primary/revoke-secondary", {"id": "pk-1"})
     assert unknown.status == 400 and "pk-1" in unknown.errors[0]

@@ -27,7 +27,7 @@ def test_tls_activation_unavailability_and_ceremony_auth(tmp_path, monkeypatch):
         busy = p("GET", "sys/mounts")
         assert busy.status == 503 and busy.errors == [M.REPL_UNAVAILABLE]
         assert p("GET", "sys/replication/dr/status", token=None).data["mode"] == "primary"
-        wait_for(lambda: p("GET", "sys/mounts").status == 200, timeout=5, what="primary available again")
+        wait_for(lambda: p("GET", "sys/mounts").status == 200, timeout=15, what="primary available again")
 
         token = p("POST", "sys/replication/dr/primary/secondary-token", {"id": "dr-tls"}).json["wrap_info"]["token"]
         untrusted = d("POST", "sys/replication/dr/secondary/enable", {"token": token})
@@ -41,7 +41,7 @@ def test_tls_activation_unavailability_and_ceremony_auth(tmp_path, monkeypatch):
         # None of the failures above reached the primary, so the token is still unused.
         ok = d("POST", "sys/replication/dr/secondary/enable", {"token": token, "ca_file": lab.ca_cert})
         assert ok.status == 200, ok
-        wait_for(lambda: caught_up(d, p), timeout=10, what="DR secondary streaming over TLS")
+        wait_for(lambda: caught_up(d, p), timeout=20, what="DR secondary streaming over TLS")
         primary_view = status(p)
         assert primary_view["secondaries"][0]["cluster_address"].startswith("https://")
         assert status(d)["known_primary_cluster_addrs"][0].startswith("https://")
@@ -68,7 +68,7 @@ def test_tls_activation_unavailability_and_ceremony_auth(tmp_path, monkeypatch):
         # Performance-side switches: legacy mount-filter path, known ids only, 200 on revoke.
         d.token = p.token
         assert d("POST", "sys/replication/performance/primary/enable", {}).status == 200
-        wait_for(lambda: d("GET", "sys/mounts").status == 200, timeout=5, what="new primary available")
+        wait_for(lambda: d("GET", "sys/mounts").status == 200, timeout=15, what="new primary available")
         unknown = d("POST", "sys/replication/performance/primary/mount-filter/nobody",
                     {"mode": "whitelist", "paths": ["a/"]})
         assert unknown.status == 400 and "nobody" in unknown.errors[0]

@@ -43,9 +43,9 @@ def test_leader_change_partition_and_perf_following_dr_failover(tmp_path):
 
         # Secondaries learn every primary node, and perf secondaries the DR failover address.
         wait_for(lambda: set(primary_info["cluster_addrs"]) <= set(status(d)["known_primary_cluster_addrs"]),
-                 timeout=5, what="DR secondary knows both primary nodes")
+                 timeout=15, what="DR secondary knows both primary nodes")
         wait_for(lambda: set(dr_addrs) <= set(status(s, "performance")["known_primary_cluster_addrs"]),
-                 timeout=5, what="perf secondary learnt the DR secondary's address")
+                 timeout=15, what="perf secondary learnt the DR secondary's address")
 
         # Leader change on the primary: both secondaries follow to the new active node.
         old_active = primary_info["api_addr"]
@@ -53,31 +53,31 @@ def test_leader_change_partition_and_perf_following_dr_failover(tmp_path):
         lab.wait_active("primary", exclude=killed[0])
         new_cluster_addr = lab.refresh()["clusters"]["primary"]["cluster_addr"]
         assert lab.addr("primary") != old_active
-        wait_for(lambda: connected_to(d, "dr", [new_cluster_addr]), timeout=10, what="DR follows leader")
-        wait_for(lambda: connected_to(s, "performance", [new_cluster_addr]), timeout=10, what="perf follows leader")
+        wait_for(lambda: connected_to(d, "dr", [new_cluster_addr]), timeout=20, what="DR follows leader")
+        wait_for(lambda: connected_to(s, "performance", [new_cluster_addr]), timeout=20, what="perf follows leader")
         assert p("POST", "secret/data/one", {"data": {"n": 1}}).status == 200
-        wait_for(lambda: s("GET", "secret/data/one", token=admin).status == 200, timeout=5, what="write after leader change")
+        wait_for(lambda: s("GET", "secret/data/one", token=admin).status == 200, timeout=15, what="write after leader change")
 
         # Partition primary <-> perf: both ends notice, then recover after healing.
         lab.partition("primary", "perf")
-        wait_for(lambda: status(s, "performance")["connection_state"] != "ready", timeout=10,
+        wait_for(lambda: status(s, "performance")["connection_state"] != "ready", timeout=20,
                  what="perf secondary notices the partition")
-        wait_for(lambda: secondary_status(p, "performance", "perf-1") == "disconnected", timeout=10,
+        wait_for(lambda: secondary_status(p, "performance", "perf-1") == "disconnected", timeout=20,
                  what="primary sees perf-1 disconnected")
         assert status(s, "performance")["primaries"][0]["connection_status"] == "disconnected"
         assert secondary_status(p, "dr", "dr-1") == "connected"
         assert p("POST", "secret/data/two", {"data": {"n": 2}}).status == 200
         lab.heal()
-        wait_for(lambda: caught_up(s, p, "performance"), timeout=10, what="perf catches up after heal")
+        wait_for(lambda: caught_up(s, p, "performance"), timeout=20, what="perf catches up after heal")
         assert secondary_status(p, "performance", "perf-1") == "connected"
         assert s("GET", "secret/data/two", token=admin).status == 200
 
         # Unplanned DR failover: the whole primary cluster dies.
-        wait_for(lambda: caught_up(d, p), timeout=5, what="DR in sync before the failure")
+        wait_for(lambda: caught_up(d, p), timeout=15, what="DR in sync before the failure")
         for name in primary_info["node_names"]:
             if name not in killed:
                 lab.kill("primary", name)
-        wait_for(lambda: status(s, "performance")["connection_state"] != "ready", timeout=10,
+        wait_for(lambda: status(s, "performance")["connection_state"] != "ready", timeout=20,
                  what="perf secondary lost its primary")
         promoted = d("POST", "sys/replication/dr/secondary/promote", {"dr_operation_token": batch_token})
         assert promoted.status == 200, promoted
@@ -86,12 +86,12 @@ def test_leader_change_partition_and_perf_following_dr_failover(tmp_path):
         health = d("GET", "sys/health", token=None).json
         assert health["replication_dr_mode"] == "primary" and health["replication_performance_mode"] == "primary"
 
-        wait_for(lambda: connected_to(s, "performance", dr_addrs), timeout=15,
+        wait_for(lambda: connected_to(s, "performance", dr_addrs), timeout=30,
                  what="perf secondary reconnected to the promoted DR cluster")
         assert secondary_status(d, "performance", "perf-1") == "connected"
         # Tokens replicated by DR let clients carry on against the new primary.
         assert d("POST", "secret/data/three", {"data": {"n": 3}}, token=p.token).status == 200
-        wait_for(lambda: s("GET", "secret/data/three", token=admin).status == 200, timeout=5,
+        wait_for(lambda: s("GET", "secret/data/three", token=admin).status == 200, timeout=15,
                  what="write on the new primary reaches the perf secondary")
         assert status(s, "performance")["cluster_id"] == status(d, "performance")["cluster_id"]
 
@@ -121,11 +121,11 @@ def test_dr_promotion_of_a_perf_secondary_keeps_its_perf_role(tmp_path):
         promoted = sd("POST", "sys/replication/dr/secondary/promote",
                       {"dr_operation_token": batch.json["auth"]["client_token"]})
         assert promoted.status == 200, promoted
-        wait_for(lambda: connected_to(sd, "performance", primary_info["cluster_addrs"]), timeout=10,
+        wait_for(lambda: connected_to(sd, "performance", primary_info["cluster_addrs"]), timeout=20,
                  what="promoted cluster streams from the perf primary")
         assert status(sd, "performance")["secondary_id"] == "perf-1"
         assert p("POST", "secret/data/late", {"data": {"n": 1}}).status == 200
-        wait_for(lambda: sd("GET", "secret/data/late", token=admin).status == 200, timeout=5,
+        wait_for(lambda: sd("GET", "secret/data/late", token=admin).status == 200, timeout=15,
                  what="perf primary write reaches the promoted cluster")
 
 
@@ -141,5 +141,5 @@ def test_dr_secondary_resyncs_after_its_primary_is_wiped(tmp_path):
         old_root = status(m)["merkle_root"]
         activate(p, m, "mid-perf", "performance")
         assert status(m)["merkle_root"] != old_root
-        wait_for(lambda: caught_up(d, m), timeout=10, what="DR secondary re-synced to the wiped primary")
+        wait_for(lambda: caught_up(d, m), timeout=20, what="DR secondary re-synced to the wiped primary")
         assert status(m)["secondaries"][0]["connection_status"] == "connected"
