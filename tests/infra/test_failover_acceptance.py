@@ -44,7 +44,7 @@ def _run_until(lab, name, extra, marker, on_marker):
     proc.wait(timeout=600)
     log.write_text("".join(lines))
     assert seen, "%s never printed %r:\n%s" % (name, marker, "".join(lines[-60:]))
-    return proc.returncode
+    return proc.returncode, "".join(lines)
 
 
 def _kill(proc):
@@ -80,7 +80,7 @@ def test_interrupted_runs_finish_the_job(lab):
     for step in INTERRUPT_AFTER:
         name = "dr_failover" if target == "dr" else "dr_failback"
         extra = ["confirm_promote=%s" % target]
-        rc = _run_until(lab, name, extra, "Add the step to the timeline %s]" % step, _kill)
+        rc, _ = _run_until(lab, name, extra, "Add the step to the timeline %s]" % step, _kill)
         assert rc != 0, "the run was not interrupted"
         again = lab.playbook(name, *extra)
         assert recap_changed(again.stdout) > 0 or step == INTERRUPT_AFTER[-1], "resume did nothing after %s" % step
@@ -106,7 +106,7 @@ def test_unplanned_failover_with_old_primary_restarted_mid_run(lab):
         lab.vaultlab("fault", "kill", "--cluster", "primary")
 
         def restart_while_paused(proc):
-            # Freeze the playbook right before the promotion, bring the old primary back
+            # Freeze the playbook right before the promotion step, bring the old primary back
             # (unsealed: it still believes it is primary), then let the playbook continue.
             os.killpg(proc.pid, signal.SIGSTOP)
             try:
@@ -115,9 +115,10 @@ def test_unplanned_failover_with_old_primary_restarted_mid_run(lab):
                 os.killpg(proc.pid, signal.SIGCONT)
 
         extra = ["confirm_promote=dr", "failover_type=unplanned", "confirm_primary_lost=primary", "fence_timeout=5"]
-        rc = _run_until(lab, "dr_failover", extra, "TASK [vaultops.replication.dr_failover : Promote to DR primary dr]",
-                        restart_while_paused)
-        assert rc == 0
+        # The include line is printed before any task of the promotion step runs.
+        rc, out = _run_until(lab, "dr_failover", extra, "dr_failover/tasks/promote.yml for localhost",
+                             restart_while_paused)
+        assert rc == 0, out[-6000:]
         _assert_topology(lab, "dr", "primary")
         again = lab.playbook("dr_failover", *extra)
         assert recap_changed(again.stdout) == 0
