@@ -381,13 +381,15 @@ def _adopt_seal(repl: Replication, bundle: dict[str, Any], always: bool) -> None
 async def _require_cluster_port(repl: Replication, t: str, bundle: dict[str, Any]) -> None:
     """Vault fetches the bootstrap package before answering; an unreachable cluster port
     fails the call after the (single-use) token was already spent (reference §2.9, §7.4)."""
-    from .stream import probe_primary
+    from .stream import REVOKED, probe_primary
 
     if not isinstance(bundle.get("cluster_addrs"), list):
         raise bad_request(M.REPL_BAD_BUNDLE)
     if bundle.get("type") != t:
         raise bad_request(M.REPL_TOKEN_WRONG_TYPE.format(want=t, got=bundle.get("type")))
     reason = await probe_primary(repl, t, bundle)
+    if reason is not None and reason == REVOKED.format(id=bundle.get("secondary_id")):
+        raise bad_request(reason)
     if reason is not None:
         raise bad_request(M.REPL_BOOTSTRAP_FAILED.format(reason=reason))
 

@@ -51,6 +51,12 @@ class Redirect(StreamError):
         self.addr = addr
 
 
+class Refused(StreamError):
+    """The primary does not know (any more) the secondary id we speak for: revoked or never issued.
+
+    Retrying cannot help; only a new activation token can (reference §2.6)."""
+
+
 class Resync(StreamError):
     """The primary no longer holds the WAL we need: bootstrap again from a snapshot."""
 
@@ -220,6 +226,10 @@ async def _wal(repl: Replication, request: web.Request) -> web.Response:
         state = repl.effective(t)
         if not models.authenticate_secondary(state, sid, body.get("credential")):
             return _err(403, M.REPL_CLUSTER_AUTH, revoked=True)
+    state = repl.effective(t)
+    if not models.authenticate_secondary(state, sid, body.get("credential")):
+        # Revoked while this poll was held: ship nothing more, and do not re-list it below.
+        return _err(403, M.REPL_CLUSTER_AUTH, revoked=True)
     with storage.transaction():
         last = storage.last_wal(scopes)
         entries = [e for e in storage.wal_since(after, scopes, WAL_BATCH) if e["index"] <= last]
@@ -307,7 +317,7 @@ async def secondary_runner(repl: Replication, t: str) -> None:
         if changed:
             backoff = 0.05
             continue
-        if models.mode_of(repl.effective(t)) == SECONDARY:
+        if models.mode_of(repl.effective(t)) in (SECONDARY, BOOTSTRAPPING):
             repl.save_progress(t, connection_state=models.CONN_FAILURE)
         await _wait_kick(repl, t, backoff)
         backoff = min(backoff * 2, max(repl.timing("heartbeat_interval", 0.2), 0.2) * 2)
@@ -336,6 +346,8 @@ async def _post(repl: Replication, t: str, state: dict[str, Any], addr: str, wha
         raise Redirect(payload["leader_cluster_addr"])
     if status == 409 and payload.get("resync"):
         raise Resync("resync requested")
+    if status == 403 and payload.get("revoked"):
+        raise Refused(f"HTTP {status}: {'; '.join(payload.get('errors') or [])}")
     if status != 200:
         raise StreamError(f"HTTP {status}: {'; '.join(payload.get('errors') or [])}")
     return payload
@@ -457,8 +469,17 @@ def _still_current(repl: Replication, t: str, state: dict[str, Any]) -> bool:
     return models.mode_of(fresh) in (SECONDARY, BOOTSTRAPPING) and _same_target(fresh, state)
 
 
+# Vault's wording for this case is not known; this mirrors its other bootstrap failures [?].
+REVOKED = ("error fetching secondary bootstrap package: error authing for bootstrap: rpc error: "
+           "code = PermissionDenied desc = secondary id \"{id}\" is unknown to the primary or was revoked; "
+           "generate a new activation token")
+
+
 async def probe_primary(repl: Replication, t: str, bundle: dict[str, Any]) -> str | None:
-    """Reach the primary's cluster port with a fresh bundle; None if it answered, else why not."""
+    """Reach the primary's cluster port with a fresh bundle; None if it answered, else why not.
+
+    The reason is either a bare cause (to be wrapped as an unreachable-primary bootstrap
+    failure) or, when the primary refuses the secondary id, the complete error (``REVOKED``)."""
     state = {"_type": t, "secondary_id": bundle.get("secondary_id"),
              "primary": {k: bundle.get(k) for k in ("credential", "ca_pem", "cluster_name")}}
     reason = "no cluster address in the activation token"
@@ -478,6 +499,9 @@ async def probe_primary(repl: Replication, t: str, bundle: dict[str, Any]) -> st
         except Redirect as redirect:
             queue.insert(0, redirect.addr)
             reason = str(redirect)
+        except Refused:
+            # Every node of the primary shares the same secondaries list: no point asking on.
+            return REVOKED.format(id=bundle.get("secondary_id"))
         except StreamError as exc:
             reason = f"connection to {addr} failed: {exc}"
     return reason
