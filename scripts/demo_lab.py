@@ -19,6 +19,7 @@ lab directly (raw HTTP), so that the checks do not go through the collection und
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -162,6 +163,26 @@ def cmd_caught_up(args):
         if time.time() > deadline:
             sys.exit("%s did not catch up with %s (has %s, wants %s)" % (args.secondary, args.primary, have, want))
         time.sleep(0.1)
+
+
+def generate_root(lab, name, keys):
+    """Root token for a cluster whose own tokens were wiped (a performance secondary after
+    activation), by the generate-root ceremony with the key shares it now uses."""
+    c = lab[name]
+    call(c, "DELETE", "sys/generate-root/attempt")
+    status, body = call(c, "PUT", "sys/generate-root/attempt", body={})
+    if status != 200:
+        sys.exit("generate-root start failed on %s: HTTP %s" % (name, status))
+    nonce, otp = body["nonce"], body["otp"]
+    for key in keys:
+        status, body = call(c, "PUT", "sys/generate-root/update", body={"key": key, "nonce": nonce})
+        if status != 200:
+            sys.exit("generate-root update failed on %s: HTTP %s" % (name, status))
+        if body.get("complete"):
+            break
+    encoded = body["encoded_token"]
+    raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+    return bytes(a ^ b for a, b in zip(raw, otp.encode())).decode()
 
 
 def split_brains(snapshot):

@@ -36,6 +36,7 @@ class LabRun:
         self.dir = lab_dir
         self.logs = logs
         self.runs = 0
+        self.extra_env = {}
 
     @property
     def info(self):
@@ -46,6 +47,7 @@ class LabRun:
         lab = self.info
         env["VAULT_TOKEN"] = lab["primary"]["root_token"]
         env["VAULT_UNSEAL_KEYS"] = ",".join(lab["primary"]["unseal_keys_b64"])
+        env.update(self.extra_env)
         if own_tokens:
             for name, c in lab.items():
                 if name != "primary":

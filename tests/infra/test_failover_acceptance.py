@@ -53,6 +53,10 @@ def _kill(proc):
 
 def _setup(lab):
     lab.playbook("setup_replication", "confirm_wipe=dr,perf", own_tokens=True)
+    # Activation wiped the performance secondary's tokens; an operator generates a new root
+    # token there (with the primary's key shares) so that later runs can re-point it.
+    info = lab.info
+    lab.extra_env["VAULT_TOKEN_PERF"] = demo_lab.generate_root(info, "perf", info["primary"]["unseal_keys_b64"])
 
 
 def _assert_topology(lab, primary, secondary):
