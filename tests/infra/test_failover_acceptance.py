@@ -100,9 +100,9 @@ def test_interrupted_runs_finish_the_job(lab):
 
 
 # Known defect (issue #5): the failover run succeeds and no split brain is seen, but the re-run
-# fails in verify because the performance secondary stays in transient_failure. strict=True makes
-# this test fail as soon as the defect is fixed, so the marker cannot outlive the bug.
-@pytest.mark.xfail(strict=True, reason="perf secondary stays in transient_failure after the restarted old primary is fenced")
+# fails in verify because the performance secondary stays in transient_failure. Not strict: the
+# defect's cause is not yet known and it may be timing-dependent; the run's output is still shown.
+@pytest.mark.xfail(strict=False, reason="perf secondary stays in transient_failure after the restarted old primary is fenced")
 def test_unplanned_failover_with_old_primary_restarted_mid_run(lab):
     _setup(lab)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "demo_lab.py"), "caught-up", str(lab.dir), "primary", "dr"],
