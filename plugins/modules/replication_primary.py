@@ -186,32 +186,12 @@ from ansible_collections.vaultops.replication.plugins.module_utils._client impor
     VaultError,
 )
 from ansible_collections.vaultops.replication.plugins.module_utils._module import VaultModule
+from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, TYPES, Plan
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
     WaitTimeout,
     wait_until,
 )
-
-TYPES = ("dr", "performance")
-TITLE = {"dr": "DR", "performance": "performance"}
-OTHER = {"dr": "performance", "performance": "dr"}
-
-
-class Plan(object):
-    """What to do to reach the requested state, or why not to try."""
-
-    def __init__(self, actions=(), after_role=None, refusal=None, warnings=()):
-        self.actions = list(actions)
-        self.after_role = after_role
-        self.refusal = refusal
-        self.warnings = list(warnings)
-
-    @property
-    def changed(self):
-        return bool(self.actions)
-
-    def __repr__(self):
-        return "Plan(actions=%r, after_role=%r, refusal=%r)" % (self.actions, self.after_role, self.refusal)
 
 
 def decide(mode, state, current, other, primary_cluster_addr=None):

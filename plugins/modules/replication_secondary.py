@@ -358,6 +358,7 @@ from ansible_collections.vaultops.replication.plugins.module_utils._module impor
     VaultModule,
     prefixed_connection_spec,
 )
+from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, TYPES, Plan
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.module_utils._tokens import (
     ActivationTokenError,
@@ -368,29 +369,11 @@ from ansible_collections.vaultops.replication.plugins.module_utils._waiter impor
     wait_until,
 )
 
-TYPES = ("dr", "performance")
-TITLE = {"dr": "DR", "performance": "performance"}
-OTHER = {"dr": "performance", "performance": "dr"}
 DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h)?)+$")
 
 
 class Refusal(Exception):
     """The request cannot be carried out from the observed state; nothing was written."""
-
-
-class Plan(object):
-    def __init__(self, actions=(), after_role=None, secondary_id=None, warnings=()):
-        self.actions = list(actions)
-        self.after_role = after_role
-        self.secondary_id = secondary_id
-        self.warnings = list(warnings)
-
-    @property
-    def changed(self):
-        return bool(self.actions)
-
-    def __repr__(self):
-        return "Plan(actions=%r, after_role=%r, secondary_id=%r)" % (self.actions, self.after_role, self.secondary_id)
 
 
 def normalise_filter(value):

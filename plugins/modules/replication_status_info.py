@@ -178,14 +178,12 @@ from ansible_collections.vaultops.replication.plugins.module_utils._module impor
     VaultModule,
     prefixed_connection_spec,
 )
+from ansible_collections.vaultops.replication.plugins.module_utils._plan import TITLE, TYPES
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
     WaitTimeout,
     wait_until,
 )
-
-TYPES = ("dr", "performance")
-TITLE = {"dr": "DR", "performance": "performance"}
 
 
 def unmet_conditions(status, conditions, primary=None):
