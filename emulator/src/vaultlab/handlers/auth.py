@@ -57,20 +57,9 @@ async def policies_acl(request: web.Request) -> web.Response:
     if op == "update":
         body = await read_body(request)
         text = body.get("policy")
-        if not text or not isinstance(text, str):
-            raise bad_request(messages.POLICY_MISSING_BODY)
-        if name == "root":
-            raise bad_request(messages.CANNOT_UPDATE_ROOT)
-        try:
-            node.put_policy(name, text)
-        except ValueError as exc:
-            raise bad_request(str(exc)) from None
-        return no_content()
+        return _write_policy(node, name, text)
     if op == "delete":
-        if name in ("root", "default"):
-            raise bad_request(messages.CANNOT_DELETE_POLICY.format(name=name))
-        node.delete_policy(name)
-        return no_content()
+        return _delete_policy(node, name)
     raise _unsupported()
 
 
@@ -92,21 +81,30 @@ async def policy_legacy(request: web.Request) -> web.Response:
     if op == "update":
         body = await read_body(request)
         text = body.get("policy") or body.get("rules")
-        if not text or not isinstance(text, str):
-            raise bad_request(messages.POLICY_MISSING_BODY)
-        if name == "root":
-            raise bad_request(messages.CANNOT_UPDATE_ROOT)
-        try:
-            node.put_policy(name, text)
-        except ValueError as exc:
-            raise bad_request(str(exc)) from None
-        return no_content()
+        return _write_policy(node, name, text)
     if op == "delete":
-        if name in ("root", "default"):
-            raise bad_request(messages.CANNOT_DELETE_POLICY.format(name=name))
-        node.delete_policy(name)
-        return no_content()
+        return _delete_policy(node, name)
     raise _unsupported()
+
+
+def _write_policy(node: Node, name: str, text) -> web.Response:
+    """Create or replace an ACL policy; shared by ``sys/policies/acl`` and legacy ``sys/policy``."""
+    if not text or not isinstance(text, str):
+        raise bad_request(messages.POLICY_MISSING_BODY)
+    if name == "root":
+        raise bad_request(messages.CANNOT_UPDATE_ROOT)
+    try:
+        node.put_policy(name, text)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    return no_content()
+
+
+def _delete_policy(node: Node, name: str) -> web.Response:
+    if name in ("root", "default"):
+        raise bad_request(messages.CANNOT_DELETE_POLICY.format(name=name))
+    node.delete_policy(name)
+    return no_content()
 
 
 # -- token roles ---------------------------------------------------------------------------
