@@ -9,7 +9,7 @@ import time
 
 import pytest
 from conftest import Api, wait_for
-from test_replication_dr import caught_up, status
+from test_replication_dr import BATCH_POLICY, activate, caught_up, status
 
 from vaultlab import messages as M
 from vaultlab.crypto import otp
@@ -159,3 +159,48 @@ def test_public_key_activation_and_revocation(lab):
              what="revoked secondary disconnected")
     unknown = p("POST", "sys/replication/performance/primary/revoke-secondary", {"id": "pk-1"})
     assert unknown.status == 400 and "pk-1" in unknown.errors[0]
+
+
+def test_perf_secondary_stays_connected_to_a_promoted_dr_secondary(tmp_path):
+    """§7.2: a perf secondary follows a DR failover of its primary by itself and keeps streaming.
+
+    The promoted DR secondary bootstrapped from a snapshot, so its WAL holds only entries of the
+    local scope (replicated entries were dropped by the restore). A resume position counted in
+    the replicated scope alone then lies below its compaction floor, and every poll of the perf
+    secondary was refused with "resync": the connection flapped between ready and
+    transient_failure until something wrote replicated data on the new primary."""
+    with Lab(tmp_path / "lab", clusters=["primary", "dr", "perf"]) as lab:
+        p, d, s = Api(lab, "primary"), Api(lab, "dr"), Api(lab, "perf")
+        assert p("POST", "sys/replication/dr/primary/enable", {}).status == 200
+        assert p("POST", "sys/policies/acl/dr-secondary-promotion", {"policy": BATCH_POLICY}).status == 204
+        assert p("POST", "auth/token/roles/failover-handler",
+                 {"allowed_policies": "dr-secondary-promotion", "orphan": True, "renewable": False,
+                  "token_type": "batch"}).status == 204
+        batch = p("POST", "auth/token/create/failover-handler", {"ttl": "8h"}).json["auth"]["client_token"]
+        activate(p, d, "dr")
+        # Enabling performance replication and activating its secondary only write local-scope
+        # state, which reaches the DR secondary as local WAL entries.
+        assert p("POST", "sys/replication/performance/primary/enable", {}).status == 200
+        activate(p, s, "perf", "performance")
+        wait_for(lambda: caught_up(d, p), timeout=20, what="DR secondary has the perf secondary's entry")
+        wait_for(lambda: lab.info["clusters"]["dr"]["cluster_addr"] in status(s, "performance")["known_primary_cluster_addrs"],
+                 timeout=20, what="perf secondary learnt the DR secondary's address")
+
+        lab.kill("primary")
+        promoted = d("POST", "sys/replication/dr/secondary/promote", {"dr_operation_token": batch})
+        assert promoted.status == 200, promoted
+        dr_addr = lab.info["clusters"]["dr"]["cluster_addr"]
+
+        def follows() -> bool:
+            now = status(s, "performance")
+            return (caught_up(s, d, "performance") and now["connection_state"] == "ready"
+                    and [x.get("cluster_address") for x in now.get("primaries") or []] == [dr_addr])
+
+        wait_for(follows, timeout=20, what="perf secondary follows the promoted cluster")
+        # Streaming, not merely handshaking: the connection must hold over many heartbeats.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            now = status(s, "performance")
+            assert now["connection_state"] == "ready", now
+            assert now["primaries"][0]["cluster_address"] == dr_addr, now
+            time.sleep(0.05)

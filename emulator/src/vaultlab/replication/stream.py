@@ -170,7 +170,12 @@ async def _handshake(repl: Replication, request: web.Request) -> web.Response:
     scopes = SCOPES[t]
     flt = _filter(repl, t, state, sid)
     with storage.transaction():
-        position = storage.last_wal(scopes)
+        shipped = storage.last_wal(scopes)
+        # Resume positions are points in this cluster's whole WAL sequence, not the index of the
+        # last entry the secondary may receive: a performance primary whose recent entries are
+        # all local (a promoted DR secondary, for instance) would otherwise hand out a position
+        # below its compaction floor, and every /wal poll would answer "resync" for ever.
+        position = storage.last_wal()
         items = None
         if flt is not None:
             items = flt.items(storage.snapshot(scopes))
@@ -190,7 +195,7 @@ async def _handshake(repl: Replication, request: web.Request) -> web.Response:
                 items = storage.snapshot(scopes)
             answer = {"action": "snapshot", "position": position, "items": items, "merkle_root": root}
     repl.record_secondary(t, sid, _peer_info(repl, t, body), force=True)
-    answer.update(epoch=epoch, shipped=position, filter_tag=_filter_tag(state, sid), **_advertise(repl, t))
+    answer.update(epoch=epoch, shipped=shipped, filter_tag=_filter_tag(state, sid), **_advertise(repl, t))
     return _json(answer)
 
 
@@ -203,7 +208,7 @@ async def _wal(repl: Replication, request: web.Request) -> web.Response:
     after = body.get("after")
     if not isinstance(after, int) or after < 0:
         return _err(400, "invalid 'after'")
-    if after < storage.first_wal() - 1 or after > storage.last_wal(scopes):
+    if after < storage.first_wal() - 1 or after > storage.last_wal():
         # Compacted away, or a position from a different lineage: start over.
         return _err(409, "requested WAL position is not available; resync", resync=True)
     if body.get("epoch") and body["epoch"] != repl.epoch():
@@ -233,7 +238,9 @@ async def _wal(repl: Replication, request: web.Request) -> web.Response:
     with storage.transaction():
         last = storage.last_wal(scopes)
         entries = [e for e in storage.wal_since(after, scopes, WAL_BATCH) if e["index"] <= last]
-        position = entries[-1]["index"] if len(entries) == WAL_BATCH else last
+        # Same reason as in the handshake: a full answer moves the secondary to the end of the
+        # whole sequence, past entries of scopes it does not receive.
+        position = entries[-1]["index"] if len(entries) == WAL_BATCH else storage.last_wal()
     flt = _filter(repl, t, state, sid)
     if flt is not None:
         entries = flt.entries(entries)
