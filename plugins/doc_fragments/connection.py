@@ -64,3 +64,15 @@ options:
 requirements:
   - requests
 """
+
+    # TLS settings of a second cluster reached through the <prefix>_* options of
+    # prefixed_connection_spec("primary"); VaultModule.client_for applies these fallbacks.
+    PRIMARY = r"""
+options:
+  primary_ca_cert:
+    description: CA bundle used to verify the primary's TLS certificate. Defaults to O(ca_cert).
+    type: path
+  primary_validate_certs:
+    description: Verify the primary's TLS certificate. Defaults to O(validate_certs).
+    type: bool
+"""

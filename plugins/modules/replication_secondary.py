@@ -65,12 +65,6 @@ options:
       - Token for the primary. Minting an activation token needs C(sudo) on
         C(sys/replication/<mode>/primary/secondary-token).
     type: str
-  primary_ca_cert:
-    description: CA bundle used to verify the primary's TLS certificate. Defaults to O(ca_cert).
-    type: path
-  primary_validate_certs:
-    description: Verify the primary's TLS certificate. Defaults to O(validate_certs).
-    type: bool
   activation_token:
     description:
       - A ready activation token minted on the primary (for example with O(state=minted)). It is checked before
@@ -153,6 +147,7 @@ options:
     default: 120
 extends_documentation_fragment:
   - vaultops.replication.connection
+  - vaultops.replication.connection.primary
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:

@@ -42,18 +42,13 @@ options:
   primary_token:
     description: Token for the primary. Not needed for the status endpoints; accepted for symmetry with other modules.
     type: str
-  primary_ca_cert:
-    description: CA bundle used to verify the primary's TLS certificate. Defaults to O(ca_cert).
-    type: path
-  primary_validate_certs:
-    description: Verify the primary's TLS certificate. Defaults to O(validate_certs).
-    type: bool
   wait_timeout:
     description: Seconds to wait for O(wait_for) to hold.
     type: int
     default: 60
 extends_documentation_fragment:
   - vaultops.replication.connection
+  - vaultops.replication.connection.primary
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
