@@ -12,11 +12,10 @@ import uuid
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultConnectionError
 from ansible_collections.vaultops.replication.plugins.modules import dr_operation_token as mod
+from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_runner import run_module, warnings_of
 
 URL = "http://dr.example.test:8200"
 SHARES = ["aa" * 16 + "01", "bb" * 16 + "02", "cc" * 16 + "03", "dd" * 16 + "04", "ee" * 16 + "05"]
@@ -172,23 +171,8 @@ def vault(monkeypatch):
     return fake
 
 
-def warnings_of(out):
-    return [w["event"]["msg"] if isinstance(w, dict) else w for w in out.get("warnings", [])]
-
-
 def run(capsys, args, check=False, diff=False):
-    full = {"url": URL}
-    full.update(args)
-    if check:
-        full["_ansible_check_mode"] = True
-    if diff:
-        full["_ansible_diff"] = True
-    with patch_module_args(full):
-        with pytest.raises(SystemExit) as exc:
-            mod.main()
-    out = json.loads(capsys.readouterr().out)
-    out["_rc"] = exc.value.code
-    return out
+    return run_module(capsys, mod.main, dict({"url": URL}, **args), check=check, diff=diff)
 
 
 # ----------------------------------------------------------------------------- pure logic

@@ -10,12 +10,11 @@ import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultConnectionError
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.modules import promote as mod
+from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_runner import run_module, warnings_of
 
 SECONDARY = "http://dr.example.test:8200"
 PRIMARY = "http://primary.example.test:8200"
@@ -231,22 +230,8 @@ class FakeLab:
 
 
 def run(capsys, args, check=False, diff=False):
-    full = {"url": SECONDARY, "mode": "dr", "wait_timeout": 5}
-    full.update(args)
-    if check:
-        full["_ansible_check_mode"] = True
-    if diff:
-        full["_ansible_diff"] = True
-    with patch_module_args(full):
-        with pytest.raises(SystemExit) as exc:
-            mod.main()
-    out = json.loads(capsys.readouterr().out)
-    out["_rc"] = exc.value.code
-    return out
-
-
-def warnings_of(out):
-    return [w["event"]["msg"] if isinstance(w, dict) else w for w in out.get("warnings", [])]
+    return run_module(capsys, mod.main, dict({"url": SECONDARY, "mode": "dr", "wait_timeout": 5}, **args),
+                      check=check, diff=diff)
 
 
 @pytest.fixture

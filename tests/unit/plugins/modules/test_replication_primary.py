@@ -11,13 +11,12 @@ import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultConnectionError
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.modules import replication_primary as mod
 from ansible_collections.vaultops.replication.plugins.modules.replication_primary import decide, validate_cluster_addr
+from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_runner import run_module
 
 
 def st(rtype, mode, **raw):
@@ -151,13 +150,7 @@ def vault(monkeypatch):
 
 
 def run(capsys, args, check=False):
-    args = dict({"url": URL, "token": "root"}, **args)
-    if check:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            mod.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(capsys, mod.main, dict({"url": URL, "token": "root"}, **args), check=check)
 
 
 def four_passes(capsys, vault, args):

@@ -27,6 +27,7 @@ from ansible_collections.vaultops.replication.plugins.modules.replication_second
     normalise_filter,
     relation,
 )
+from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_runner import run_module
 
 jwt = pytest.importorskip("jwt")
 
@@ -434,13 +435,7 @@ def lab(monkeypatch):
 
 
 def run(capsys, args, check=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            mod.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(capsys, mod.main, args, check=check)
 
 
 BASE = dict(url=S, token="root", mode="dr", id="dr1", primary_url=P, primary_token="root")

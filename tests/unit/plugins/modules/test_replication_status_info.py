@@ -10,13 +10,12 @@ import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.modules import replication_status_info as mod
 from ansible_collections.vaultops.replication.plugins.modules.replication_status_info import unmet_conditions
+from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_runner import run_module
 
 SET = "set-1"
 PRIMARY = {"mode": "primary", "cluster_id": SET, "state": "running", "last_wal": 40, "last_dr_wal": 40,
@@ -93,13 +92,7 @@ def fake(monkeypatch):
 
 
 def run(capsys, args, check=False):
-    args = dict({"url": URL}, **args)
-    if check:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            mod.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(capsys, mod.main, dict({"url": URL}, **args), check=check)
 
 
 def test_reports_both(fake, capsys):
