@@ -139,3 +139,10 @@ REPL_CEREMONY_DR_ONLY = ("generate-operation-token is only available on a DR sec
 REPL_BATCH_NOT_DELETABLE = ("batch DR operation tokens cannot be deleted; they expire with their TTL "
                             "(delete only tokens made with generate-operation-token)")
 GEN_LEGACY_OTP = "decoded OTP value is invalid or wrong length"
+
+# Writes forwarded from a performance secondary to its primary (reference §7.1). Vault's
+# text for a failed forward is "error during forwarding RPC request"; the cause after the
+# colon is vaultlab's.
+FORWARD_FAILED = "error during forwarding RPC request: {reason}"
+FORWARD_NO_PRIMARY = "this performance secondary knows no primary to forward the write to"
+FORWARD_CONFLICT = ("the primary kept changing the data this write depends on; retry the request")

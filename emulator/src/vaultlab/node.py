@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import messages, profiles
-from .storage import Storage
+from .handlers.forwarding import CapturingStorage
 
 if TYPE_CHECKING:  # asyncio is imported where used: the CLI imports this module too
     import asyncio
@@ -189,7 +189,8 @@ class Node:
         self.ca_cert: str | None = self.config.get("ca_cert") if self.tls else None
         self.api_port = api_port
         self.cluster_port = cluster_port
-        self.storage = Storage(self.dir / "clusters" / cluster / "storage.db")
+        # Plain storage except while a performance secondary captures a client write.
+        self.storage = CapturingStorage(self.dir / "clusters" / cluster / "storage.db")
         self.timings = profiles.resolve(self.config.get("profile", "fast"), self.config.get("timing") or {})
         self.cluster_app = None  # set by the server before replication.install()
 

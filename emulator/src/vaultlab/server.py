@@ -2,7 +2,9 @@
 
 Request pipeline for ``/v1/*`` (middleware, in this order): injected faults (client
 partition, latency, 5xx burst) → sealed (503) → standby (307 to the active node) →
-``replication.gate`` → token authentication and ACL (403) → handler.  The control API lives
+``replication.gate`` → token authentication and ACL (403) → handler (on a performance
+secondary, writes to replicated state are sent on to the primary: see
+:mod:`vaultlab.handlers.forwarding`).  The control API lives
 under ``/_vaultlab/`` and bypasses all of it.
 """
 
@@ -24,7 +26,7 @@ from aiohttp import web
 from . import faults as faults_lib
 from . import messages
 from .handlers import auth as auth_handlers
-from .handlers import generate_root, kv
+from .handlers import forwarding, generate_root, kv
 from .handlers import sys as sys_handlers
 from .handlers.common import VaultError, client_token, error_response, operation, raw, read_body, vault_path
 from .node import VERSION, Node
@@ -115,6 +117,8 @@ def make_middleware(node: Node) -> Any:
                 node.use_token(token, entry)
                 request["vault_token"] = token
                 request["vault_token_entry"] = entry
+            if forwarding.applies(node, request.method, vpath):
+                return await forwarding.run(node, request, handler)
             return await handler(request)
         except VaultError as exc:
             return exc.response(head=head)
@@ -250,6 +254,7 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
         try:
             _replication.install(app, node)
             node.replication_modes = lambda: _replication.modes(node)
+            forwarding.install(node, cluster_app)
         except Exception:
             log.exception("replication.install failed; this node runs without replication")
     # Registered last: every path no other route claims is resolved against the mount table.
