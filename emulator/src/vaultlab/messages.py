@@ -146,3 +146,4 @@ GEN_LEGACY_OTP = "decoded OTP value is invalid or wrong length"
 FORWARD_FAILED = "error during forwarding RPC request: {reason}"
 FORWARD_NO_PRIMARY = "this performance secondary knows no primary to forward the write to"
 FORWARD_CONFLICT = ("the primary kept changing the data this write depends on; retry the request")
+REPL_RELOAD_SUBSYSTEM = ("unsupported subsystem \"{subsystem}\": only \"license\" can be reloaded")

@@ -16,7 +16,8 @@ Public surface used by the replication package (keep it stable):
 ``allowed(entry, path, capability)``, ``get_policy``/``put_policy``,
 ``wrap(...)``/``unwrap(token)``/``lookup_wrapping(token)``, ``partitioned(peer, kind)``,
 ``peer_headers()``, ``client_ssl_context()``, ``add_unauthenticated(pattern)``,
-``add_standby_local(pattern)``, ``add_sudo(pattern)``, ``bump_version()``.
+``add_standby_local(pattern)``, ``add_sudo(pattern)``, ``add_dr_secondary_allowed(pattern)``,
+``bump_version()``.
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ class Node:
         self.standby_local = list(STANDBY_LOCAL)
         self.sealed_allowed = list(SEALED_ALLOWED)
         self.sudo_paths = list(SUDO)
+        self.dr_secondary_allowed: list[str] = []
 
         # Faults visible only to this process (latency, error bursts); partitions live in a
         # file so every process of the lab sees them.
@@ -292,6 +294,10 @@ class Node:
     def add_sudo(self, pattern: str) -> None:
         self.sudo_paths.append(pattern)
 
+    def add_dr_secondary_allowed(self, pattern: str) -> None:
+        """A path a DR secondary serves besides the gate's own list (it checks its own auth)."""
+        self.dr_secondary_allowed.append(pattern)
+
     def is_unauthenticated(self, path: str) -> bool:
         return _match(self.unauthenticated, path)
 
@@ -303,6 +309,9 @@ class Node:
 
     def needs_sudo(self, path: str) -> bool:
         return _match(self.sudo_paths, path)
+
+    def is_dr_secondary_allowed(self, path: str) -> bool:
+        return _match(self.dr_secondary_allowed, path)
 
     # -- callbacks ---------------------------------------------------------------------
 

@@ -98,6 +98,9 @@ def make_middleware(node: Node) -> Any:
                 return web.Response(status=307, headers={"Location": current["api_addr"] + request.path_qs})
             if _replication is not None:
                 verdict = _replication.gate(node, request.method, vpath)
+                if verdict and verdict[1] == [messages.DR_SECONDARY_PATH_DISABLED] and \
+                        node.is_dr_secondary_allowed(vpath):
+                    verdict = None
                 if verdict:
                     status, errors = verdict
                     raise VaultError(status, errors)

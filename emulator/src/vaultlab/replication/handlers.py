@@ -556,9 +556,7 @@ async def reindex(repl: Replication, request: web.Request, t: str) -> web.Respon
     body = await read_body(request)
     for flag in ("diff", "force", "skip_flush"):
         _bool(body, flag)
-    secondary_path = vault_path(request).startswith("sys/replication/dr/secondary/")
-    if secondary_path:
-        await _dr_token(repl, request, "dr", body)
+    secondary_path = _dr_secondary_only(repl, request, body, "reindex")
     types = ("dr",) if secondary_path else models.TYPES
     _touch(repl, "last_reindex_epoch", str(int(time.time())), types)
     for rt in types:
@@ -572,8 +570,7 @@ async def reindex(repl: Replication, request: web.Request, t: str) -> web.Respon
 async def recover(repl: Replication, request: web.Request, t: str) -> web.Response:
     _update_only(request)
     body = await read_body(request)
-    if vault_path(request).startswith("sys/replication/dr/secondary/"):
-        await _dr_token(repl, request, "dr", body)
+    _dr_secondary_only(repl, request, body, "recover", undocumented=True)
     repl.kick_all()
     return envelope(None, warnings=[M.WARN_RECOVER])
 
@@ -581,8 +578,7 @@ async def recover(repl: Replication, request: web.Request, t: str) -> web.Respon
 async def merkle_check(repl: Replication, request: web.Request, t: str) -> web.Response:
     _update_only(request)
     body = await read_body(request)
-    if vault_path(request).startswith("sys/replication/dr/secondary/"):
-        await _dr_token(repl, request, "dr", body)
+    _dr_secondary_only(repl, request, body, "run a merkle check")
     now = time.time()
     _touch(repl, "last_corruption_check_epoch", str(int(now)))
     return envelope({"merkle_corruption_report": {
@@ -590,6 +586,76 @@ async def merkle_check(repl: Replication, request: web.Request, t: str) -> web.R
         "corrupted_tree_map": {},
         "last_corruption_check_epoch": models.now_rfc3339(now),
     }})
+
+
+# -- DR-secondary-only paths -----------------------------------------------------------------
+
+DR_SECONDARY_PREFIX = "sys/replication/dr/secondary/"
+# Paths the reference lists without documenting their auth (§1.4, open question 6).
+LICENSE_STATUS_PATH = DR_SECONDARY_PREFIX + "license/status"
+CONFIG_RELOAD_PATH = DR_SECONDARY_PREFIX + "config/reload/"
+RELOADABLE = ("license",)
+AUTH_CHOICES = ("dr_operation_token", "none")
+
+# vaultlab's license, shaped like an autoloaded Enterprise license (sys/license/status).
+LICENSE = {
+    "expiration_time": "2035-01-01T00:00:00Z",
+    "features": ["HSM", "Performance Replication", "DR Replication", "MFA", "Sentinel", "Seal Wrapping",
+                 "Control Groups", "Performance Standby", "Namespaces", "KMIP", "Entropy Augmentation",
+                 "Transform Secrets Engine", "Lease Count Quotas", "Key Management Secrets Engine",
+                 "Automated Snapshots"],
+    "license_id": "8f4c7a52-6e0b-5d3c-9a1e-7b2d4c6f8a10",
+    "performance_standby_count": 9999,
+    "start_time": "2025-01-01T00:00:00Z",
+    "termination_time": "2035-01-01T00:00:00Z",
+}
+
+
+def _undocumented_auth(repl: Replication) -> str:
+    value = repl.setting("dr_undocumented_paths_auth", "dr_operation_token")
+    if value not in AUTH_CHOICES:
+        raise VaultError(500, [f"invalid replication switch dr_undocumented_paths_auth={value!r}: "
+                               f"use one of {', '.join(AUTH_CHOICES)}"])
+    return value
+
+
+def _dr_secondary_only(repl: Replication, request: web.Request, body: dict[str, Any], action: str,
+                       undocumented: bool = False) -> bool:
+    """For the ``dr/secondary/*`` variant of a path: refuse on a cluster that is not a DR
+    secondary, then check the ``dr_operation_token``.  Returns whether it was that variant.
+
+    ``undocumented``: the reference does not say which auth the path takes; switch
+    ``dr_undocumented_paths_auth`` chooses (``dr_operation_token``, the default, or ``none``).
+    """
+    path = vault_path(request)
+    if not path.startswith(DR_SECONDARY_PREFIX):
+        return False
+    if not repl.is_dr_secondary():
+        raise ReplicationError(M.REPL_NOT_SECONDARY.format(action=action))
+    if not undocumented or _undocumented_auth(repl) == "dr_operation_token":
+        repl.check_dr_token(body.get("dr_operation_token"), path)
+    return True
+
+
+async def license_status(repl: Replication, request: web.Request, t: str) -> web.Response:
+    if request.method not in ("GET", "HEAD"):
+        raise VaultError(405, [M.UNSUPPORTED_OPERATION])
+    # A read carries its parameters in the query string (vault read ... dr_operation_token=…).
+    body = {"dr_operation_token": request.query.get("dr_operation_token")}
+    if request.can_read_body:
+        body.update({k: v for k, v in (await read_body(request)).items() if v})
+    _dr_secondary_only(repl, request, body, "read the license status", undocumented=True)
+    return envelope({"autoloading_used": True, "autoloaded": dict(LICENSE), "persisted_autoload": dict(LICENSE)})
+
+
+async def config_reload(repl: Replication, request: web.Request, t: str) -> web.Response:
+    _update_only(request)
+    body = await read_body(request)
+    _dr_secondary_only(repl, request, body, "reload configuration", undocumented=True)
+    subsystem = request.match_info["subsystem"]
+    if subsystem not in RELOADABLE:
+        raise bad_request(M.REPL_RELOAD_SUBSYSTEM.format(subsystem=subsystem))
+    return no_content()
 
 
 # -- routing ---------------------------------------------------------------------------------
@@ -610,7 +676,14 @@ def routes(repl: Replication) -> list[tuple[str, Handler]]:
         (f"{base}/dr/secondary/reindex", w(reindex, "dr")),
         (f"{base}/dr/secondary/recover", w(recover, "dr")),
         (f"{base}/dr/secondary/merkle-check", w(merkle_check, "dr")),
+        (LICENSE_STATUS_PATH, w(license_status, "dr")),
+        (CONFIG_RELOAD_PATH + "{subsystem}", w(config_reload, "dr")),
     ]
+    # Like the other dr_operation_token paths: past the DR gate, no client token (the handler
+    # checks the DR operation token itself).
+    for pattern in (LICENSE_STATUS_PATH, CONFIG_RELOAD_PATH + "*"):
+        repl.node.add_unauthenticated(pattern)
+        repl.node.add_dr_secondary_allowed(pattern)
     for t in models.TYPES:
         out += [
             (f"{base}/{t}/status", w(status_one, t)),
