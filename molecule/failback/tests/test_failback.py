@@ -17,17 +17,13 @@ def test_performance_secondary_follows_the_home_primary():
 
 
 def test_writes_survive_the_round_trip():
-    lab = labcheck.lab()
-    for i in range(20):
-        code, body = labcheck.demo_lab.call(lab["primary"], "GET", "demo/item-%04d" % i, lab["primary"]["root_token"])
-        assert code == 200 and body["data"]["value"] == "sample-%04d" % i
+    labcheck.assert_demo_items("primary", 20)
 
 
 def test_failback_second_run_changed_nothing():
-    runs = sorted(p for p in labcheck.captured_outputs() if "/dr_failback-" in p)
+    runs = labcheck.playbook_outputs("dr_failback")
     assert len(runs) == 2
-    with open(runs[-1], encoding="utf-8") as f:
-        assert "changed=0" in f.read().split("PLAY RECAP")[-1]
+    assert "changed=0" in labcheck.recap(runs[-1])
 
 
 def test_no_secret_in_verbose_output():

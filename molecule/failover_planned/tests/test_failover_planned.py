@@ -18,10 +18,7 @@ def test_performance_secondary_follows_the_new_primary():
 
 def test_no_acknowledged_write_lost():
     # 50 secrets were written through the old primary right before the failover.
-    lab = labcheck.lab()
-    for i in range(50):
-        code, body = labcheck.demo_lab.call(lab["dr"], "GET", "demo/item-%04d" % i, lab["primary"]["root_token"])
-        assert code == 200 and body["data"]["value"] == "sample-%04d" % i, "item %d lost (HTTP %s)" % (i, code)
+    labcheck.assert_demo_items("dr", 50)
 
 
 def test_never_two_primaries():
@@ -34,12 +31,10 @@ def test_never_two_primaries():
 
 
 def test_second_run_changed_nothing():
-    runs = [p for p in labcheck.captured_outputs() if "/dr_failover-" in p]
+    runs = labcheck.playbook_outputs("dr_failover")
     assert len(runs) == 2
-    with open(runs[0], encoding="utf-8") as f:
-        assert "changed=0" not in f.read().split("PLAY RECAP")[-1]
-    with open(runs[1], encoding="utf-8") as f:
-        assert "changed=0" in f.read().split("PLAY RECAP")[-1]
+    assert "changed=0" not in labcheck.recap(runs[0])
+    assert "changed=0" in labcheck.recap(runs[1])
 
 
 def test_no_secret_in_verbose_output():

@@ -33,8 +33,6 @@ def test_no_secret_in_any_captured_output():
 
 
 def test_second_run_reported_no_change():
-    runs = [p for p in labcheck.captured_outputs() if "/setup_replication-" in p]
+    runs = labcheck.playbook_outputs("setup_replication")
     assert len(runs) == 2
-    with open(runs[-1], encoding="utf-8") as f:
-        text = f.read()
-    assert "changed=0" in text and "failed=0" in text
+    assert "changed=0" in runs[-1] and "failed=0" in runs[-1]

@@ -63,8 +63,36 @@ def dr_primaries():
     return [name for name in lab() if status(name, "dr").get("mode") == "primary"]
 
 
+def assert_demo_items(cluster_name, count):
+    """The first ``count`` secrets written by ``demo_lab.py write`` read back, unchanged, from
+    ``cluster_name``. The primary's root token is valid on every cluster of the set (DR
+    replicates tokens), also after a failover or failback."""
+    info = lab()
+    token = info["primary"]["root_token"]
+    for i in range(count):
+        code, body = demo_lab.call(info[cluster_name], "GET", "%s/item-%04d" % (demo_lab.SECRET_MOUNT, i), token)
+        value = ((body or {}).get("data") or {}).get("value")
+        assert code == 200 and value == "sample-%04d" % i, "item %d lost on %s (HTTP %s)" % (i, cluster_name, code)
+
+
 def captured_outputs():
     return sorted(glob.glob(os.path.join(LOG_DIR, "*.log")))
+
+
+def playbook_outputs(playbook):
+    """Captured output of every run of ``playbook``, oldest first (run_playbook.yml names the
+    files ``<playbook>-<UTC time>.log``)."""
+    texts = []
+    for path in captured_outputs():
+        if os.path.basename(path).startswith(playbook + "-"):
+            with open(path, encoding="utf-8") as f:
+                texts.append(f.read())
+    return texts
+
+
+def recap(output):
+    """The PLAY RECAP part of one playbook run's output."""
+    return output.split("PLAY RECAP")[-1]
 
 
 def watch_verdicts():
