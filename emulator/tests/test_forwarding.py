@@ -226,3 +226,57 @@ def test_primary_refuses_stale_reads_and_applies_mount_differences(tmp_path):
     storage.put("sys/token/id/t", {}, scope="local")
     outside = forwarding._check(storage, [{"op": "put", "key": "sys/token/id/t", "value": {}}])
     assert b"outside the replicated scope" in outside.body
+
+
+def test_a_conflict_makes_the_secondary_catch_up_and_run_the_handler_again(tmp_path, monkeypatch):
+    import asyncio
+
+    storage = forwarding.CapturingStorage(tmp_path / "s.db")
+    storage.put("k", {"n": 1})
+
+    class Repl:
+        def __init__(self):
+            self.wal = 0
+
+        def progress(self, _t):
+            return {"last_remote_wal": self.wal, "connection_state": "ready", "stream_state": "stream-wals"}
+
+        def setting(self, _name, default):
+            return default
+
+    class Node:
+        replication = Repl()
+
+        def timing(self, _name, default):
+            return 0.2
+
+    node = Node()
+    sent: list[list[dict]] = []
+
+    async def send(repl, ops):
+        sent.append(ops)
+        if len(sent) == 1:
+            # The primary moved on; its write arrives through the stream meanwhile.
+            storage.put("k", {"n": 5})
+            repl.wal = 7
+            return {"result": "conflict", "index": 7}
+        return {"result": "ok", "index": 7}
+
+    monkeypatch.setattr(forwarding, "_send", send)
+
+    class Response:
+        status = 204
+
+    async def handler(_request):
+        current = storage.get("k")["n"]
+        storage.put("k", {"n": current + 1})
+        return Response()
+
+    class Request:
+        method, path = "POST", "/v1/x"
+
+    response = asyncio.run(forwarding.run(node, Request(), handler))
+    assert response.status == 204
+    assert [op["value"] for ops in sent for op in ops] == [{"n": 2}, {"n": 6}]
+    assert sent[1][0]["base"] == '{"n":5}'
+    assert storage.get("k") == {"n": 5}  # the secondary itself only changes through the stream
