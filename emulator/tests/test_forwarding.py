@@ -113,7 +113,13 @@ def test_local_mount_and_tokens_stay_on_the_secondary(perf):
     assert s("POST", "sys/mounts/perf-local", {"type": "kv", "local": True}).status == 204
     assert s("POST", "perf-local/k", {"v": "mine"}).status == 204
     assert s("GET", "perf-local/k").data == {"v": "mine"}
-    assert s("POST", "auth/token/create", {"policies": ["default"]}).status == 200
+    child = s("POST", "auth/token/create", {"policies": ["default"]}).json["auth"]["client_token"]
+    assert s("POST", "auth/token/lookup", {"token": child}).data["policies"] == ["default"]
+    assert p("POST", "auth/token/lookup", {"token": child}).errors == ["bad token"]
+    assert s("POST", "auth/token/lookup", {}).errors == ["missing token"]
+    assert s("GET", "auth/token/lookup").status == 405
+    assert s("POST", "auth/token/revoke", {"token": child}).status == 204
+    assert s("POST", "auth/token/lookup", {"token": child}).errors == ["bad token"]
     assert "perf-local/" not in p("GET", "sys/mounts").data
     assert p("GET", "perf-local/k").status == 404
     assert status(p, "performance")["last_performance_wal"] == before

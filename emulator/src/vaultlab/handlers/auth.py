@@ -29,6 +29,11 @@ def _unsupported() -> VaultError:
     return VaultError(405, [messages.UNSUPPORTED_OPERATION])
 
 
+def _update_only(request: web.Request) -> None:
+    if request.method not in ("PUT", "POST"):
+        raise _unsupported()
+
+
 def _not_found() -> VaultError:
     return VaultError(404, [])
 
@@ -212,8 +217,7 @@ def _caller(request: web.Request) -> tuple[str, dict[str, Any]]:
 
 async def token_create(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
-    if request.method not in ("PUT", "POST"):
-        raise _unsupported()
+    _update_only(request)
     _, parent = _caller(request)
     body = await read_body(request)
     suffix = request.match_info.get("suffix", "")
@@ -317,14 +321,18 @@ async def lookup_self(request: web.Request) -> web.Response:
     return envelope(node.token_lookup_data(token, entry))
 
 
-async def lookup(request: web.Request) -> web.Response:
-    node: Node = request.app["node"]
-    if request.method not in ("PUT", "POST"):
-        raise _unsupported()
-    body = await read_body(request)
-    token = body.get("token")
+async def _token_param(request: web.Request) -> str:
+    """The ``token`` body parameter of ``auth/token/lookup`` and ``auth/token/revoke``."""
+    _update_only(request)
+    token = (await read_body(request)).get("token")
     if not token:
         raise bad_request("missing token")
+    return token
+
+
+async def lookup(request: web.Request) -> web.Response:
+    node: Node = request.app["node"]
+    token = await _token_param(request)
     entry = node.lookup_token(token)
     if entry is None:
         raise bad_request("bad token")
@@ -333,8 +341,7 @@ async def lookup(request: web.Request) -> web.Response:
 
 async def revoke_self(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
-    if request.method not in ("PUT", "POST"):
-        raise _unsupported()
+    _update_only(request)
     token, _ = _caller(request)
     node.revoke_token(token)
     return no_content()
@@ -342,20 +349,13 @@ async def revoke_self(request: web.Request) -> web.Response:
 
 async def revoke(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
-    if request.method not in ("PUT", "POST"):
-        raise _unsupported()
-    body = await read_body(request)
-    token = body.get("token")
-    if not token:
-        raise bad_request("missing token")
-    node.revoke_token(token)
+    node.revoke_token(await _token_param(request))
     return no_content()
 
 
 async def renew_self(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
-    if request.method not in ("PUT", "POST"):
-        raise _unsupported()
+    _update_only(request)
     token, entry = _caller(request)
     if not entry.get("renewable"):
         raise bad_request("lease is not renewable")
