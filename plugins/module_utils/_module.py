@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Base class of the collection's modules: shared connection options, one client per
-cluster, and one failure message shape."""
+cluster, one failure message shape, and the checks every changing module makes of a cluster
+before it decides or writes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
+from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
@@ -20,7 +22,13 @@ from ansible_collections.vaultops.replication.plugins.module_utils._client impor
     VaultConnectionError,
     VaultError,
 )
+from ansible_collections.vaultops.replication.plugins.module_utils._plan import TITLE
+from ansible_collections.vaultops.replication.plugins.module_utils._status import (
+    read_replication_statuses,
+    read_type_status,
+)
 from ansible_collections.vaultops.replication.plugins.module_utils._tokens import HAS_JWT, JWT_IMPORT_ERROR
+from ansible_collections.vaultops.replication.plugins.module_utils._waiter import WaitTimeout, wait_until
 
 try:
     from ansible.module_utils.errors import AnsibleFallbackNotFound
@@ -185,3 +193,62 @@ class VaultModule(AnsibleModule):
         elif isinstance(exc, VaultConnectionError):
             result.setdefault("connection_error", exc.reason)
         self.fail_json(msg=self.error_message(exc, action, option_prefix), **result)
+
+    # The checks below fail the task with a message naming ``label`` (e.g. "the cluster at
+    # <url>"); ``option_prefix`` names the options of a second cluster in connection hints.
+
+    def check_unsealed(self, client, label, option_prefix=""):
+        """Fail unless the node behind ``client`` answers sys/health as initialised and unsealed."""
+        try:
+            code, body = _api.health(client)
+        except VaultError as exc:
+            self.fail_from(exc, "reach %s" % label, option_prefix=option_prefix)
+        body = body or {}
+        if code == 501 or body.get("initialized") is False:
+            self.fail_json(msg="%s is not initialised; initialise and unseal it first." % _sentence(label))
+        if body.get("sealed"):
+            self.fail_json(msg="%s is sealed; unseal it (vault operator unseal) and run again." % _sentence(label))
+
+    def check_token(self, client, label, option="token", option_prefix=""):
+        """Fail unless ``client`` carries a token that cluster accepts (lookup-self), so that a
+        bad token stops the run before its first write rather than half way through."""
+        if not client.token:
+            self.fail_json(msg="A Vault token for %s is required for this change: set '%s'%s." % (
+                label, option, " (or VAULT_TOKEN)" if option == "token" else ""))
+        try:
+            _api.lookup_self(client)
+        except VaultAPIError as exc:
+            if exc.status == 403:
+                self.fail_json(msg="The token given in '%s' was rejected by %s (HTTP 403 permission denied): it is "
+                                   "invalid or expired. Give a valid token." % (option, label))
+            self.fail_from(exc, "check the token '%s' on %s" % (option, label), option_prefix=option_prefix)
+        except VaultError as exc:
+            self.fail_from(exc, "check the token '%s' on %s" % (option, label), option_prefix=option_prefix)
+
+    def read_replication(self, client, label, option_prefix=""):
+        """Both replication types of ``client`` (``_status.read_replication_statuses``), failing the
+        task when they cannot be read."""
+        try:
+            return read_replication_statuses(client)
+        except VaultError as exc:
+            self.fail_from(exc, "read the replication status of %s" % label, option_prefix=option_prefix)
+
+    def wait_out_bootstrap(self, statuses, client, rtype, label, timeout, option_prefix=""):
+        """``statuses`` again, or, when ``rtype`` is bootstrapping (a new secondary loading its
+        first snapshot), the statuses read once that is over: a decision taken mid-bootstrap would
+        act on a state that is about to change. Fails after ``timeout`` seconds."""
+        if statuses[rtype].role != "bootstrapping":
+            return statuses
+        try:
+            wait_until(lambda: read_type_status(client, rtype, retry_on_status=False),
+                       lambda s: s.role != "bootstrapping", timeout,
+                       "the %s bootstrap of %s to finish" % (TITLE[rtype], label))
+        except WaitTimeout:
+            self.fail_json(msg="%s is still bootstrapping as a %s secondary after %ss; wait for it to finish (or raise "
+                               "wait_timeout) and run again." % (_sentence(label), TITLE[rtype], timeout))
+        return self.read_replication(client, label, option_prefix=option_prefix)
+
+
+def _sentence(label):
+    """``label`` at the start of a sentence."""
+    return label[:1].upper() + label[1:]

@@ -166,6 +166,28 @@ class ClusterStatus:
                 "health": dict(self.health, status_code=self.health_code), "cluster": self.cluster}
 
 
+def read_replication_statuses(c):
+    """Both types from sys/replication/status, as ``{"dr": ReplicationStatus, "performance": ...}``.
+
+    A type Vault leaves out of the answer reads as disabled. Raises VaultError like ``_api``.
+    """
+    raw = _api.replication_status(c) or {}
+    return dict((t, ReplicationStatus.from_api(t, raw.get(t) or {})) for t in _api.RTYPES)
+
+
+def read_type_status(c, rtype, retry_on_status=True):
+    """One type from sys/replication/<rtype>/status. ``retry_on_status=False`` for polls that
+    expect transient 5xx answers and handle them themselves (see ``_waiter``)."""
+    return ReplicationStatus.from_api(rtype, _api.replication_type_status(c, rtype, retry_on_status=retry_on_status)
+                                      or {})
+
+
+def roles_of(statuses):
+    """``{"dr": role, "performance": role}`` of a ``read_replication_statuses`` result, as used in
+    module diffs."""
+    return dict((t, statuses[t].role) for t in _api.RTYPES)
+
+
 def read_cluster_status(c):
     """Read sys/health and sys/replication/status of the cluster behind client ``c``."""
     code, body = _api.health(c)

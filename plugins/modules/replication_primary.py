@@ -181,13 +181,10 @@ vault_warnings:
 from urllib.parse import urlparse
 
 from ansible_collections.vaultops.replication.plugins.module_utils import _api
-from ansible_collections.vaultops.replication.plugins.module_utils._client import (
-    VaultAPIError,
-    VaultError,
-)
+from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultError
 from ansible_collections.vaultops.replication.plugins.module_utils._module import VaultModule
-from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, TYPES, Plan
-from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
+from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, Plan
+from ansible_collections.vaultops.replication.plugins.module_utils._status import read_type_status, roles_of
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
     WaitTimeout,
     wait_until,
@@ -279,70 +276,22 @@ def validate_cluster_addr(value):
     return None
 
 
-def roles_of(statuses):
-    return dict((t, statuses[t].role) for t in TYPES)
-
-
 class PrimaryRunner(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
         self.mode = module.params["mode"]
         self.client = module.client
+        self.label = "the cluster at %s" % self.client.url
 
     def fail(self, msg, **kwargs):
         self.module.fail_json(msg=msg, **kwargs)
 
     def read_statuses(self):
-        try:
-            raw = _api.replication_status(self.client)
-        except VaultError as exc:
-            self.module.fail_from(exc, "read the replication status of %s" % self.client.url)
-        return dict((t, ReplicationStatus.from_api(t, (raw or {}).get(t) or {})) for t in TYPES)
-
-    def check_reachable_and_unsealed(self):
-        try:
-            code, body = _api.health(self.client)
-        except VaultError as exc:
-            self.module.fail_from(exc, "reach Vault at %s" % self.client.url)
-        body = body or {}
-        if code == 501 or body.get("initialized") is False:
-            self.fail("The Vault cluster at %s is not initialised; initialise and unseal it first." % self.client.url)
-        if body.get("sealed"):
-            self.fail("The Vault node at %s is sealed; unseal it (vault operator unseal) and run again." % self.client.url)
-
-    def check_token(self):
-        token = self.params.get("token")
-        if not token:
-            self.fail("A Vault token is required to change replication on %s: set the 'token' option or the "
-                      "VAULT_TOKEN environment variable." % self.client.url)
-        try:
-            _api.lookup_self(self.client)
-        except VaultAPIError as exc:
-            if exc.status == 403:
-                self.fail("The token given for %s was rejected (HTTP 403 permission denied): it is invalid or "
-                          "expired. Give a valid token with the 'token' option or VAULT_TOKEN." % self.client.url)
-            self.module.fail_from(exc, "check the token on %s" % self.client.url)
-        except VaultError as exc:
-            self.module.fail_from(exc, "check the token on %s" % self.client.url)
-
-    def wait_out_bootstrap(self, statuses):
-        if statuses[self.mode].role != "bootstrapping":
-            return statuses
-        try:
-            wait_until(self.read_type_status_raw, lambda s: s.role != "bootstrapping",
-                       self.params["wait_timeout"], "the %s bootstrap to finish" % TITLE[self.mode])
-        except WaitTimeout:
-            self.fail("The cluster is still bootstrapping as a %s secondary after %ss; wait for it to finish (or raise "
-                      "wait_timeout) and run again." % (TITLE[self.mode], self.params["wait_timeout"]))
-        return self.read_statuses()
-
-    def read_type_status_raw(self):
-        return ReplicationStatus.from_api(
-            self.mode, _api.replication_type_status(self.client, self.mode, retry_on_status=False) or {})
+        return self.module.read_replication(self.client, self.label)
 
     def probe_after_change(self):
-        status = self.read_type_status_raw()
+        status = read_type_status(self.client, self.mode, retry_on_status=False)
         code, body = _api.health(self.client)
         return status, code, body or {}
 
@@ -384,8 +333,9 @@ class PrimaryRunner(object):
         if problem:
             self.fail(problem)
 
-        self.check_reachable_and_unsealed()
-        before = self.wait_out_bootstrap(self.read_statuses())
+        self.module.check_unsealed(self.client, self.label)
+        before = self.module.wait_out_bootstrap(self.read_statuses(), self.client, self.mode, self.label,
+                                                self.params["wait_timeout"])
         plan = decide(self.mode, self.params["state"], before[self.mode], before[OTHER[self.mode]],
                       self.params.get("primary_cluster_addr"))
         if plan.refusal:
@@ -400,7 +350,7 @@ class PrimaryRunner(object):
                           diff=dict(before=before_roles, after=dict(before_roles)))
             self.module.exit_json(**result)
 
-        self.check_token()
+        self.module.check_token(self.client, self.label)
         if self.module.check_mode:
             predicted = dict(before_roles)
             predicted[self.mode] = plan.after_role

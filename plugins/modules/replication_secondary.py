@@ -353,8 +353,8 @@ from ansible_collections.vaultops.replication.plugins.module_utils._module impor
     VaultModule,
     prefixed_connection_spec,
 )
-from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, TYPES, Plan
-from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
+from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, Plan
+from ansible_collections.vaultops.replication.plugins.module_utils._status import read_type_status, roles_of
 from ansible_collections.vaultops.replication.plugins.module_utils._tokens import (
     ActivationTokenError,
     inspect_activation_token,
@@ -566,10 +566,6 @@ def decide_minted(mode, prim, secondary_id, paths_filter=None):
     return Plan(actions=actions, after_role="primary", secondary_id=secondary_id)
 
 
-def roles_of(statuses):
-    return dict((t, statuses[t].role) for t in TYPES)
-
-
 def _iso(ts):
     try:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(ts)))
@@ -606,47 +602,20 @@ class SecondaryRunner(object):
             self.module.fail_from(exc, what, option_prefix=prefix)
 
     def read_statuses(self, client, label):
-        raw = self.api("read the replication status of %s" % label, _api.replication_status, client)
-        return dict((t, ReplicationStatus.from_api(t, (raw or {}).get(t) or {})) for t in TYPES)
+        return self.module.read_replication(client, label, option_prefix=self.prefix_for(client))
 
     def read_type(self, client):
-        return ReplicationStatus.from_api(
-            self.mode, _api.replication_type_status(client, self.mode, retry_on_status=False) or {})
+        return read_type_status(client, self.mode, retry_on_status=False)
 
     def check_unsealed(self, client, label):
-        code, body = self.api("reach %s" % label, _api.health, client)
-        body = body or {}
-        if code == 501 or body.get("initialized") is False:
-            self.fail("%s is not initialised; initialise and unseal it first." % label)
-        if body.get("sealed"):
-            self.fail("%s is sealed; unseal it (vault operator unseal) and run again." % label)
+        self.module.check_unsealed(client, label, option_prefix=self.prefix_for(client))
 
     def check_token(self, client, option, label):
-        if not client.token:
-            self.fail("A Vault token for %s is required for this change: set '%s'%s." % (
-                label, option, " (or VAULT_TOKEN)" if option == "token" else ""))
-        try:
-            _api.lookup_self(client)
-        except VaultAPIError as exc:
-            if exc.status == 403:
-                self.fail("The token given in '%s' was rejected by %s (HTTP 403 permission denied): it is invalid or "
-                          "expired. Give a valid token." % (option, label))
-            self.module.fail_from(exc, "check the token '%s' on %s" % (option, label),
-                                  option_prefix=self.prefix_for(client))
-        except VaultError as exc:
-            self.module.fail_from(exc, "check the token '%s' on %s" % (option, label),
-                                  option_prefix=self.prefix_for(client))
+        self.module.check_token(client, label, option=option, option_prefix=self.prefix_for(client))
 
     def wait_out_bootstrap(self, statuses, client, label):
-        if statuses[self.mode].role != "bootstrapping":
-            return statuses
-        try:
-            wait_until(lambda: self.read_type(client), lambda s: s.role != "bootstrapping",
-                       self.params["wait_timeout"], "the %s bootstrap of %s to finish" % (self.title, label))
-        except WaitTimeout:
-            self.fail("%s is still bootstrapping as a %s secondary after %ss; wait for it to finish (or raise "
-                      "wait_timeout) and run again." % (label, self.title, self.params["wait_timeout"]))
-        return self.read_statuses(client, label)
+        return self.module.wait_out_bootstrap(statuses, client, self.mode, label, self.params["wait_timeout"],
+                                              option_prefix=self.prefix_for(client))
 
     # ------------------------------------------------------------------ validation
     def validate_params(self):
@@ -908,7 +877,7 @@ class SecondaryRunner(object):
             probe = self.token_primary_client()
             if probe is not None:
                 try:
-                    prim = ReplicationStatus.from_api(self.mode, _api.replication_type_status(probe, self.mode) or {})
+                    prim = read_type_status(probe, self.mode)
                 except VaultError as exc:
                     self.module.warn("Could not read the primary's replication status at %s (%s); deciding from the "
                                      "secondary's status alone." % (probe.url, exc.message))

@@ -13,7 +13,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _module
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _module
 from ansible_collections.vaultops.replication.plugins.module_utils._client import (
     VaultAPIError,
     VaultConnectionError,
@@ -25,6 +25,7 @@ from ansible_collections.vaultops.replication.plugins.module_utils._module impor
     describe_connection_error,
     prefixed_connection_spec,
 )
+from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import WaitTimeout
 
 VAULT_ENV = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT", "VAULT_CLIENT_CERT", "VAULT_CLIENT_KEY",
@@ -293,3 +294,103 @@ def test_connection_error_message_does_not_carry_the_token(build, capsys, closed
     out = failure(capsys, module.fail_from, err.value, "read health")
     assert "hvs.secret-value" not in json.dumps(out)
     assert "connection refused" in out["msg"]
+
+
+# ---------------------------------------------------------------- checks of a cluster before a change
+
+@pytest.mark.parametrize("code,body,text", [
+    (501, {"initialized": False, "sealed": True}, "The cluster at http://v:8200 is not initialised"),
+    (200, {"initialized": False}, "is not initialised"),
+    (503, {"initialized": True, "sealed": True}, "The cluster at http://v:8200 is sealed; unseal it"),
+])
+def test_check_unsealed_fails(build, capsys, monkeypatch, code, body, text):
+    module = build({"url": "http://v:8200"})
+    monkeypatch.setattr(_api, "health", lambda c: (code, body))
+    out = failure(capsys, module.check_unsealed, module.client, "the cluster at http://v:8200")
+    assert text in out["msg"]
+
+
+def test_check_unsealed_passes_and_names_second_cluster_options(build, capsys, monkeypatch):
+    module = build({"url": "http://v:8200"})
+    monkeypatch.setattr(_api, "health", lambda c: (429, {"initialized": True, "sealed": False, "standby": True}))
+    module.check_unsealed(module.client, "the cluster")
+
+    def refused(c):
+        raise VaultConnectionError("http://p:8200/v1/sys/health", "refused", "Connection refused")
+    monkeypatch.setattr(_api, "health", refused)
+    out = failure(capsys, module.check_unsealed, module.client, "the primary at http://p:8200", option_prefix="primary_")
+    assert out["msg"].startswith("Failed to reach the primary at http://p:8200: ")
+    assert "check primary_url" in out["msg"] and out["connection_error"] == "refused"
+
+
+def test_check_token(build, capsys, monkeypatch):
+    module = build({"url": "http://v:8200", "token": "good"})
+
+    def lookup(c):
+        if c.token == "good":
+            return {}
+        if c.token == "broken":
+            raise VaultAPIError(500, ["internal error"], "GET", "auth/token/lookup-self")
+        raise VaultAPIError(403, ["permission denied"], "GET", "auth/token/lookup-self")
+    monkeypatch.setattr(_api, "lookup_self", lookup)
+    module.check_token(module.client, "the cluster")
+
+    out = failure(capsys, module.check_token, module.client.with_token(None), "the cluster")
+    assert out["msg"] == "A Vault token for the cluster is required for this change: set 'token' (or VAULT_TOKEN)."
+    out = failure(capsys, module.check_token, module.client.with_token(None), "the primary", option="primary_token")
+    assert out["msg"].endswith("set 'primary_token'.")
+    out = failure(capsys, module.check_token, module.client.with_token("old"), "the primary", option="primary_token")
+    assert "'primary_token' was rejected by the primary (HTTP 403" in out["msg"]
+    out = failure(capsys, module.check_token, module.client.with_token("broken"), "the cluster")
+    assert out["msg"].startswith("Failed to check the token 'token' on the cluster (GET auth/token/lookup-self): "
+                                 "HTTP 500") and out["http_status"] == 500
+
+
+def _bootstrap_vault(monkeypatch, polls_until_done):
+    seen = {"type": 0, "both": 0}
+
+    def type_status(c, rtype, retry_on_status=True):
+        assert retry_on_status is False
+        seen["type"] += 1
+        if seen["type"] == 1:
+            raise VaultAPIError(503, ["Vault is sealed"], "GET", "sys/replication/dr/status")
+        return {"mode": "bootstrapping" if seen["type"] < polls_until_done else "secondary"}
+
+    def both(c):
+        seen["both"] += 1
+        return {"dr": {"mode": "secondary"}, "performance": {"mode": "disabled"}}
+    monkeypatch.setattr(_api, "replication_type_status", type_status)
+    monkeypatch.setattr(_api, "replication_status", both)
+    return seen
+
+
+def test_wait_out_bootstrap_waits_then_reads_again(build, monkeypatch):
+    module = build({"url": "http://v:8200"})
+    seen = _bootstrap_vault(monkeypatch, polls_until_done=3)
+    before = module.read_replication(module.client, "the cluster")
+    assert before["dr"].role == "secondary" and seen["both"] == 1
+    assert module.wait_out_bootstrap(before, module.client, "dr", "the cluster", 5) is before and seen["type"] == 0
+
+    bootstrapping = {"dr": ReplicationStatus.from_api("dr", {"mode": "bootstrapping"}), "performance": before["performance"]}
+    after = module.wait_out_bootstrap(bootstrapping, module.client, "dr", "the cluster", 5)
+    assert after["dr"].role == "secondary" and seen["type"] == 3 and seen["both"] == 2
+
+
+def test_wait_out_bootstrap_times_out(build, capsys, monkeypatch):
+    module = build({"url": "http://v:8200"})
+    _bootstrap_vault(monkeypatch, polls_until_done=10 ** 6)
+    bootstrapping = {"dr": ReplicationStatus.from_api("dr", {"mode": "bootstrapping"}),
+                     "performance": ReplicationStatus.from_api("performance", {})}
+    out = failure(capsys, module.wait_out_bootstrap, bootstrapping, module.client, "dr", "the cluster at http://v:8200",
+                  0)
+    assert out["msg"].startswith("The cluster at http://v:8200 is still bootstrapping as a DR secondary after 0s")
+
+
+def test_read_replication_failure_names_the_cluster(build, capsys, monkeypatch):
+    module = build({"url": "http://v:8200"})
+
+    def broken(c):
+        raise VaultAPIError(404, ["unsupported path"], "GET", "sys/replication/status")
+    monkeypatch.setattr(_api, "replication_status", broken)
+    out = failure(capsys, module.read_replication, module.client, "the cluster at http://v:8200")
+    assert out["msg"].startswith("Failed to read the replication status of the cluster at http://v:8200 (GET ")

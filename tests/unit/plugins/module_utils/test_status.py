@@ -15,6 +15,9 @@ from ansible_collections.vaultops.replication.plugins.module_utils._status impor
     ClusterStatus,
     ReplicationStatus,
     read_cluster_status,
+    read_replication_statuses,
+    read_type_status,
+    roles_of,
 )
 
 SET_ID = "eef2a5ab-51e2-1c05-407c-8b4dc8d09ebf"
@@ -183,3 +186,18 @@ def test_read_cluster_status(stub_vault):
     assert cs.health_code == 472
     assert cs.dr.is_streaming and cs.performance.is_disabled
     assert cs.cluster["name"] == "dr1"
+
+
+def test_read_replication_statuses_treats_a_missing_type_as_disabled(stub_vault):
+    stub_vault.route("GET", "sys/replication/status", Reply(200, {"data": {"dr": DR_SECONDARY}}))
+    statuses = read_replication_statuses(VaultClient(stub_vault.url))
+    assert statuses["dr"].is_streaming and statuses["dr"].rtype == "dr"
+    assert statuses["performance"].is_disabled and statuses["performance"].rtype == "performance"
+    assert roles_of(statuses) == {"dr": "secondary", "performance": "disabled"}
+
+
+def test_read_type_status(stub_vault):
+    stub_vault.route("GET", "sys/replication/performance/status", Reply(200, {"data": {"mode": "bootstrapping"}}))
+    status = read_type_status(VaultClient(stub_vault.url), "performance", retry_on_status=False)
+    assert status.rtype == "performance" and status.is_bootstrapping
+    assert stub_vault.calls("GET", "sys/replication/performance/status")[0].headers.get("X-Vault-Token") is None
