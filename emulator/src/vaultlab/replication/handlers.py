@@ -621,16 +621,18 @@ def _undocumented_auth(repl: Replication) -> str:
 
 def _dr_secondary_only(repl: Replication, request: web.Request, body: dict[str, Any], action: str,
                        undocumented: bool = False) -> bool:
-    """For the ``dr/secondary/*`` variant of a path: refuse on a cluster that is not a DR
-    secondary, then check the ``dr_operation_token``.  Returns whether it was that variant.
+    """For the ``dr/secondary/*`` variant of a path: check the ``dr_operation_token``.
+    Returns whether it was that variant.
 
-    ``undocumented``: the reference does not say which auth the path takes; switch
-    ``dr_undocumented_paths_auth`` chooses (``dr_operation_token``, the default, or ``none``).
+    ``undocumented`` (paths the reference lists without their auth): refuse first on a cluster
+    that is not a DR secondary; then switch ``dr_undocumented_paths_auth`` chooses the auth
+    (``dr_operation_token``, the default, or ``none``).  The documented paths (reindex,
+    merkle-check) only check the token, as before: a token spent by a promotion stays 403.
     """
     path = vault_path(request)
     if not path.startswith(DR_SECONDARY_PREFIX):
         return False
-    if not repl.is_dr_secondary():
+    if undocumented and not repl.is_dr_secondary():
         raise ReplicationError(M.REPL_NOT_SECONDARY.format(action=action))
     if not undocumented or _undocumented_auth(repl) == "dr_operation_token":
         repl.check_dr_token(body.get("dr_operation_token"), path)
