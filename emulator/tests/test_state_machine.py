@@ -16,6 +16,7 @@ state, and a lab of three single-node clusters starts in about a second.
 from __future__ import annotations
 
 import copy
+import os
 import re
 import shutil
 import sqlite3
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Reply, call
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
                                  run_state_machine_as_test)
@@ -625,13 +626,72 @@ class DRMachine(RuleBasedStateMachine):
 
 
 def test_dr_state_machine(tmp_path: Path) -> None:
+    """Fixed examples (derandomized, no example database), so every run checks the same steps.
+
+    Every example starts a lab, so shrinking a failure costs minutes: by default a failure is
+    reported as found (the steps are printed).  Set VAULTLAB_SM_SHRINK=1 to have Hypothesis
+    reduce it to a minimal sequence of steps first.
+    """
+    phases = [Phase.explicit, Phase.reuse, Phase.generate]
+    if os.environ.get("VAULTLAB_SM_SHRINK"):
+        phases.append(Phase.shrink)
     DRMachine.lab_root = tmp_path
     run_state_machine_as_test(DRMachine, settings=settings(
-        max_examples=8,
+        max_examples=int(os.environ.get("VAULTLAB_SM_EXAMPLES") or 8),
         stateful_step_count=15,
         deadline=None,
         derandomize=True,
         database=None,
+        phases=phases,
+        report_multiple_bugs=False,
         print_blob=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     ))
+
+
+# -- regressions found by the machine ----------------------------------------------------------
+
+def test_update_primary_does_not_report_the_old_primary_as_connected(tmp_path: Path) -> None:
+    """Found by the machine: right after update-primary with a token the secondary's status
+    still said ``stream-wals``/``ready`` with the *old* primary in ``primaries`` (stale stream
+    progress), so a caller waiting for "streaming and caught up with the new primary" was done
+    before the secondary had even contacted it (both primaries held the same data here)."""
+    from conftest import Api, wait_for
+
+    with Lab(tmp_path / "lab", clusters=list(CLUSTERS)) as lab:
+        a, b, c = (Api(lab, n) for n in CLUSTERS)
+        assert a("POST", "sys/policies/acl/dr-ops", {"policy": DR_OPS_POLICY}).status == 204
+        batch = a("POST", "auth/token/create", {"type": "batch", "policies": ["dr-ops"], "ttl": "1h"})
+        ops = batch.json["auth"]["client_token"]
+        assert a("POST", "sys/replication/dr/primary/enable", {}).status == 200
+
+        def dr(api: Api) -> dict[str, Any]:
+            return api("GET", "sys/replication/dr/status", token=None).data
+
+        def attach(primary: Api, secondary: Api, sid: str) -> None:
+            token = primary("POST", "sys/replication/dr/primary/secondary-token", {"id": sid}, token=a.token)
+            reply = secondary("POST", "sys/replication/dr/secondary/enable", {"token": token.json["wrap_info"]["token"]})
+            assert reply.status == 200, reply
+            wait_for(lambda: dr(secondary).get("state") == "stream-wals"
+                     and dr(secondary)["merkle_root"] == dr(primary)["merkle_root"], timeout=10, what=f"{sid} in sync")
+
+        attach(a, c, "c1")
+        promoted = c("POST", "sys/replication/dr/secondary/promote", {"dr_operation_token": ops, "force": True})
+        assert promoted.status == 200, promoted  # two primaries of one set, same data
+        attach(a, b, "b1")
+        old = dr(b)
+        assert [p["api_address"] for p in old["primaries"]] == [lab.cluster("a")["api_addr"]]
+
+        token = c("POST", "sys/replication/dr/primary/secondary-token", {"id": "b2"}, token=a.token)
+        moved = b("POST", "sys/replication/dr/secondary/update-primary",
+                  {"dr_operation_token": ops, "token": token.json["wrap_info"]["token"]})
+        assert moved.status == 200, moved
+        now = dr(b)
+        addrs = [p["api_address"] for p in now["primaries"]]
+        assert lab.cluster("a")["api_addr"] not in addrs, now
+        if now["state"] == "stream-wals":  # the stream loop may already have reached c
+            assert addrs == [lab.cluster("c")["api_addr"]] and now["connection_state"] == "ready", now
+        else:
+            assert (now["state"], now["connection_state"], addrs) == ("idle", "connecting", []), now
+        wait_for(lambda: [p["api_address"] for p in dr(b)["primaries"]] == [lab.cluster("c")["api_addr"]]
+                 and dr(b)["state"] == "stream-wals", timeout=10, what="b streaming from c")

@@ -111,8 +111,25 @@ class Replication:
             if self.storage.get(key) is not None:
                 self.storage.delete(key, scope=STATE_SCOPE[t])
         else:
-            self.storage.put(key, state, scope=STATE_SCOPE[t])
+            with self.storage.transaction():
+                if _retargeted(self.storage.get(key), state):
+                    self._forget_connection(t)
+                self.storage.put(key, state, scope=STATE_SCOPE[t])
         self.kick[t].set()
+
+    def _forget_connection(self, t: str) -> None:
+        """The secondary now follows another primary (update-primary with a token).
+
+        Until the stream loop has reached the new primary, status must not go on reporting
+        the old one as connected and streaming: a caller waiting for ``stream-wals`` plus a
+        ``last_remote_wal`` that reaches the new primary's WAL index would take the old
+        connection for the new one.  The WAL position and lineage stay: the handshake with
+        the new primary decides whether they are any use.
+        """
+        prog = self.progress(t)
+        if prog:
+            self.save_progress(t, stream_state=models.ST_IDLE, connection_state=models.CONN_CONNECTING,
+                               primary_peer=None, connected_addr=None, known_addrs=[])
 
     def progress(self, t: str) -> dict[str, Any]:
         return self.storage.get(PROGRESS_KEY.format(t=t)) or {}
@@ -422,3 +439,11 @@ def lab_ca_pem(node: Any) -> str | None:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+def _retargeted(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """Does ``new`` point a secondary at a different primary (new credential) than ``old``?"""
+    if models.mode_of(new) not in (SECONDARY, BOOTSTRAPPING) or not new.get("primary"):
+        return False
+    before = (old or {}).get("primary") or {}
+    return bool(before) and before.get("credential") != new["primary"].get("credential")
