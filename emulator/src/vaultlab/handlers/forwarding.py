@@ -14,8 +14,8 @@ vaultlab does it at the storage layer:
    see the recorded writes;
 3. the recorded operations travel to the primary's active node over the cluster port (the
    authenticated channel the WAL stream uses); the primary applies them in one transaction,
-   after checking that every key the handler read still holds what the secondary saw
-   (otherwise the secondary catches up and runs the handler again), and answers its WAL index;
+   after checking that every key it changes which the handler had read first still holds
+   what the secondary saw (otherwise the secondary catches up and runs the handler again), and answers its WAL index;
 4. the secondary answers the client once its ``last_remote_wal`` reached that index, or after
    the stall bound (timing ``forward_stall``, 2 s by default) whichever comes first.
 
