@@ -395,7 +395,11 @@ import os
 from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultError
 from ansible_collections.vaultops.replication.plugins.module_utils._module import VaultModule
-from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
+from ansible_collections.vaultops.replication.plugins.module_utils._status import (
+    read_replication_statuses,
+    read_type_status,
+    roles_of,
+)
 from ansible_collections.vaultops.replication.plugins.module_utils._tokens import decode_operation_token
 
 
@@ -655,16 +659,7 @@ class Runner:
     # -- reading ----------------------------------------------------------------------
 
     def read_roles(self):
-        try:
-            data = _api.replication_status(self.client)
-        except VaultAPIError as exc:
-            self._fail_api(exc, "read the replication status")
-        except VaultError as exc:
-            self.module.fail_from(exc, "read the replication status")
-        roles = {}
-        for rtype in ("dr", "performance"):
-            roles[rtype] = ReplicationStatus.from_api(rtype, (data or {}).get(rtype) or {"mode": "disabled"})
-        return roles
+        return self.call("read the replication status", read_replication_statuses)
 
     def check_unsealed(self):
         try:
@@ -676,7 +671,18 @@ class Runner:
                 "Vault at %s is sealed. Unseal it first (a DR secondary is unsealed with the "
                 "primary's unseal keys) and run the task again." % self.client.url))
 
-    def _fail_api(self, exc, action):
+    def call(self, action, func, *args, **kwargs):
+        """``func(self.client, ...)`` (an ``_api`` call); on error the task fails through fail_vault."""
+        try:
+            return func(self.client, *args, **kwargs)
+        except VaultError as exc:
+            self.fail_vault(exc, action)
+
+    def fail_vault(self, exc, action):
+        """Fail the task for an error of the Vault code, with this module's hints for the answers
+        a ceremony or batch run typically gets (not Enterprise, sealed, token refused)."""
+        if not isinstance(exc, VaultAPIError):
+            self.module.fail_from(exc, action)
         if exc.enterprise_only:
             self.module.fail_json(msg=(
                 "Vault at %s is not Vault Enterprise (%s answered 'enterprise-only feature'); "
@@ -708,32 +714,20 @@ class Runner:
     # -- ceremony ---------------------------------------------------------------------
 
     def attempt_status(self):
-        try:
-            return _api.operation_token_attempt_status(self.client)
-        except VaultAPIError as exc:
-            self._fail_api(exc, "read the DR operation token attempt")
-        except VaultError as exc:
-            self.module.fail_from(exc, "read the DR operation token attempt")
+        return self.call("read the DR operation token attempt", _api.operation_token_attempt_status)
 
     def cancel(self):
-        try:
-            _api.operation_token_attempt_cancel(self.client)
-        except VaultAPIError as exc:
-            self._fail_api(exc, "cancel the DR operation token attempt")
-        except VaultError as exc:
-            self.module.fail_from(exc, "cancel the DR operation token attempt")
+        self.call("cancel the DR operation token attempt", _api.operation_token_attempt_cancel)
 
     def start(self, otp):
         try:
             return _api.operation_token_attempt_start(self.client, otp=otp)
-        except VaultAPIError as exc:
-            if exc.has_error(WRONG_OTP_LENGTH):
+        except VaultError as exc:
+            if isinstance(exc, VaultAPIError) and exc.has_error(WRONG_OTP_LENGTH):
                 self.module.fail_json(msg=(
                     "Vault refused the given otp: %s. Omit otp to let Vault generate one, or give one of "
                     "exactly the length Vault reports as otp_length." % "; ".join(exc.errors)))
-            self._fail_api(exc, "start the DR operation token attempt")
-        except VaultError as exc:
-            self.module.fail_from(exc, "start the DR operation token attempt")
+            self.fail_vault(exc, "start the DR operation token attempt")
 
     def ceremony(self, roles):
         p = self.params
@@ -757,7 +751,7 @@ class Runner:
                 "otp to let Vault generate one." % (int(otp_length), int(otp_length))))
 
         result = {"cancelled": action == "replace"}
-        diff_before = dict(self._roles_view(roles), attempt=before)
+        diff_before = dict(roles_of(roles), attempt=before)
 
         if self.module.check_mode:
             after, complete = predict_ceremony(attempt, action, len(shares))
@@ -766,7 +760,7 @@ class Runner:
                           progress=after["progress"] if not complete else after["required"],
                           required=after["required"], complete=complete, started=after["started"],
                           msg=self._check_msg(action, len(shares), after, complete))
-            return result, diff_before, dict(self._roles_view(roles), attempt=after)
+            return result, diff_before, dict(roles_of(roles), attempt=after)
 
         changed = False
         generated_otp = None
@@ -840,7 +834,7 @@ class Runner:
             if action in ("start", "replace") and generated_otp:
                 result["msg"] += " Keep the returned otp secret: the last run needs it to decode the token."
             after = {"started": True, "nonce": nonce, "progress": progress, "required": required}
-        return result, diff_before, dict(self._roles_view(roles), attempt=after)
+        return result, diff_before, dict(roles_of(roles), attempt=after)
 
     def fail_ceremony(self, exc, action, nonce, required, changed):
         """Fail after a refused share; an attempt started by this very run is withdrawn.
@@ -875,9 +869,7 @@ class Runner:
             msg = "%s %s" % (msg, withdrawn)
             self.module.fail_json(msg=msg, changed=changed, required=required, **info)
         if msg is None:
-            if isinstance(exc, VaultAPIError):
-                self._fail_api(exc, "contribute a key share to the DR operation token attempt")
-            self.module.fail_from(exc, "contribute a key share to the DR operation token attempt")
+            self.fail_vault(exc, "contribute a key share to the DR operation token attempt")
         self.module.fail_json(msg=msg, changed=changed, required=required, **info)
 
     @staticmethod
@@ -939,17 +931,17 @@ class Runner:
                         msgs.append("the DR operation token is not valid on this cluster (already revoked, or "
                                     "never generated here); nothing to revoke")
                     else:
-                        self._fail_api(exc, "revoke the DR operation token")
+                        self.fail_vault(exc, "revoke the DR operation token")
                 except VaultError as exc:
-                    self.module.fail_from(exc, "revoke the DR operation token")
+                    self.fail_vault(exc, "revoke the DR operation token")
                 else:
                     result.update(changed=True, revoked=True)
                     msgs.append("revoked the DR operation token")
         result["msg"] = "; ".join(msgs) + "."
         if self.module.check_mode and result["changed"]:
             result["msg"] += " (check mode)"
-        return (result, dict(self._roles_view(roles), **before_view),
-                dict(self._roles_view(roles), **after_view))
+        return (result, dict(roles_of(roles), **before_view),
+                dict(roles_of(roles), **after_view))
 
     # -- batch ------------------------------------------------------------------------
 
@@ -969,41 +961,28 @@ class Runner:
             self.warnings.append("DR replication is %s on %s; a batch token issued now works on DR secondaries "
                                  "attached to this cluster later, within its TTL." % (dr.role, self.client.url))
         policy = batch_policy_text(p["allow_raft_autopilot"])
-        try:
-            current_policy = policy_text(_api.read_policy(self.client, p["policy_name"]))
-            current_role = _api.read_token_role(self.client, p["role_name"])
-        except VaultAPIError as exc:
-            self._fail_api(exc, "read the batch token policy and role")
-        except VaultError as exc:
-            self.module.fail_from(exc, "read the batch token policy and role")
+        current_policy = policy_text(self.call("read the batch token policy and role", _api.read_policy,
+                                               p["policy_name"]))
+        current_role = self.call("read the batch token policy and role", _api.read_token_role, p["role_name"])
 
         write_policy = policy_differs(current_policy, policy)
         write_role = role_differs(current_role, p["policy_name"])
         changed = write_policy or write_role or p["issue_token"]
         result = {"changed": changed, "policy_changed": write_policy, "role_changed": write_role}
-        before = dict(self._roles_view(roles), policy=current_policy, role=role_view(current_role))
-        after = dict(self._roles_view(roles), policy=policy, role=desired_role(p["policy_name"]))
+        before = dict(roles_of(roles), policy=current_policy, role=role_view(current_role))
+        after = dict(roles_of(roles), policy=policy, role=desired_role(p["policy_name"]))
 
         if self.module.check_mode:
             result["msg"] = "would %s (check mode)." % self._batch_summary(write_policy, write_role, p["issue_token"])
             return result, before, after
-        try:
-            if write_policy:
-                _api.write_policy(self.client, p["policy_name"], policy)
-            if write_role:
-                _api.write_token_role(self.client, p["role_name"], allowed_policies=[p["policy_name"]],
-                                      **BATCH_ROLE_SETTINGS)
-        except VaultAPIError as exc:
-            self._fail_api(exc, "write the batch token policy and role")
-        except VaultError as exc:
-            self.module.fail_from(exc, "write the batch token policy and role")
+        if write_policy:
+            self.call("write the batch token policy and role", _api.write_policy, p["policy_name"], policy)
+        if write_role:
+            self.call("write the batch token policy and role", _api.write_token_role, p["role_name"],
+                      allowed_policies=[p["policy_name"]], **BATCH_ROLE_SETTINGS)
         if p["issue_token"]:
-            try:
-                auth = _api.create_token(self.client, role=p["role_name"], ttl=p["ttl"])
-            except VaultAPIError as exc:
-                self._fail_api(exc, "issue a batch token from role %s" % p["role_name"])
-            except VaultError as exc:
-                self.module.fail_from(exc, "issue a batch token from role %s" % p["role_name"])
+            auth = self.call("issue a batch token from role %s" % p["role_name"], _api.create_token,
+                             role=p["role_name"], ttl=p["ttl"])
             token = (auth or {}).get("client_token")
             if not token:
                 self.module.fail_json(msg="Vault issued no client_token from role %s." % p["role_name"], changed=True)
@@ -1027,10 +1006,6 @@ class Runner:
 
     # -- common -----------------------------------------------------------------------
 
-    @staticmethod
-    def _roles_view(roles):
-        return {"dr": roles["dr"].role, "performance": roles["performance"].role}
-
     def run(self):
         p = self.params
         if p["state"] == "absent" and p["method"] == "batch":
@@ -1046,8 +1021,7 @@ class Runner:
         else:
             result, before, after = self.ceremony(roles)
         try:
-            status = _api.replication_type_status(self.client, "dr")
-            result["status"] = ReplicationStatus.from_api("dr", status).as_dict()
+            result["status"] = read_type_status(self.client, "dr").as_dict()
         except VaultError:
             # The work is done; a failed re-read must not hide its result (and a secret in it).
             self.warnings.append("could not re-read the DR replication status after the run.")

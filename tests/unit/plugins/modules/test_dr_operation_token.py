@@ -471,6 +471,34 @@ def test_vault2_token_required_message(capsys, vault, monkeypatch):
     assert out["failed"] and "token" in out["msg"] and "2.0" in out["msg"]
 
 
+def test_community_edition_is_named(capsys, vault, monkeypatch):
+    def ce(c):
+        raise VaultAPIError(404, ["1 error occurred:\n\t* enterprise-only feature\n\n"], "GET", "sys/replication/status")
+
+    monkeypatch.setattr(_api, "replication_status", ce)
+    out = run(capsys, {"key_shares": [SHARES[0]]})
+    assert out["failed"] and "not Vault Enterprise" in out["msg"] and vault.writes() == []
+
+
+def test_batch_write_failures_name_the_step(capsys, primary, monkeypatch):
+    def lost(c, *args, **kwargs):
+        raise VaultConnectionError(URL, "timeout", "read timed out")
+
+    monkeypatch.setattr(_api, "write_token_role", lost)
+    out = run(capsys, {"method": "batch", "token": "root"})
+    assert out["failed"] and out["msg"].startswith("Failed to write the batch token policy and role: ")
+    assert out["connection_error"] == "timeout"
+
+    def denied(c, **kwargs):
+        raise VaultAPIError(403, ["permission denied"], "POST", "auth/token/create/failover-handler")
+
+    monkeypatch.setattr(_api, "write_token_role", primary.write_role)
+    monkeypatch.setattr(_api, "create_token", denied)
+    out = run(capsys, {"method": "batch", "token": "root"})
+    assert out["failed"] and "Failed to issue a batch token from role failover-handler" in out["msg"]
+    assert "Check the token option" in out["msg"]
+
+
 def test_duplicate_shares_rejected(capsys, vault):
     out = run(capsys, {"key_shares": [SHARES[0], SHARES[0]]})
     assert out["failed"] and "twice" in out["msg"] and vault.writes() == []
