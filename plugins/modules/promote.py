@@ -279,10 +279,13 @@ from ansible_collections.vaultops.replication.plugins.module_utils._client impor
     VaultError,
 )
 from ansible_collections.vaultops.replication.plugins.module_utils._module import VaultModule
-from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
+from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE
+from ansible_collections.vaultops.replication.plugins.module_utils._status import (
+    read_replication_statuses,
+    read_type_status,
+    roles_of,
+)
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import WaitTimeout, wait_until
-
-TYPE_LABEL = {"dr": "DR", "performance": "performance"}
 
 # How long a secondary may keep reporting a live connection to its primary after that primary
 # died, before we believe the connection is real (heartbeats time out within seconds).
@@ -345,7 +348,7 @@ def decide(rtype, target, old, has_dr_token, unplanned_failover, demote_old_prim
     ``target``: ReplicationStatus of ``rtype`` on the cluster to promote. ``old``: OldPrimary
     or None when old_primary_url was not given.
     """
-    label = TYPE_LABEL[rtype]
+    label = TITLE[rtype]
     where = url or "this cluster"
     old_is_live_primary = (old is not None and old.reachable and not old.sealed and old.status is not None
                            and old.status.is_primary)
@@ -464,11 +467,6 @@ def same_url(a, b):
     return norm(a).lower() == norm(b).lower()
 
 
-def roles_of(dr, performance):
-    return {"dr": dr.role if dr is not None else None,
-            "performance": performance.role if performance is not None else None}
-
-
 # ---------------------------------------------------------------------------------------
 # The module
 # ---------------------------------------------------------------------------------------
@@ -478,7 +476,7 @@ class Runner:
         self.module = module
         self.params = module.params
         self.rtype = module.params["mode"]
-        self.label = TYPE_LABEL[self.rtype]
+        self.label = TITLE[self.rtype]
         self.client = module.client
         self.old_client = None
         self.warnings = []
@@ -518,11 +516,10 @@ class Runner:
             self.fail("Vault at %s is sealed. Unseal it (a secondary is unsealed with the primary's keys) and run "
                       "again." % self.client.url)
         try:
-            both = _api.replication_status(self.client)
+            both = read_replication_statuses(self.client)
         except VaultError as exc:
             self.fail_api(exc, "read the replication status of %s" % self.client.url)
-        return (ReplicationStatus.from_api("dr", both["dr"]),
-                ReplicationStatus.from_api("performance", both["performance"]))
+        return both["dr"], both["performance"]
 
     def observe_old(self):
         url = self.params["old_primary_url"]
@@ -534,7 +531,7 @@ class Runner:
             seal = _api.seal_status(self.old_client)
             if seal.get("sealed"):
                 return OldPrimary(url, reachable=True, sealed=True)
-            both = _api.replication_status(self.old_client)
+            both = read_replication_statuses(self.old_client)
         except VaultConnectionError as exc:
             if exc.reason == "tls":
                 self.fail("cannot verify the old primary %s: TLS error (%s). Set old_primary_ca_cert to the CA that "
@@ -546,17 +543,12 @@ class Runner:
                 return OldPrimary(url, reachable=True, sealed=True)
             self.fail("cannot read the replication status of the old primary %s: %s. Check old_primary_url." % (
                 url, exc.message))
-        status = ReplicationStatus.from_api(self.rtype, both[self.rtype])
-        other = "performance" if self.rtype == "dr" else "dr"
-        return OldPrimary(url, reachable=True, status=status,
-                          performance=ReplicationStatus.from_api(other, both[other]))
+        return OldPrimary(url, reachable=True, status=both[self.rtype], performance=both[OTHER[self.rtype]])
 
     def old_roles(self, old):
         if old is None or old.status is None:
             return None
-        if self.rtype == "dr":
-            return roles_of(old.status, old.performance)
-        return roles_of(old.performance, old.status)
+        return roles_of({self.rtype: old.status, OTHER[self.rtype]: old.performance})
 
     # -- acting -----------------------------------------------------------------------
 
@@ -575,7 +567,7 @@ class Runner:
             self.module.fail_from(exc, "demote the old primary %s" % old.url, option_prefix="old_primary_")
 
         def probe():
-            return ReplicationStatus.from_api(self.rtype, _api.replication_type_status(self.old_client, self.rtype))
+            return read_type_status(self.old_client, self.rtype)
 
         try:
             wait_until(probe, lambda s: s.is_secondary, timeout,
@@ -593,7 +585,7 @@ class Runner:
         warnings = []
 
         def attempt():
-            current = ReplicationStatus.from_api(self.rtype, _api.replication_type_status(self.client, self.rtype))
+            current = read_type_status(self.client, self.rtype)
             if current.is_primary:
                 return True
             sent["count"] += 1
@@ -644,7 +636,7 @@ class Runner:
         timeout = self.params["wait_timeout"]
 
         def probe():
-            status = ReplicationStatus.from_api(self.rtype, _api.replication_type_status(self.client, self.rtype))
+            status = read_type_status(self.client, self.rtype)
             code, body = _api.health(self.client, standbyok=True, perfstandbyok=True)
             leader = None
             if code == 200:
@@ -668,7 +660,7 @@ class Runner:
         timeout = min(CONNECTION_GRACE, self.params["wait_timeout"])
 
         def probe():
-            return ReplicationStatus.from_api(self.rtype, _api.replication_type_status(self.client, self.rtype))
+            return read_type_status(self.client, self.rtype)
 
         if not target.is_connected:
             return target
@@ -716,7 +708,7 @@ class Runner:
             self.fail(plan.error, old_primary=old.as_dict() if old else None)
         self.warnings.extend(plan.warnings)
 
-        before = roles_of(dr_before, perf_before)
+        before = roles_of({"dr": dr_before, "performance": perf_before})
         old_before = self.old_roles(old)
         if old_before is not None:
             before["old_primary"] = old_before
@@ -744,24 +736,20 @@ class Runner:
         if plan.promote:
             self.promote()
             self.changed_so_far = True
-        status = self.wait_promoted() if plan.promote else target
+        if plan.promote:
+            self.wait_promoted()
 
         try:
-            both = _api.replication_status(self.client)
-            dr_after = ReplicationStatus.from_api("dr", both["dr"])
-            perf_after = ReplicationStatus.from_api("performance", both["performance"])
+            statuses_after = read_replication_statuses(self.client)
         except VaultError as exc:
             self.fail_api(exc, "read the replication status after the run")
-        after = roles_of(dr_after, perf_after)
+        after = roles_of(statuses_after)
         if old is not None and old.status is not None:
             try:
-                old_both = _api.replication_status(self.old_client)
-                after["old_primary"] = roles_of(ReplicationStatus.from_api("dr", old_both["dr"]),
-                                                ReplicationStatus.from_api("performance", old_both["performance"]))
+                after["old_primary"] = roles_of(read_replication_statuses(self.old_client))
             except VaultError:
                 after["old_primary"] = old_before
-        status = dr_after if self.rtype == "dr" else perf_after
-        result["status"] = status.as_dict()
+        result["status"] = statuses_after[self.rtype].as_dict()
         result["msg"] = self.summary(plan, old)
         return self.exit(result, before, after)
 

@@ -174,7 +174,10 @@ from ansible_collections.vaultops.replication.plugins.module_utils._module impor
     prefixed_connection_spec,
 )
 from ansible_collections.vaultops.replication.plugins.module_utils._plan import TITLE, TYPES
-from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
+from ansible_collections.vaultops.replication.plugins.module_utils._status import (
+    read_replication_statuses,
+    read_type_status,
+)
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
     WaitTimeout,
     wait_until,
@@ -261,12 +264,8 @@ def main():
             module.fail_from(exc, "read the %s replication status of the primary at %s" % (TITLE[mode], primary.url),
                              option_prefix="primary_")
 
-    def read_both():
-        raw = _api.replication_status(client)
-        return dict((t, ReplicationStatus.from_api(t, (raw or {}).get(t) or {})) for t in TYPES)
-
     try:
-        statuses = read_both()
+        statuses = read_replication_statuses(client)
     except VaultError as exc:
         module.fail_from(exc, "read the replication status of %s" % client.url)
 
@@ -275,10 +274,10 @@ def main():
         started = time.monotonic()
 
         def probe():
-            status = ReplicationStatus.from_api(mode, _api.replication_type_status(client, mode, retry_on_status=False))
+            status = read_type_status(client, mode, retry_on_status=False)
             prim = None
             if primary is not None:
-                prim = ReplicationStatus.from_api(mode, _api.replication_type_status(primary, mode, retry_on_status=False))
+                prim = read_type_status(primary, mode, retry_on_status=False)
             return status, prim
 
         try:
@@ -301,7 +300,7 @@ def main():
             module.fail_from(exc, "read the %s replication status while waiting" % TITLE[mode])
         waited = round(time.monotonic() - started, 3)
         try:
-            statuses = read_both()
+            statuses = read_replication_statuses(client)
             code, health = _api.health(client)
         except VaultError as exc:
             module.fail_from(exc, "read the replication status of %s" % client.url)
