@@ -11,7 +11,6 @@ from ..node import Node
 from .common import (
     VaultError,
     bad_request,
-    client_token,
     duration_param,
     envelope,
     int_param,
@@ -39,10 +38,6 @@ def _not_found() -> VaultError:
 
 
 # -- policies ---------------------------------------------------------------------------
-
-
-def _policy_error(exc: Exception) -> VaultError:
-    return bad_request(messages.POLICY_PARSE.format(reason=exc))
 
 
 async def policies_acl(request: web.Request) -> web.Response:
@@ -363,7 +358,3 @@ async def renew_self(request: web.Request) -> web.Response:
     increment = duration_param(body.get("increment"), "increment") or entry.get("creation_ttl", 0)
     auth = node.renew_token(token, entry, increment)
     return _auth_response(auth)
-
-
-def token_from_request(request: web.Request) -> str | None:
-    return client_token(request)
