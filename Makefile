@@ -29,6 +29,12 @@ VENV_INPUTS := requirements.txt requirements-dev.txt $(wildcard emulator/pyproje
 
 # Extra ansible-test arguments, e.g. `make integration ARGS=promote` or `make sanity ARGS='--test pylint'`.
 ARGS ?=
+# One piece of a suite (scripts/run-tests runs the pieces side by side):
+#   make molecule SCENARIO=failback      make acceptance TESTS='tests/infra/test_x.py::test_y'
+SCENARIO ?=
+TESTS ?=
+# Most vaultlab tests wait on real processes, so two pytest workers pay off even on 2 cores.
+EMULATOR_WORKERS ?= 2
 
 # Which suites exist yet. A missing suite is reported as skipped, never as passed.
 UNIT_TESTS := $(shell find tests/unit -name 'test_*.py' -not -path '*/__pycache__/*' 2>/dev/null | head -n 1)
@@ -45,6 +51,8 @@ help:
 	@echo "make venv           create/update .venv ($(PYTHON_VERSION)) and the .collections link"
 	@echo "make lint|sanity|units|emulator-test|integration|molecule|acceptance   one suite"
 	@echo "     ARGS='...' is passed on to ansible-test (sanity/units/integration), e.g. ARGS=promote"
+	@echo "     SCENARIO=name runs one Molecule scenario; TESTS='path::test' one acceptance test"
+	@echo "     TEST_JOBS=n sets how many jobs make test runs at once (default: cores, at most 2)"
 	@echo "make build          build dist/vaultops-replication-*.tar.gz and prove it installs"
 	@echo "make clean          remove build outputs (distclean: also .venv and .collections)"
 
@@ -95,7 +103,7 @@ ifeq ($(EMULATOR_TESTS),)
 	@echo "==> SKIPPED emulator-test: no emulator/tests yet"
 else
 	@echo "==> pytest emulator/tests"
-	cd emulator && "$(PY)" -m pytest -p no:cacheprovider tests
+	cd emulator && "$(PY)" -m pytest -p no:cacheprovider -n $(EMULATOR_WORKERS) tests
 endif
 
 integration: venv
@@ -110,8 +118,8 @@ molecule: venv
 ifeq ($(MOLECULE_SCENARIOS),)
 	@echo "==> SKIPPED molecule: no molecule/*/molecule.yml yet"
 else
-	@echo "==> molecule test --all"
-	cd "$(ROOT)" && MOLECULE_GLOB='molecule/*/molecule.yml' molecule test --all
+	@echo "==> molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)"
+	cd "$(ROOT)" && MOLECULE_GLOB='molecule/*/molecule.yml' molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)
 endif
 
 # End-to-end acceptance tests (tests/infra): real labs, playbooks in their own processes,
@@ -120,8 +128,8 @@ acceptance: venv
 ifeq ($(ACCEPTANCE_TESTS),)
 	@echo "==> SKIPPED acceptance: no tests/infra/test_*.py yet"
 else
-	@echo "==> pytest tests/infra"
-	cd "$(ROOT)" && "$(PY)" -m pytest -p no:cacheprovider tests/infra
+	@echo "==> pytest $(or $(TESTS),tests/infra)"
+	cd "$(ROOT)" && "$(PY)" -m pytest -p no:cacheprovider $(or $(TESTS),tests/infra)
 endif
 
 # Runs every suite even after a failure, prints a per-suite table and ends with one
