@@ -76,3 +76,15 @@ options:
     description: Verify the primary's TLS certificate. Defaults to O(validate_certs).
     type: bool
 """
+
+    # Every module is in the action group of meta/runtime.yml, so module_defaults can give the
+    # connection options once for all of them. List it before
+    # ansible.builtin.action_common_attributes.actiongroups: for a key both set, the fragment
+    # listed first wins, and that one sets support N/A and no membership.
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    support: full
+    membership:
+      - vaultops.replication.vault
+"""

@@ -140,6 +140,8 @@ options:
 extends_documentation_fragment:
   - vaultops.replication.connection
   - ansible.builtin.action_common_attributes
+  - vaultops.replication.connection.action_group
+  - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
     support: partial

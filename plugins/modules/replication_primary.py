@@ -57,6 +57,7 @@ options:
 extends_documentation_fragment:
   - vaultops.replication.connection
   - ansible.builtin.action_common_attributes
+  - vaultops.replication.connection.action_group
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
@@ -73,10 +74,6 @@ attributes:
     details:
       - Runs wherever the module runs (usually the controller, with C(connection=local)) and talks to
         Vault over HTTP(S).
-  action_group:
-    support: full
-    membership:
-      - vaultops.replication.vault
 notes:
   - The replication status endpoints are read without a token; a token (O(token)) is needed only
     when the module has to change something.

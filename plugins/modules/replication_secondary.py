@@ -149,6 +149,7 @@ extends_documentation_fragment:
   - vaultops.replication.connection
   - vaultops.replication.connection.primary
   - ansible.builtin.action_common_attributes
+  - vaultops.replication.connection.action_group
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
@@ -167,10 +168,6 @@ attributes:
     details:
       - Runs wherever the module runs (usually the controller, with C(connection=local)) and talks to both
         clusters over HTTP(S).
-  action_group:
-    support: full
-    membership:
-      - vaultops.replication.vault
 notes:
   - After a B(performance) secondary is activated its old tokens are gone and the primary's tokens are not
     valid on it; get a token on it with C(sys/generate-root) using the primary's keys, or log in through a

@@ -50,6 +50,7 @@ extends_documentation_fragment:
   - vaultops.replication.connection
   - vaultops.replication.connection.primary
   - ansible.builtin.action_common_attributes
+  - vaultops.replication.connection.action_group
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
@@ -63,10 +64,6 @@ attributes:
     platforms: all
     details:
       - Runs wherever the module runs (usually the controller, with C(connection=local)) and talks to Vault over HTTP(S).
-  action_group:
-    support: full
-    membership:
-      - vaultops.replication.vault
 requirements:
   - requests
 seealso:
