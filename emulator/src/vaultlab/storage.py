@@ -303,6 +303,17 @@ class Storage:
             cursor = self._conn.execute('DELETE FROM wal WHERE "index" <= ?', (last - keep,))
             return cursor.rowcount
 
+    def advance(self, index: int) -> None:
+        """Make the sequence continue after ``index`` (it never moves back).
+
+        A DR secondary whose data already matches its primary's up to ``index`` (found equal
+        by merkle-diff, so no snapshot was restored) must still number on from there: once
+        promoted it would otherwise hand out indexes its old primary already used.
+        """
+        with self.transaction():
+            if index > self.last_wal():
+                self._set_floor(index)
+
     def _set_floor(self, index: int) -> None:
         self._conn.execute(
             "INSERT INTO meta (name, value) VALUES ('wal_floor', ?) "

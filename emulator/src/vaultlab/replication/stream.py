@@ -440,6 +440,10 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         repl.save_progress(t, merkle_sync_progress={"sync_progress": len(items), "sync_total_keys": len(items)})
     else:
         repl.save_progress(t, stream_state=models.ST_DIFF, connection_state=models.CONN_READY)
+        if t == "dr":
+            # Same data as the primary at ``position`` (merkle-equal) or a WAL gap it can fill:
+            # either way this cluster's sequence continues from the primary's.
+            storage.advance(position)
     if models.mode_of(state) == BOOTSTRAPPING:
         fresh = repl.load(t)
         if not _same_target(fresh, state):
@@ -466,6 +470,8 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         if entries:
             storage.apply(entries)
         position = answer.get("position", position)
+        if t == "dr":
+            storage.advance(position)
         changes = _learn(repl, t, state, answer)
         repl.save_progress(t, stream_state=models.ST_STREAM, connection_state=models.CONN_READY,
                            last_remote_wal=position, connected_addr=addr, **changes)
