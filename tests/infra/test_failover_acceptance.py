@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Acceptance tests of the failover playbooks against real vaultlab labs.
 
-* killing dr_failover/dr_failback after each disruptive step and running it again finishes
-  the job, and a run after success changes nothing;
-* during an unplanned failover in which the killed primary is restarted mid-run, a watcher
-  polling every cluster never sees two primaries in one replication set;
+* killing dr_failover/dr_failback after each step of the planned timeline in turn and running
+  it again finishes the job: the disruptive steps (demote, wait for last WAL, promote, attach)
+  in one test, the others (preflight, operation token, re-point performance secondaries, verify,
+  revoke tokens) in a second test with its own lab, so that the two run as parallel jobs;
+* during all of these runs, and during an unplanned failover in which the killed primary is
+  restarted mid-run, a watcher polling every cluster never sees two primaries in one
+  replication set;
 * nothing secret appears in the -vvv output of any of these runs.
 """
 from __future__ import annotations
@@ -12,14 +15,25 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 
-from conftest import BIN, ROOT, demo_lab, recap_changed
+from conftest import ROOT, demo_lab, recap_changed
 
 # Steps after which the run is killed, in turn (failover and failback alternate on one lab).
+# The names are the dr_failover_step values the role records in its timeline.
 INTERRUPT_AFTER = ["demote old primary", "wait for last WAL", "promote", "attach old primary"]
+# The remaining steps of a planned run. After the last three nothing is left to change, so the
+# resumed run must report changed=0 there; after the first two it has to do the whole job.
+INTERRUPT_AFTER_OTHERS = ["preflight", "operation token", "re-point performance secondaries", "verify",
+                          "revoke tokens"]
+NOTHING_LEFT_AFTER = {"attach old primary", "re-point performance secondaries", "verify", "revoke tokens"}
+
+# Where vaultlab keeps the digests of the DR operation tokens a key share ceremony generated
+# (the storage key Vault core uses, see the API reference); never the tokens themselves.
+DR_TOKENS_KEY = "core/dr-operation-token"
 
 
 def _roles(lab):
@@ -49,6 +63,36 @@ def _kill(proc):
     os.killpg(proc.pid, signal.SIGKILL)
 
 
+class _Watcher:
+    """scripts/demo_lab.py watch in the background: every moment two clusters of one
+    replication set claim the primary role is recorded in a JSON verdict."""
+
+    def __init__(self, lab, interval="0.05"):
+        self.verdict = lab.logs / "watch.json"
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "demo_lab.py"), "watch", str(lab.dir),
+                                      str(self.verdict), "--interval", interval])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=60)
+        return json.loads(self.verdict.read_text())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=60)
+
+
+def _assert_watch(result, min_samples=20):
+    assert result["samples"] > min_samples, result["samples"]
+    assert result["violations"] == [], result["violations"][:3]
+    assert set(result["dr_primaries_seen"]) == {"primary", "dr"}, result["dr_primaries_seen"]
+
+
 def _setup(lab):
     lab.playbook("setup_replication", "confirm_wipe=dr,perf", own_tokens=True)
     # Activation wiped the performance secondary's tokens; an operator generates a new root
@@ -70,30 +114,129 @@ def _assert_topology(lab, primary, secondary):
         time.sleep(0.2)
 
 
+def _assert_perf_follows(lab, primary, tag):
+    """A secret written on the DR primary now reaches the performance secondary."""
+    info = lab.info
+    path = "demo/follow-%s" % tag.replace(" ", "-")
+    code, body = demo_lab.call(info[primary], "POST", path, info["primary"]["root_token"], {"value": tag})
+    assert code < 300, "write to %s on %s: HTTP %s %s" % (path, primary, code, body)
+    deadline = time.time() + 60
+    while True:
+        code, body = demo_lab.call(info["perf"], "GET", path, lab.extra_env["VAULT_TOKEN_PERF"])
+        if code == 200 and (body or {}).get("data", {}).get("value") == tag:
+            return
+        if time.time() > deadline:
+            raise AssertionError("perf does not follow %s: %s on perf answers HTTP %s" % (primary, path, code))
+        time.sleep(0.2)
+
+
+def _ceremony_tokens(lab):
+    """(cluster, digest) of every ceremony DR operation token a cluster of the lab would accept."""
+    out = set()
+    for name in lab.info:
+        db = lab.dir / "clusters" / name / "storage.db"
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+        try:
+            row = con.execute("SELECT value FROM kv WHERE key = ?", (DR_TOKENS_KEY,)).fetchone()
+        finally:
+            con.close()
+        out.update((name, digest) for digest in (json.loads(row[0]) if row else []))
+    return out
+
+
+def _assert_tokens_revoked(lab, before, step, strict):
+    """Ceremony DR operation tokens never expire. Every one the interrupted run and its resume
+    generated on a cluster that is a DR secondary now (where it opens promote/update-primary)
+    must be gone. strict: no ceremony token may exist at all (runs that can mint batch tokens
+    on a live primary need no ceremony)."""
+    now = _ceremony_tokens(lab)
+    if strict:
+        assert now == set(), "ceremony DR operation tokens exist after %s on %s" % (
+            step, sorted({name for name, _ in now}))
+        return
+    roles = _roles(lab)
+    left = {name for name, digest in now - before if roles.get(name) == "secondary"}
+    assert left == set(), "DR operation tokens generated during the runs after %s are left on %s" % (
+        step, sorted(left))
+
+
+def _write_items(lab, cluster, start, count):
+    info = lab.info
+    for i in range(start, start + count):
+        code, body = demo_lab.call(info[cluster], "POST", "demo/item-%04d" % i, info["primary"]["root_token"],
+                                   {"value": "sample-%04d" % i})
+        assert code < 300, "write item %d on %s: HTTP %s %s" % (i, cluster, code, body)
+
+
+def _assert_items(lab, cluster, count):
+    info = lab.info
+    for i in range(count):
+        code, body = demo_lab.call(info[cluster], "GET", "demo/item-%04d" % i, info["primary"]["root_token"])
+        assert code == 200 and body["data"]["value"] == "sample-%04d" % i, "item %d on %s: HTTP %s" % (i, cluster, code)
+
+
 def _assert_no_leaks(lab):
     hits = demo_lab.find_leaks(lab.info, [str(lab.logs)])
     assert hits == [], hits[:5]
 
 
-def test_interrupted_runs_finish_the_job(lab):
-    _setup(lab)
+def _interrupt_each_step(lab, steps, check_after_each, strict_tokens):
+    """Kill dr_failover (then dr_failback, alternating) after each step in turn, run it again,
+    and check that the job is done. Returns the cluster that is DR primary at the end."""
     demo_lab.cmd_write(type("A", (), {"dir": str(lab.dir), "cluster": "primary", "count": 10})())
+    written = 10
     target, home = "dr", "primary"
-    for step in INTERRUPT_AFTER:
+    name, extra = None, None
+    for step in steps:
         name = "dr_failover" if target == "dr" else "dr_failback"
         extra = ["confirm_promote=%s" % target]
+        tokens_before = _ceremony_tokens(lab)
         rc, _ = _run_until(lab, name, extra, "Add the step to the timeline %s]" % step, _kill)
-        assert rc != 0, "the run was not interrupted"
+        assert rc != 0, "the run was not interrupted after %s" % step
         again = lab.playbook(name, *extra)
-        assert recap_changed(again.stdout) > 0 or step == INTERRUPT_AFTER[-1], "resume did nothing after %s" % step
+        if step in NOTHING_LEFT_AFTER:
+            assert recap_changed(again.stdout) == 0, "resume after %s changed something" % step
+        else:
+            assert recap_changed(again.stdout) > 0, "resume did nothing after %s" % step
         _assert_topology(lab, target, home)
-        after = lab.playbook(name, *extra)
-        assert recap_changed(after.stdout) == 0, "a run after success changed something (after %s)" % step
+        _assert_perf_follows(lab, target, step)
+        _assert_items(lab, target, written)
+        _assert_tokens_revoked(lab, tokens_before, step, strict_tokens)
+        _write_items(lab, target, written, 5)
+        written += 5
+        if check_after_each:
+            after = lab.playbook(name, *extra)
+            assert recap_changed(after.stdout) == 0, "a run after success changed something (after %s)" % step
         target, home = home, target
-    lab_info = lab.info
-    for i in range(10):
-        code, body = demo_lab.call(lab_info[home], "GET", "demo/item-%04d" % i, lab_info["primary"]["root_token"])
-        assert code == 200 and body["data"]["value"] == "sample-%04d" % i
+    if not check_after_each:
+        after = lab.playbook(name, *extra)
+        assert recap_changed(after.stdout) == 0, "a run after success changed something (after %s)" % steps[-1]
+    _assert_items(lab, home, written)
+    return home
+
+
+def test_interrupted_runs_finish_the_job(lab):
+    """Disruptive steps. After each resumed run a further run must change nothing (checked per
+    step). Ceremony tokens: resuming after the demotion needs key share ceremonies (no live
+    primary to mint a batch token on); the ones left on DR secondaries must be revoked."""
+    with _Watcher(lab) as watcher:
+        _setup(lab)
+        _interrupt_each_step(lab, INTERRUPT_AFTER, check_after_each=True, strict_tokens=False)
+        result = watcher.stop()
+    _assert_watch(result)
+    _assert_no_leaks(lab)
+
+
+def test_interrupted_runs_finish_the_job_other_steps(lab):
+    """Preflight, operation token, re-point, verify, revoke. After the last three nothing is
+    left to do, so the resumed run itself is the "a run after success changes nothing" check
+    there; one more run at the very end checks it again. Batch tokens all along, so no key
+    share ceremony may have run and no ceremony token may exist anywhere."""
+    with _Watcher(lab) as watcher:
+        _setup(lab)
+        _interrupt_each_step(lab, INTERRUPT_AFTER_OTHERS, check_after_each=False, strict_tokens=True)
+        result = watcher.stop()
+    _assert_watch(result)
     _assert_no_leaks(lab)
 
 
