@@ -200,7 +200,7 @@ class DRMachine(RuleBasedStateMachine):
         self.m = {c: Cluster(c, lineage=c) for c in CLUSTERS}
         self.root: dict[str, str] = {}
         self.batch: dict[str, str] = {}
-        self.spent_tokens: list[str] = []
+        self.spent_tokens: list[tuple[str, str]] = []
         self.minted = 0
         # Highest values seen, keyed by the window in which they may only grow (see
         # emulator_invariants).
@@ -328,7 +328,7 @@ class DRMachine(RuleBasedStateMachine):
         sid, token = self.mint(p)
         self._ok(self.call(s, "POST", "sys/replication/dr/secondary/enable", {"token": token},
                            token=self.normal_token(s)), warnings=[M.WARN_ENABLE_SECONDARY])
-        self.spent_tokens.append(token)
+        self.spent_tokens.append((p, token))
         self.adopt(s, p, sid)
         self.wait_in_sync(s, p)
 
@@ -388,7 +388,7 @@ class DRMachine(RuleBasedStateMachine):
         self._ok(self.call(s, "POST", "sys/replication/dr/secondary/update-primary",
                            {"dr_operation_token": self.dr_token(s), "token": token}),
                  warnings=[M.WARN_UPDATE_PRIMARY])
-        self.spent_tokens.append(token)
+        self.spent_tokens.append((p, token))
         self.adopt(s, p, sid)
         self.wait_in_sync(s, p)
 
@@ -483,9 +483,13 @@ class DRMachine(RuleBasedStateMachine):
                 return
             # A spent activation token fails before anything is wiped.
             before = self.control_state(c)["last_wal"]
-            reply = self.call(c, "POST", "sys/replication/dr/secondary/enable",
-                              {"token": self.spent_tokens[-1]}, token=self.normal_token(c))
-            assert reply.status == 400 and M.WRAPPING_TOKEN_INVALID in reply.errors[0], reply
+            minter, token = self.spent_tokens[-1]
+            reply = self.call(c, "POST", "sys/replication/dr/secondary/enable", {"token": token},
+                              token=self.normal_token(c))
+            # The unwrap goes to the cluster that minted the token; a DR secondary refuses it.
+            why = M.DR_SECONDARY_PATH_DISABLED if self.m[minter].mode == "secondary" else M.WRAPPING_TOKEN_INVALID
+            assert reply.status == 400 and reply.errors[0] == M.REPL_UNWRAP_FAILED.format(
+                status=400, message=why), reply
             assert self.control_state(c)["last_wal"] == before
             self._ok(self.call(c, "GET", "sys/mounts/kv", token=self.normal_token(c)))
             return
@@ -547,8 +551,9 @@ class DRMachine(RuleBasedStateMachine):
             sec = self.status(s)
             prim = self.status(p)
             assert prim["mode"] == "primary", prim
-            if sec.get("mode") == "secondary":
+            if sec.get("mode") == "secondary" and sec["state"] == "stream-wals":
                 # Read the secondary first: what it received cannot be ahead of the primary.
+                # (Before it has reached a new primary it still shows where the old one was.)
                 assert sec["last_remote_wal"] <= prim["last_wal"], (sec, prim)
             ready = (sec.get("mode") == "secondary" and sec["state"] == "stream-wals"
                      and sec["connection_state"] == "ready" and sec["last_remote_wal"] == prim["last_wal"]
@@ -595,16 +600,16 @@ class DRMachine(RuleBasedStateMachine):
             both = self.call(c, "GET", "sys/replication/status")
             assert both.status == 200 and isinstance(both.data, dict), both
             assert set(both.data) == {"dr", "performance"}, both
+            seen = {}
             for rtype in ("dr", "performance"):
-                one = self.status(c, rtype)
+                one = seen[rtype] = self.status(c, rtype)
                 problems = status_problems(rtype, one) + status_problems(rtype, both.data[rtype])
                 assert not problems, f"{c}: {problems}"
                 assert one["mode"] == both.data[rtype]["mode"], (one, both.data)
-            dr = self.status(c)
+            dr, perf = seen["dr"], seen["performance"]
             assert dr["mode"] == m.mode, f"{c}: dr mode {dr['mode']!r}, model {m.mode!r}"
             if m.mode != "disabled":
                 assert dr["cluster_id"] == m.set_id, (c, dr, m)
-            perf = self.status(c, "performance")
             want_perf = "disabled" if m.mode == "secondary" else m.perf
             assert perf["mode"] == want_perf, f"{c}: performance mode {perf['mode']!r}, model {want_perf!r}"
 
@@ -645,7 +650,7 @@ def test_dr_state_machine(tmp_path: Path) -> None:
     DRMachine.lab_root = tmp_path
     run_state_machine_as_test(DRMachine, settings=settings(
         max_examples=int(os.environ.get("VAULTLAB_SM_EXAMPLES") or 8),
-        stateful_step_count=15,
+        stateful_step_count=int(os.environ.get("VAULTLAB_SM_STEPS") or 40),
         deadline=None,
         derandomize=True,
         database=None,
