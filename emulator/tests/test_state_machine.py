@@ -15,6 +15,7 @@ state, and a lab of three single-node clusters starts in about a second.
 
 from __future__ import annotations
 
+import collections
 import copy
 import os
 import re
@@ -37,6 +38,8 @@ from vaultlab.testing import Lab
 
 CLUSTERS = ("a", "b", "c")
 KEYS = ("k0", "k1", "k2")
+# Values repeat on purpose: a write of an unchanged value moves the WAL but not the merkle root.
+WRITES = st.lists(st.tuples(st.sampled_from(KEYS), st.integers(0, 3)), min_size=1, max_size=4)
 SYNC_TIMEOUT = 10.0
 
 # What a batch DR operation token needs (reference §5.5).
@@ -190,6 +193,7 @@ class Cluster:
 
 class DRMachine(RuleBasedStateMachine):
     lab_root: Path | None = None  # set by the test before running the machine
+    fired: collections.Counter[str] = collections.Counter()  # transitions done, over all examples
 
     def __init__(self) -> None:
         super().__init__()
@@ -291,14 +295,16 @@ class DRMachine(RuleBasedStateMachine):
 
     # -- rules: legal transitions -------------------------------------------------------------
 
-    @initialize(start=st.sampled_from(("nothing", "primary", "pair", "fan-out")))
-    def topology(self, start: str) -> None:
-        # Most interesting sequences start from a working set; do not leave that to chance.
+    @initialize(start=st.sampled_from(("nothing", "primary", "pair", "fan-out")), writes=WRITES)
+    def topology(self, start: str, writes: list[tuple[str, int]]) -> None:
+        # Most interesting sequences start from a working set with data streaming to it; do
+        # not leave that to chance (Hypothesis switches whole rules off in some examples).
         if start == "nothing":
             return
         self._enable("a")
         for s in {"pair": ("b",), "fan-out": ("b", "c")}.get(start, ()):
             self._activate("a", s)
+        self._write("a", writes)
 
     @precondition(lambda self: self.in_mode("disabled"))
     @rule(data=st.data())
@@ -316,6 +322,7 @@ class DRMachine(RuleBasedStateMachine):
         m.mode, m.set_id, m.primary = "primary", set_id, None
         m.term += 1
         self.bump(c)
+        self.fired["enable"] += 1
 
     @precondition(lambda self: self.in_mode("primary") and self.in_mode("disabled"))
     @rule(data=st.data())
@@ -331,6 +338,7 @@ class DRMachine(RuleBasedStateMachine):
         self.spent_tokens.append((p, token))
         self.adopt(s, p, sid)
         self.wait_in_sync(s, p)
+        self.fired["activate"] += 1
 
     @precondition(lambda self: self.in_mode("secondary"))
     @rule(data=st.data(), force=st.booleans())
@@ -364,6 +372,8 @@ class DRMachine(RuleBasedStateMachine):
             # Two primaries of one set: allowed, like Vault; fencing is the operator's job.
             other = self.status(old_primary)
             assert other["mode"] == "primary" and other["cluster_id"] == after["cluster_id"], other
+            self.fired["two primaries"] += 1
+        self.fired[f"promote (force={force})"] += 1
 
     @precondition(lambda self: self.in_mode("primary"))
     @rule(data=st.data())
@@ -378,12 +388,26 @@ class DRMachine(RuleBasedStateMachine):
         after = self.status(p)
         assert (after["mode"], after["cluster_id"], after["state"], after["primaries"]) == (
             "secondary", m.set_id, "idle", []), after
+        self.fired["demote"] += 1
 
-    @precondition(lambda self: self.in_mode("secondary") and self.in_mode("primary"))
+    @precondition(lambda self: self.in_mode("secondary"))
     @rule(data=st.data())
     def update_primary(self, data: st.DataObject) -> None:
         s = data.draw(st.sampled_from(self.in_mode("secondary")), label="secondary")
-        p = data.draw(st.sampled_from(self.in_mode("primary")), label="new primary")
+        # None: an empty token, "stay a secondary but forget the primary" (reference §2.12).
+        p = data.draw(st.sampled_from([*self.in_mode("primary"), None]), label="new primary")
+        if p is None:
+            self._ok(self.call(s, "POST", "sys/replication/dr/secondary/update-primary",
+                               {"dr_operation_token": self.dr_token(s), "token": ""}),
+                     warnings=[M.WARN_UPDATE_PRIMARY])
+            m = self.m[s]
+            m.primary, m.link_term = None, -1
+            self.bump(s)
+            after = self.status(s)
+            assert (after["mode"], after["state"], after["connection_state"], after["primaries"]) == (
+                "secondary", "idle", "idle", []), after
+            self.fired["update-primary (forget)"] += 1
+            return
         sid, token = self.mint(p)
         self._ok(self.call(s, "POST", "sys/replication/dr/secondary/update-primary",
                            {"dr_operation_token": self.dr_token(s), "token": token}),
@@ -391,20 +415,7 @@ class DRMachine(RuleBasedStateMachine):
         self.spent_tokens.append((p, token))
         self.adopt(s, p, sid)
         self.wait_in_sync(s, p)
-
-    @precondition(lambda self: self.in_mode("secondary"))
-    @rule(data=st.data())
-    def forget_primary(self, data: st.DataObject) -> None:
-        s = data.draw(st.sampled_from(self.in_mode("secondary")), label="secondary")
-        self._ok(self.call(s, "POST", "sys/replication/dr/secondary/update-primary",
-                           {"dr_operation_token": self.dr_token(s), "token": ""}),
-                 warnings=[M.WARN_UPDATE_PRIMARY])
-        m = self.m[s]
-        m.primary, m.link_term = None, -1
-        self.bump(s)
-        after = self.status(s)
-        assert (after["mode"], after["state"], after["connection_state"], after["primaries"]) == (
-            "secondary", "idle", "idle", []), after
+        self.fired["update-primary"] += 1
 
     @precondition(lambda self: self.in_mode("primary", "secondary"))
     @rule(data=st.data())
@@ -420,15 +431,18 @@ class DRMachine(RuleBasedStateMachine):
         m.mode, m.primary, m.link_term, m.set_id = "disabled", None, -1, None
         self.last_remote.pop(c, None)
         self.bump(c)
+        self.fired["disable"] += 1
 
     @precondition(lambda self: self.in_mode("primary"))
-    @rule(data=st.data(), writes=st.lists(st.tuples(st.sampled_from(KEYS), st.integers(0, 999)),
-                                          min_size=1, max_size=4))
+    @rule(data=st.data(), writes=WRITES)
     def write(self, data: st.DataObject, writes: list[tuple[str, int]]) -> None:
-        p = data.draw(st.sampled_from(self.in_mode("primary")), label="primary")
+        self._write(data.draw(st.sampled_from(self.in_mode("primary")), label="primary"), writes)
+
+    def _write(self, p: str, writes: list[tuple[str, int]]) -> None:
         for key, value in writes:
             self._ok(self.call(p, "POST", f"kv/{key}", {"v": value}, token=self.normal_token(p)), 204)
             self.m[p].kv[key] = value
+        self.fired["write"] += 1
 
     @precondition(lambda self: [c for c in self.in_mode("primary", "disabled") if self.m[c].perf == "disabled"])
     @rule(data=st.data())
@@ -438,6 +452,7 @@ class DRMachine(RuleBasedStateMachine):
         self._ok(self.call(c, "POST", "sys/replication/performance/primary/enable", {},
                            token=self.normal_token(c)), warnings=[M.WARN_ENABLE_PRIMARY])
         self.m[c].perf = "primary"
+        self.fired["performance enable"] += 1
 
     # -- rules: wrong states answer the documented error and change nothing --------------------
 
@@ -446,6 +461,7 @@ class DRMachine(RuleBasedStateMachine):
     def wrong_state(self, c: str, action: str) -> None:
         # One rule for all of them, so that they do not crowd out the legal transitions.
         getattr(self, f"wrong_{action}")(c)
+        self.fired["wrong state"] += 1
 
     def wrong_enable_primary(self, c: str) -> None:
         mode = self.m[c].mode
@@ -648,6 +664,7 @@ def test_dr_state_machine(tmp_path: Path) -> None:
     if os.environ.get("VAULTLAB_SM_SHRINK"):
         phases.append(Phase.shrink)
     DRMachine.lab_root = tmp_path
+    DRMachine.fired.clear()
     run_state_machine_as_test(DRMachine, settings=settings(
         max_examples=int(os.environ.get("VAULTLAB_SM_EXAMPLES") or 8),
         stateful_step_count=int(os.environ.get("VAULTLAB_SM_STEPS") or 40),
@@ -659,6 +676,12 @@ def test_dr_state_machine(tmp_path: Path) -> None:
         print_blob=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     ))
+    # The examples are fixed: make sure they still reach every transition (a rule change can
+    # silently starve one), so that passing means something.
+    print("transitions:", dict(DRMachine.fired))
+    wanted = {"enable", "activate", "promote (force=False)", "promote (force=True)", "two primaries", "demote",
+              "update-primary", "update-primary (forget)", "disable", "write", "performance enable", "wrong state"}
+    assert not wanted - set(DRMachine.fired), f"never exercised: {sorted(wanted - set(DRMachine.fired))}"
 
 
 # -- regressions found by the machine ----------------------------------------------------------
