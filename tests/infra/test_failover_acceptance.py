@@ -3,8 +3,8 @@
 
 * killing dr_failover/dr_failback after each step of the planned timeline in turn and running
   it again finishes the job: the disruptive steps (demote, wait for last WAL, promote, attach)
-  in one test, the others (preflight, operation token, re-point performance secondaries, verify,
-  revoke tokens) in a second test with its own lab, so that the two run as parallel jobs;
+  in one test, the others (preflight, operation token, fence, re-point performance secondaries,
+  verify, revoke tokens) in a second test with its own lab, so that the two run as parallel jobs;
 * during all of these runs, and during an unplanned failover in which the killed primary is
   restarted mid-run, a watcher polling every cluster never sees two primaries in one
   replication set;
@@ -25,10 +25,11 @@ from conftest import ROOT, demo_lab, recap_changed
 # Steps after which the run is killed, in turn (failover and failback alternate on one lab).
 # The names are the dr_failover_step values the role records in its timeline.
 INTERRUPT_AFTER = ["demote old primary", "wait for last WAL", "promote", "attach old primary"]
-# The remaining steps of a planned run. After the last three nothing is left to change, so the
-# resumed run must report changed=0 there; after the first two it has to do the whole job.
-INTERRUPT_AFTER_OTHERS = ["preflight", "operation token", "re-point performance secondaries", "verify",
-                          "revoke tokens"]
+# The remaining steps of a planned run ("fence old primary" is recorded by planned runs too).
+# After the last three nothing is left to change, so the resumed run must report changed=0
+# there; after the first three it still has work to do.
+INTERRUPT_AFTER_OTHERS = ["preflight", "operation token", "fence old primary", "re-point performance secondaries",
+                          "verify", "revoke tokens"]
 NOTHING_LEFT_AFTER = {"attach old primary", "re-point performance secondaries", "verify", "revoke tokens"}
 
 # Where vaultlab keeps the digests of the DR operation tokens a key share ceremony generated
@@ -228,10 +229,12 @@ def test_interrupted_runs_finish_the_job(lab):
 
 
 def test_interrupted_runs_finish_the_job_other_steps(lab):
-    """Preflight, operation token, re-point, verify, revoke. After the last three nothing is
-    left to do, so the resumed run itself is the "a run after success changes nothing" check
-    there; one more run at the very end checks it again. Batch tokens all along, so no key
-    share ceremony may have run and no ceremony token may exist anywhere."""
+    """Preflight, operation token, fence, re-point, verify, revoke. After the last three nothing
+    is left to do, so the resumed run itself is the "a run after success changes nothing" check
+    there; one more run at the very end checks it again (not after every step, to stay within
+    the time budget). Resuming after the fence step attaches the old primary with a key share
+    ceremony token (no live primary left to mint a batch token on); that token, like every
+    other ceremony token, must be gone at the end of each job."""
     with _Watcher(lab) as watcher:
         _setup(lab)
         _interrupt_each_step(lab, INTERRUPT_AFTER_OTHERS, check_after_each=False, strict_tokens=True)
