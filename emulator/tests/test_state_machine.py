@@ -165,8 +165,8 @@ def status_problems(rtype: str, obj: Any) -> list[str]:
             for i, entry in enumerate(primaries):
                 out += _peer_problems(f"{rtype}.primaries[{i}]", entry, False)
         progress = obj.get("merkle_sync_progress")
-        if progress is not None and not (isinstance(progress, dict)
-                                         and all(_is_int(progress.get(k)) for k in ("sync_progress", "sync_total_keys"))):
+        counts = ("sync_progress", "sync_total_keys")
+        if progress is not None and not (isinstance(progress, dict) and all(_is_int(progress.get(k)) for k in counts)):
             out.append(f"{rtype}.merkle_sync_progress malformed: {progress!r}")
     return out
 
@@ -705,7 +705,8 @@ def test_update_primary_does_not_report_the_old_primary_as_connected(tmp_path: P
 
         def attach(primary: Api, secondary: Api, sid: str) -> None:
             token = primary("POST", "sys/replication/dr/primary/secondary-token", {"id": sid}, token=a.token)
-            reply = secondary("POST", "sys/replication/dr/secondary/enable", {"token": token.json["wrap_info"]["token"]})
+            reply = secondary("POST", "sys/replication/dr/secondary/enable",
+                              {"token": token.json["wrap_info"]["token"]})
             assert reply.status == 200, reply
             wait_for(lambda: dr(secondary).get("state") == "stream-wals"
                      and dr(secondary)["merkle_root"] == dr(primary)["merkle_root"], timeout=10, what=f"{sid} in sync")
