@@ -68,7 +68,7 @@ class _Watcher:
     """scripts/demo_lab.py watch in the background: every moment two clusters of one
     replication set claim the primary role is recorded in a JSON verdict."""
 
-    def __init__(self, lab, interval="0.05"):
+    def __init__(self, lab, interval="0.1"):
         self.verdict = lab.logs / "watch.json"
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "demo_lab.py"), "watch", str(lab.dir),
                                       str(self.verdict), "--interval", interval])
@@ -183,11 +183,11 @@ def _assert_no_leaks(lab):
 
 def _interrupt_each_step(lab, steps, check_after_each, strict_tokens):
     """Kill dr_failover (then dr_failback, alternating) after each step in turn, run it again,
-    and check that the job is done. Returns the cluster that is DR primary at the end."""
+    and check that the job is done; check_after_each: one more run per step must change
+    nothing. Returns the cluster that is DR primary at the end."""
     demo_lab.cmd_write(type("A", (), {"dir": str(lab.dir), "cluster": "primary", "count": 10})())
     written = 10
     target, home = "dr", "primary"
-    name, extra = None, None
     for step in steps:
         name = "dr_failover" if target == "dr" else "dr_failback"
         extra = ["confirm_promote=%s" % target]
@@ -209,9 +209,6 @@ def _interrupt_each_step(lab, steps, check_after_each, strict_tokens):
             after = lab.playbook(name, *extra)
             assert recap_changed(after.stdout) == 0, "a run after success changed something (after %s)" % step
         target, home = home, target
-    if not check_after_each:
-        after = lab.playbook(name, *extra)
-        assert recap_changed(after.stdout) == 0, "a run after success changed something (after %s)" % steps[-1]
     _assert_items(lab, home, written)
     return home
 
@@ -219,7 +216,10 @@ def _interrupt_each_step(lab, steps, check_after_each, strict_tokens):
 def test_interrupted_runs_finish_the_job(lab):
     """Disruptive steps. After each resumed run a further run must change nothing (checked per
     step). Ceremony tokens: resuming after the demotion needs key share ceremonies (no live
-    primary to mint a batch token on); the ones left on DR secondaries must be revoked."""
+    primary to mint a batch token on); every one generated during a step on a cluster that is
+    a DR secondary at its end must be revoked. Not checked: the token a ceremony made on the
+    cluster that then got promoted; the run cannot delete it (the endpoint exists only on DR
+    secondaries) and it becomes usable again when that cluster is demoted later."""
     with _Watcher(lab) as watcher:
         _setup(lab)
         _interrupt_each_step(lab, INTERRUPT_AFTER, check_after_each=True, strict_tokens=False)
@@ -230,9 +230,9 @@ def test_interrupted_runs_finish_the_job(lab):
 
 def test_interrupted_runs_finish_the_job_other_steps(lab):
     """Preflight, operation token, fence, re-point, verify, revoke. After the last three nothing
-    is left to do, so the resumed run itself is the "a run after success changes nothing" check
-    there; one more run at the very end checks it again (not after every step, to stay within
-    the time budget). Resuming after the fence step attaches the old primary with a key share
+    is left to do, so the resumed run is itself a run after success and must change nothing
+    (no separate such run per step, to stay within the time budget: after "revoke tokens" the
+    killed run had done everything but print its summary). Resuming after the fence step attaches the old primary with a key share
     ceremony token (no live primary left to mint a batch token on); that token, like every
     other ceremony token, must be gone at the end of each job."""
     with _Watcher(lab) as watcher:
