@@ -159,6 +159,10 @@ build: venv
 	  ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-doc "vaultops.replication.$$name" >/dev/null; \
 	fi; \
 	ANSIBLE_COLLECTIONS_PATH="$$tmp" ansible-galaxy collection list vaultops.replication -p "$$tmp"; \
+	test -f "$$tmp"/ansible_collections/vaultops/replication/emulator/pyproject.toml \
+	  || { echo "error: the tarball does not carry emulator/ (vaultlab)" >&2; exit 1; }; \
+	test ! -e "$$tmp"/ansible_collections/vaultops/replication/emulator/tests \
+	  || { echo "error: the tarball carries emulator/tests" >&2; exit 1; }; \
 	echo "==> OK: $$tarball builds and installs"
 
 clean:

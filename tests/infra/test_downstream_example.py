@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 from conftest import BIN, ROOT, base_env
 
@@ -26,6 +27,17 @@ def test_downstream_repo_molecule_scenario(tmp_path):
                     str(repo / tarball.name)], check=True, env=env, cwd=str(repo), stdout=subprocess.DEVNULL, timeout=300)
     installed = repo / "collections" / "ansible_collections" / "vaultops" / "replication"
     assert (installed / "playbooks" / "setup_replication.yml").is_file(), "the tarball was not installed into ./collections"
+    # vaultlab comes from the installed collection too (its dependencies are already in this venv):
+    # install it from there and put that copy, not the checkout's editable install, first.
+    shipped = tmp_path / "vaultlab-from-tarball"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(shipped),
+                    str(installed / "emulator")], check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
+    env["PATH"] = "%s:%s" % (shipped / "bin", env["PATH"])
+    env["PYTHONPATH"] = str(shipped)
+    where = subprocess.run([sys.executable, "-c", "import vaultlab; print(vaultlab.__file__)"], env=env,
+                           stdout=subprocess.PIPE, text=True, check=True).stdout
+    assert where.startswith(str(shipped)), where
+    assert shutil.which("vaultlab", path=env["PATH"]) == str(shipped / "bin" / "vaultlab")
     env["MOLECULE_GLOB"] = "molecule/*/molecule.yml"
     proc = subprocess.run([str(BIN / "molecule"), "test"], env=env, cwd=str(repo), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=1200, check=False)
