@@ -72,6 +72,11 @@ def test_ceremony_with_three_shares_end_to_end(tmp_path):
         assert "=" not in done["encoded_token"]
         token = otp.decode_token(done["encoded_token"], one_time)
         assert re.fullmatch(r"hvs\.[A-Za-z0-9]{24}", token)
+        # sys/decode-token (1.13+) is a normal path: the DR secondary refuses it, any other cluster decodes.
+        pair = {"encoded_token": done["encoded_token"], "otp": one_time}
+        gated = d("PUT", "sys/decode-token", pair, token=None)
+        assert gated.status == 400 and gated.errors == [M.DR_SECONDARY_PATH_DISABLED]
+        assert p("PUT", "sys/decode-token", pair, token=None).data == {"token": token}
         assert d("GET", ATTEMPT, token=None).json["started"] is False
 
         # Cancel clears an attempt; DELETE with nothing running is fine too.

@@ -305,6 +305,44 @@ def test_generate_root_ceremony(core_lab, api: Api) -> None:
     assert api("GET", "sys/generate-root/attempt", token=None).json["started"] is False
 
 
+# -- sys/decode-token (reference §5.4, 1.13+) ---------------------------------------------
+
+VECTOR = {"encoded_token": "Bxg9JQQqOCNKBRICNwMIRzo2J3cWCBRi", "otp": "3JhHkONiyiaNYj14nnD9xZQS"}
+
+
+def test_decode_token_vector_and_go_errors(core_lab, api: Api) -> None:
+    # Vault's own unit-test vector; no token needed (sys backend lists it as unauthenticated).
+    for method in ("PUT", "POST"):
+        reply = api(method, "sys/decode-token", VECTOR, token=None)
+        assert reply.status == 200, reply
+        assert reply.data == {"token": "4RUmoevJ3lsLni9sTXcNnRE1"}
+    assert api("GET", "sys/decode-token", token=None).status == 405
+
+    # The server decodes with the scheme len(otp) selects and returns Go's error texts (500).
+    def error(body: dict) -> list:
+        reply = api("PUT", "sys/decode-token", body, token=None)
+        assert reply.status == 500, reply
+        return reply.errors
+
+    assert error({**VECTOR, "otp": "short"}) == ["error xoring token: length of byte slices is not equivalent: 24 != 5"]
+    assert error({**VECTOR, "encoded_token": VECTOR["encoded_token"][:-2] + "=="}) == [
+        "error decoding base64'd token: illegal base64 data at input byte 30"]
+    assert error({"encoded_token": VECTOR["encoded_token"]}) == [
+        "error xoring token: decoded second base64 value is nil or empty"]
+    assert error({}) == ["error xoring token: decoded first base64 value is nil or empty"]
+
+    # A token minted by this server's own ceremony decodes to a working root token.
+    keys = core_lab.info["clusters"]["primary"]["unseal_keys_b64"]
+    started = api("PUT", "sys/generate-root/attempt", {}, token=None).json
+    done = None
+    for key in keys[:3]:
+        done = api("PUT", "sys/generate-root/update", {"key": key, "nonce": started["nonce"]}, token=None).json
+    decoded = api("PUT", "sys/decode-token", {"encoded_token": done["encoded_token"], "otp": started["otp"]},
+                  token=None).data["token"]
+    assert decoded == otp.decode_token(done["encoded_token"], started["otp"])
+    assert api("GET", "auth/token/lookup-self", token=decoded).data["policies"] == ["root"]
+
+
 def test_envelope_and_errors(api: Api) -> None:
     reply = api("GET", "sys/policies/acl/default")
     assert set(reply.json) >= {"request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info",

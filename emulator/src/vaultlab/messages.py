@@ -37,6 +37,13 @@ OTP_AND_PGP = "only one of \"otp\" and \"pgp_key\" may be specified"
 KEY_TOO_SHORT = "key is shorter than minimum 16 bytes"
 KEY_TOO_LONG = "key is longer than maximum 33 bytes"
 PGP_UNSUPPORTED = "error parsing PGP key: PGP-encrypted results are not supported by vaultlab"
+# sys/decode-token (reference §5.4): Go's error chain from roottoken.DecodeToken and helper/xor
+DECODE_BASE64 = "error decoding base64'd token: illegal base64 data at input byte {index}"
+DECODE_XOR = "error xoring token: {reason}"
+XOR_LENGTHS = "length of byte slices is not equivalent: {left} != {right}"
+XOR_FIRST_BASE64 = "error decoding first base64 value: illegal base64 data at input byte {index}"
+XOR_FIRST_EMPTY = "decoded first base64 value is nil or empty"
+XOR_SECOND_EMPTY = "decoded second base64 value is nil or empty"
 
 # tokens / policies
 TOKEN_ROLE_NOT_FOUND = 'unknown role {name}'

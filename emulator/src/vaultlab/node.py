@@ -80,6 +80,7 @@ UNAUTHENTICATED = [
     "sys/leader",
     "sys/generate-root/attempt",
     "sys/generate-root/update",
+    "sys/decode-token",  # listed in the sys backend's unauthenticated paths, like generate-root
     "sys/wrapping/unwrap",
     "sys/wrapping/lookup",
     "sys/replication/status",

@@ -231,6 +231,7 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
     add("sys/leader", sys_handlers.leader)
     add("sys/generate-root/attempt", generate_root.attempt)
     add("sys/generate-root/update", generate_root.update_handler)
+    add("sys/decode-token", generate_root.decode_token)
     add("sys/wrapping/unwrap", sys_handlers.unwrap)
     add("sys/wrapping/lookup", sys_handlers.wrapping_lookup)
     add("sys/wrapping/wrap", sys_handlers.wrap)

@@ -1,4 +1,5 @@
-"""The generate-root protocol family (reference §5): attempt / update / cancel.
+"""The generate-root protocol family (reference §5): attempt / update / cancel, and
+``sys/decode-token`` (§5.4, 1.13+), the server-side decode of an encoded result.
 
 One attempt slot per node (``node.root_generation``), shared by every kind, so starting a
 DR operation token ceremony while a root generation runs fails as in Vault.  The
@@ -164,3 +165,122 @@ async def update_handler(request: web.Request) -> web.Response:
     if request.method not in ("PUT", "POST"):
         raise VaultError(405, [messages.UNSUPPORTED_OPERATION])
     return raw(update(node, "root", await read_body(request), _produce_root))
+
+
+# -- sys/decode-token -----------------------------------------------------------------------
+
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_B64_VALUE = {ch: i for i, ch in enumerate(_B64_ALPHABET)}
+
+
+class _Base64Error(ValueError):
+    """Go's ``CorruptInputError``: the offset of the first byte it could not use."""
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.index = index
+
+
+def _go_b64decode(text: str, padded: bool) -> bytes:
+    """Go's ``base64.StdEncoding`` (``padded``) / ``RawStdEncoding`` decoder, with the offsets
+    its errors name, so that decode-token fails with the same text as Vault."""
+    values: list[int] = []
+    index = 0
+    while index < len(text):
+        ch = text[index]
+        if ch in "\r\n":
+            index += 1
+            continue
+        if ch in _B64_VALUE:
+            values.append(_B64_VALUE[ch])
+            index += 1
+            continue
+        if ch != "=" or not padded:
+            raise _Base64Error(index)
+        quantum = len(values) % 4
+        if quantum in (0, 1):
+            raise _Base64Error(index)
+        index += 1
+        if quantum == 2:  # "==" expected
+            while index < len(text) and text[index] in "\r\n":
+                index += 1
+            if index == len(text):
+                raise _Base64Error(len(text))
+            if text[index] != "=":
+                raise _Base64Error(index - 1)
+            index += 1
+        while index < len(text) and text[index] in "\r\n":
+            index += 1
+        if index < len(text):
+            raise _Base64Error(index)
+        break
+    else:
+        remainder = len(values) % 4
+        if remainder == 1 or (remainder and padded):
+            raise _Base64Error(len(text) - remainder)
+    out = bytearray()
+    for start in range(0, len(values), 4):
+        group = values[start:start + 4]
+        number = 0
+        for value in group:
+            number = number << 6 | value
+        number <<= 6 * (4 - len(group))
+        out += number.to_bytes(3, "big")[:len(group) - 1]
+    return bytes(out)
+
+
+def _xor(left: bytes, right: bytes) -> bytes:
+    if len(left) != len(right):
+        raise ValueError(messages.XOR_LENGTHS.format(left=len(left), right=len(right)))
+    return bytes(a ^ b for a, b in zip(left, right))
+
+
+def decode_encoded_token(encoded: str, otp: str) -> str:
+    """Vault's ``roottoken.DecodeToken(encoded, otp, len(otp))`` (raises ValueError with its text).
+
+    The OTP's length picks the scheme, as on the server: an empty OTP takes the legacy
+    (padded base64 XOR) branch, anything else the modern one.
+    """
+    if not otp:
+        try:
+            first = _go_b64decode(encoded, padded=True)
+        except _Base64Error as exc:
+            raise ValueError(messages.DECODE_XOR.format(
+                reason=messages.XOR_FIRST_BASE64.format(index=exc.index))) from None
+        if not first:
+            raise ValueError(messages.DECODE_XOR.format(reason=messages.XOR_FIRST_EMPTY))
+        raise ValueError(messages.DECODE_XOR.format(reason=messages.XOR_SECOND_EMPTY))
+    try:
+        raw_token = _go_b64decode(encoded, padded=False)
+    except _Base64Error as exc:
+        raise ValueError(messages.DECODE_BASE64.format(index=exc.index)) from None
+    try:
+        token = _xor(raw_token, otp.encode())
+    except ValueError as exc:
+        raise ValueError(messages.DECODE_XOR.format(reason=exc)) from None
+    return token.decode("utf-8", errors="replace")  # Go's JSON encoder does the same
+
+
+async def decode_token(request: web.Request) -> web.Response:
+    """``PUT sys/decode-token``: ``{"encoded_token", "otp"}`` → ``data.token``.
+
+    Vault's handler returns DecodeToken's error as is, which the HTTP layer answers with 500.
+    """
+    from .common import envelope
+
+    if request.method not in ("PUT", "POST"):
+        raise VaultError(405, [messages.UNSUPPORTED_OPERATION])
+    body = await read_body(request)
+    fields = {}
+    for name in ("encoded_token", "otp"):
+        value = body.get(name, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise bad_request(f"invalid value for '{name}': expected a string")
+        fields[name] = value
+    try:
+        token = decode_encoded_token(fields["encoded_token"], fields["otp"])
+    except ValueError as exc:
+        raise VaultError(500, [str(exc)]) from None
+    return envelope({"token": token})
