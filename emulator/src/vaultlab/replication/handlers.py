@@ -91,6 +91,12 @@ async def primary_demote(repl: Replication, request: web.Request, t: str) -> web
     _update_only(request)
     await read_body(request)
     new, warnings = models.demote_primary(repl.load(t), t)
+    if repl.setting("demote_ships_tail", False):
+        # [?] (reference §2.3): finish streaming what was written, then drop the secondaries.
+        from .stream import ship_tail
+
+        await ship_tail(repl, t)
+        new, warnings = models.demote_primary(repl.load(t), t)
     repl.save(t, new)
     repl.forget_all_secondaries(t)
     repl.clear_progress(t)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import Any
 
 from aiohttp import web
@@ -218,6 +219,8 @@ async def _wal(repl: Replication, request: web.Request) -> web.Response:
         # The paths filter changed: the secondary must drop (or gain) whole mounts.
         return _err(409, "paths filter changed; resync", resync=True)
     wait = min(float(body.get("wait") or 0), MAX_WAIT)
+    # ``after`` is where the secondary stands once it applied everything it was sent.
+    _acked(repl)[(t, sid)] = after
     repl.record_secondary(t, sid, _peer_info(repl, t, body))
     poll = max(min(repl.timing("wal_stream_interval", 0.05), 0.5), 0.01)
     deadline = time.monotonic() + wait
@@ -248,6 +251,62 @@ async def _wal(repl: Replication, request: web.Request) -> web.Response:
     repl.record_secondary(t, sid, _peer_info(repl, t, {**body, "_held": True}))
     return _json({"entries": entries, "position": position, "shipped": last, "held_ms": held_ms,
                   **_advertise(repl, t)})
+
+
+# -- demote: ship the tail first (switch demote_ships_tail) ------------------------------------
+
+# Per Replication object (one per node process): (type, secondary id) -> the ``after`` of that
+# secondary's latest WAL poll. Kept in memory: only the active node serves the stream.
+_ACKED: weakref.WeakKeyDictionary[Replication, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
+
+
+def _acked(repl: Replication) -> dict[tuple[str, str], int]:
+    return _ACKED.setdefault(repl, {})
+
+
+def tail_timeout(repl: Replication) -> float:
+    """Longest time a demotion waits for its secondaries to fetch the tail (timing
+    ``demote_tail_timeout``; default ten stream intervals, at least 2 s)."""
+    default = max(10 * repl.timing("wal_stream_interval", 0.05), 2.0)
+    return repl.timing("demote_tail_timeout", default)
+
+
+async def ship_tail(repl: Replication, t: str) -> dict[str, Any]:
+    """Let the connected secondaries of type ``t`` fetch every WAL entry this primary wrote.
+
+    Called by the demote handler before it changes the role when ``demote_ships_tail`` is on
+    (what Vault does with WALs not yet shipped at demotion is undocumented, reference §2.3).
+    Client requests are refused (503, the "brief unavailability") meanwhile, so no new
+    entries are acknowledged; requests already past the gate still land and are waited for.
+    Secondaries that are not connected are not waited for; after ``tail_timeout`` the
+    demotion goes ahead whatever the laggards hold. Returns what happened, for the log.
+    """
+    storage = repl.storage
+    timeout = tail_timeout(repl)
+    connected = [s["node_id"] for s in repl.status(t).get("secondaries") or []
+                 if s.get("connection_status") == "connected"]
+    previous = repl.unavailable_until
+    repl.unavailable_until = max(previous, time.time() + timeout + 1.0)
+    acked = _acked(repl)
+    started = time.monotonic()
+    pending: list[str] = []
+    try:
+        while True:
+            target = storage.last_wal()
+            pending = [sid for sid in connected if acked.get((t, sid), -1) < target]
+            if not pending or time.monotonic() - started >= timeout:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        repl.unavailable_until = previous
+    outcome = {"last_wal": storage.last_wal(), "secondaries": connected, "behind": pending,
+               "seconds": round(time.monotonic() - started, 3)}
+    if pending:
+        log.warning("%s demote: %s did not fetch the tail up to WAL %s within %.1fs", t, ", ".join(pending),
+                    outcome["last_wal"], timeout)
+    else:
+        log.info("%s demote: tail up to WAL %s shipped to %s", t, outcome["last_wal"], connected or "no secondary")
+    return outcome
 
 
 # -- secondary side --------------------------------------------------------------------------
