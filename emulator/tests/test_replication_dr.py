@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from conftest import Api, call, wait_for
@@ -12,6 +13,7 @@ from conftest import Api, call, wait_for
 from vaultlab import messages as M
 from vaultlab.testing import Lab
 
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 BATCH_POLICY = """
 path "sys/replication/dr/secondary/promote" { capabilities = ["update"] }
 path "sys/replication/dr/secondary/update-primary" { capabilities = ["update"] }
@@ -149,6 +151,7 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
     old = status(p)
     assert old["mode"] == "secondary" and old["state"] == "idle" and old["cluster_id"] == ps["cluster_id"]
     assert old["primaries"] == [] and old["known_primary_cluster_addrs"] == []
+    assert RFC3339.match(old["last_start"]), old  # the secondary role started with the demotion
     assert p("GET", "sys/health", token=None).status == 472
     assert p("GET", "sys/mounts").errors == [M.DR_SECONDARY_PATH_DISABLED]
 
@@ -175,6 +178,8 @@ def test_dr_setup_stream_gate_failover_and_failback(lab):
     d.token = p.token
     assert d("POST", "secret/data/app", {"data": {"v": "three"}}).status == 200
     wait_for(lambda: caught_up(p, d), timeout=20, what="old primary following the new one")
+    repointed = status(p)
+    assert RFC3339.match(repointed["last_start"]) and repointed["last_start"] >= old["last_start"], repointed
     assert status(d)["secondaries"][0]["node_id"] == "old-primary"
 
     # Failback, step 2: swap back.

@@ -106,6 +106,23 @@ def test_secondary_lifecycle_and_wrong_states():
         models.begin_secondary(None, "dr", {"type": "dr"})
 
 
+def test_every_secondary_role_carries_last_start(monkeypatch):
+    """A demoted primary is a secondary from the demotion on; re-pointing restarts replication."""
+    clock = iter(["2026-01-01T10:00:00Z", "2026-01-01T10:05:00Z", "2026-01-01T10:09:00Z"])
+    monkeypatch.setattr(models, "now_rfc3339", lambda ts=None: next(clock))
+    demoted, _ = models.demote_primary(primary(), "dr")
+    assert models.render_status("dr", demoted, {})["last_start"] == "2026-01-01T10:00:00Z"
+    repointed, _ = models.update_primary(demoted, "dr", bundle(cluster_id=demoted["cluster_id"]))
+    assert models.render_status("dr", repointed, {})["last_start"] == "2026-01-01T10:05:00Z"
+    # Forgetting the primary (empty token) or new addresses do not restart anything.
+    moved, _ = models.update_primary(repointed, "dr", None, via_addrs=["https://new:8201"])
+    forgot, _ = models.update_primary(moved, "dr", None)
+    assert forgot["last_start"] == "2026-01-01T10:05:00Z"
+    # A secondary stored by an older vaultlab without the field still reports a time, not "".
+    legacy = {k: v for k, v in demoted.items() if k != "last_start"}
+    assert models.render_status("dr", legacy, {})["last_start"] == "2026-01-01T10:09:00Z"
+
+
 def test_promote_rules():
     sec = models.finish_bootstrap(models.begin_secondary(None, "dr", bundle())[0])
     with pytest.raises(ReplicationError) as exc:

@@ -156,8 +156,8 @@ def status_problems(rtype: str, obj: Any) -> list[str]:
             out.append(f"{rtype}.known_primary_cluster_addrs is not a list of strings: {addrs!r}")
         if not (_is_int(obj.get("last_remote_wal")) and obj["last_remote_wal"] >= 0):
             out.append(f"{rtype}.last_remote_wal is not a non-negative number: {obj.get('last_remote_wal')!r}")
-        if not isinstance(obj.get("last_start"), str) or (obj["last_start"] and not RFC3339.match(obj["last_start"])):
-            out.append(f"{rtype}.last_start is not an RFC 3339 string: {obj.get('last_start')!r}")
+        if not (isinstance(obj.get("last_start"), str) and RFC3339.match(obj["last_start"])):
+            out.append(f"{rtype}.last_start of a secondary is not an RFC 3339 time: {obj.get('last_start')!r}")
         primaries = obj.get("primaries")
         if not isinstance(primaries, list):
             out.append(f"{rtype}.primaries is not a list")

@@ -17,7 +17,8 @@ State dict keys (absent keys mean "not applicable"):
 ``primary``               secondary: connection bundle (api_addr, cluster_addrs, credential,
                           ca_pem, alpn, ...) or None when no primary is known (demoted/forgotten)
 ``known_primary_cluster_addrs``  secondary: addresses learnt from the primary
-``last_start``            secondary: RFC3339 time of the last (re)start of replication
+``last_start``            secondary: RFC3339 time the role started (activation, demotion) or
+                          replication restarted (update-primary with a token)
 ``last_reindex_epoch``    string, Unix seconds
 ``last_corruption_check_epoch``  string, Unix seconds (Go zero time when never checked)
 """
@@ -123,6 +124,7 @@ def demote_primary(state, rtype):
         "last_reindex_epoch": state.get("last_reindex_epoch", "0"),
         "last_corruption_check_epoch": state.get("last_corruption_check_epoch", GO_ZERO_EPOCH),
         "demoted": True,
+        "last_start": now_rfc3339(),  # the secondary role starts with the demotion
     }
     return new, [M.WARN_DEMOTE]
 
@@ -327,6 +329,7 @@ def update_primary(state, rtype, bundle, *, via_addrs=None, after_failover_block
         primary_cluster_addr=bundle["primary_cluster_addr"],
         known_primary_cluster_addrs=list(bundle["cluster_addrs"]),
         state=ST_IDLE,
+        last_start=now_rfc3339(),  # replication restarts against the new primary
     )
     new.pop("demoted", None)
     return new, [M.WARN_UPDATE_PRIMARY]
@@ -416,7 +419,8 @@ def render_status(rtype: str, state: dict[str, Any] | None, rt: dict[str, Any]) 
         known_primary_cluster_addrs=list(rt.get("known_primary_cluster_addrs")
                                          or state.get("known_primary_cluster_addrs", [])) if has_primary else [],
         last_remote_wal=rt.get("last_remote_wal", 0),
-        last_start=state.get("last_start", ""),
+        # States saved by an older vaultlab may lack it; a secondary always reports a time.
+        last_start=state.get("last_start") or now_rfc3339(),
         primaries=list(rt.get("primaries", [])) if has_primary else [],
     )
     if common["state"] == ST_SYNC and rt.get("merkle_sync_progress"):
