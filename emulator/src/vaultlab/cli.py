@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
-from . import __version__
+from . import __version__, versions
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--timing", action="append", default=[], metavar="NAME=SECONDS",
                     help="override one transition's duration, e.g. promote=2.0 (repeatable)")
     up.add_argument("--timing-file", help="JSON object of NAME: SECONDS overrides")
+    up.add_argument("--vault-version", default=os.environ.get("VAULTLAB_VAULT_VERSION") or None,
+                    metavar="X.Y.Z",
+                    help="Vault version to emulate (reported by sys/health; 2.0.0+ brings the ceremony and "
+                         "DR token changes); default: the lab's, else $VAULTLAB_VAULT_VERSION, else "
+                         f"{versions.DEFAULT}")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the lab (default 60)")
 
     status = sub.add_parser("status", help="show the nodes of a lab")
@@ -84,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_status(status: dict[str, Any]) -> None:
-    print(f"lab {status['dir']} (profile {status['profile']}, {'https' if status['tls'] else 'http'})")
+    print(f"lab {status['dir']} (profile {status['profile']}, {'https' if status['tls'] else 'http'}, "
+          f"Vault {status.get('vault_version')})")
     print(f"{'CLUSTER':<12} {'NODE':<14} {'STATE':<10} {'DR':<13} {'PERF':<13} {'PID':>7}  ADDRESS")
     for cluster, info in status["clusters"].items():
         for node in info["nodes"]:
@@ -134,10 +141,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise LabError("--cluster: each cluster name may be given only once")
             timing = parse_overrides(args.timing, args.timing_file)
             info = lab.up(clusters or None, tls=args.tls, profile=args.profile, timing=timing,
-                          timeout=args.timeout)
+                          timeout=args.timeout, vault_version=args.vault_version)
             for name, cluster in info["clusters"].items():
                 print(f"{name}: {cluster['api_addr']} ({len(cluster['nodes'])} node(s))")
-            print(f"lab ready: {lab.lab_path}")
+            print(f"lab ready: {lab.lab_path} (Vault {info['vault_version']})")
         elif args.command == "status":
             status = lab.status()
             if args.json:

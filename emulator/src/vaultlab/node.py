@@ -37,7 +37,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import messages, profiles
+from . import messages, profiles, versions
 from .handlers.forwarding import CapturingStorage
 
 if TYPE_CHECKING:  # asyncio is imported where used: the CLI imports this module too
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # asyncio is imported where used: the CLI imports this module
 
 log = logging.getLogger("vaultlab.node")
 
-VERSION = "1.19.0+prem"
+VERSION = versions.DEFAULT  # the default; a lab may emulate another (Node.version)
 
 SEAL_CONFIG_KEY = "core/seal-config"
 CLUSTER_INFO_KEY = "core/cluster-info"
@@ -194,6 +194,12 @@ class Node:
         # Plain storage except while a performance secondary captures a client write.
         self.storage = CapturingStorage(self.dir / "clusters" / cluster / "storage.db")
         self.timings = profiles.resolve(self.config.get("profile", "fast"), self.config.get("timing") or {})
+        # The emulated Vault version (vaultlab up --vault-version) and the [?] switches.
+        self.version = versions.normalise(self.config.get("vault_version") or versions.DEFAULT)
+        self.switches = versions.switches(self.config)
+        # 2.0.0 (reference §5.6): generate-root and generate-operation-token need a token too.
+        self.ceremony_auth_required = bool(self.switches.get(
+            "ceremony_auth_required", versions.v2_auth(self.version, self.switches.get("v2_auth_backport"))))
         self.cluster_app = None  # set by the server before replication.install()
 
         self.sealed = True
@@ -212,7 +218,8 @@ class Node:
         self._wakeup: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
-        self.unauthenticated = list(UNAUTHENTICATED)
+        self.unauthenticated = [p for p in UNAUTHENTICATED
+                                if not (self.ceremony_auth_required and p.startswith("sys/generate-root/"))]
         self.standby_local = list(STANDBY_LOCAL)
         self.sealed_allowed = list(SEALED_ALLOWED)
         self.sudo_paths = list(SUDO)
@@ -407,7 +414,7 @@ class Node:
             "n": config["secret_shares"] if config else 0,
             "progress": len(self._unseal_shares),
             "nonce": self._unseal_nonce,
-            "version": VERSION,
+            "version": self.version,
             "build_date": "2025-01-01T00:00:00Z",
             "migration": False,
             "recovery_seal": False,
@@ -940,6 +947,7 @@ class Node:
             "latency_ms": self.latency_ms,
             "error_burst": dict(self.error_burst),
             "profile": self.config.get("profile", "fast"),
+            "vault_version": self.version,
             "last_wal": self.storage.last_wal(),
             "replication": self._modes_or_unknown(),
         }

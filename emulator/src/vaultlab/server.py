@@ -29,7 +29,7 @@ from .handlers import auth as auth_handlers
 from .handlers import forwarding, generate_root, kv
 from .handlers import sys as sys_handlers
 from .handlers.common import VaultError, client_token, error_response, operation, raw, read_body, vault_path
-from .node import VERSION, Node
+from .node import Node
 
 log = logging.getLogger("vaultlab.server")
 
@@ -214,7 +214,7 @@ def control_routes(node: Node) -> web.RouteTableDef:
 def build_apps(node: Node) -> tuple[web.Application, web.Application]:
     app = web.Application(middlewares=[make_middleware(node)], client_max_size=32 * 1024 * 1024)
     app["node"] = node
-    app["version"] = VERSION
+    app["version"] = node.version
     cluster_app = web.Application(middlewares=[make_cluster_middleware(node)], client_max_size=256 * 1024 * 1024)
     cluster_app["node"] = node
     node.cluster_app = cluster_app

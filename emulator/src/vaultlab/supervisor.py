@@ -2,7 +2,8 @@
 
 Layout of a lab directory::
 
-    config.json            lab settings read by every node (profile, timings, TLS paths, clusters)
+    config.json            lab settings read by every node (profile, timings, TLS paths, clusters,
+                           emulated Vault version, [?] switches under "replication")
     lab.json               addresses, root tokens and unseal keys (0600)
     inventory.yml          Ansible inventory, no secrets
     faults.json            partitions (see vaultlab.faults)
@@ -33,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import faults as faults_lib
-from . import profiles
+from . import profiles, versions
 
 DEFAULT_CLUSTERS = (("primary", 1), ("dr", 1), ("perf", 1))
 DEFAULT_SHARES = 5
@@ -275,11 +276,28 @@ class Supervisor:
         profile: str = "fast",
         timing: dict[str, float] | None = None,
         timeout: float = 30.0,
+        vault_version: str | None = None,
     ) -> dict[str, Any]:
         profiles.resolve(profile, timing)  # validate before touching anything
+        try:
+            requested = versions.normalise(vault_version) if vault_version else None
+        except versions.VersionError as exc:
+            raise LabError(str(exc)) from None
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
         config = _read_json(self.config_path) or {}
+        current = config.get("vault_version") or versions.DEFAULT
+        if requested and requested != current:
+            running = [n for ns in (config.get("clusters") or {}).values() for n in ns if self.node_pid(n) is not None]
+            if running:
+                raise LabError(f"--vault-version {requested}: the lab's running nodes emulate Vault {current}; "
+                               f"stop them first (vaultlab down --dir {self.dir}), then run up again")
+            config["vault_version"] = requested
+        try:  # a bad switch would stop every node at start-up: refuse it here, by name
+            versions.v2_auth(config.get("vault_version") or versions.DEFAULT,
+                             versions.switches(config).get("v2_auth_backport"))
+        except versions.VersionError as exc:
+            raise LabError(str(exc)) from None
         wanted = {name: len(nodes) for name, nodes in (config.get("clusters") or {}).items()}
         for name, count in clusters or ([] if wanted else list(DEFAULT_CLUSTERS)):
             wanted[name] = max(count, wanted.get(name, 0))
@@ -318,6 +336,7 @@ class Supervisor:
                 self.stop_node(node, signal.SIGKILL, grace=0)
             raise
         lab["profile"] = profile
+        lab["vault_version"] = config.get("vault_version") or versions.DEFAULT
         lab["timing"] = config["timing"]
         lab["tls"] = config["tls"]
         lab["ca_cert"] = config["ca_cert"]
@@ -453,7 +472,7 @@ class Supervisor:
         if changed:
             self._write_outputs(lab)
         return {"dir": str(self.dir), "profile": config.get("profile"), "tls": config.get("tls"),
-                "clusters": clusters, "partitions": faults_lib.read(self.dir).get("partitions", [])}
+                "vault_version": config.get("vault_version") or versions.DEFAULT, "clusters": clusters, "partitions": faults_lib.read(self.dir).get("partitions", [])}
 
     # -- down -------------------------------------------------------------------------------
 

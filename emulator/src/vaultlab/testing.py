@@ -41,6 +41,7 @@ class Lab:
         tls: bool = False,
         timing: dict[str, float] | None = None,
         timeout: float = 60.0,
+        vault_version: str | None = None,
     ) -> None:
         self.dir = Path(dir)
         self.supervisor = Supervisor(self.dir)
@@ -49,13 +50,15 @@ class Lab:
         self._tls = tls
         self._timing = parse_overrides([f"{k}={v}" for k, v in (timing or {}).items()])
         self._timeout = timeout
+        self._vault_version = vault_version
         self.info: dict[str, Any] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> Lab:
         self.info = self.supervisor.up(self._clusters, tls=self._tls, profile=self._profile,
-                                       timing=self._timing, timeout=self._timeout)
+                                       timing=self._timing, timeout=self._timeout,
+                                       vault_version=self._vault_version)
         return self
 
     def stop(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from .. import messages
+from .. import messages, versions
 from ..crypto import otp as otp_lib
 from ..node import KeyVerificationError, Node
 from .common import VaultError, bad_request, operation, raw, read_body
@@ -268,6 +268,9 @@ async def decode_token(request: web.Request) -> web.Response:
     """
     from .common import envelope
 
+    node: Node = request.app["node"]
+    if not versions.at_least(node.version, versions.DECODE_TOKEN):
+        raise VaultError(404, [messages.UNSUPPORTED_PATH])
     if request.method not in ("PUT", "POST"):
         raise VaultError(405, [messages.UNSUPPORTED_OPERATION])
     body = await read_body(request)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import ssl
 import time
 import uuid
 from typing import Any
 
 from .. import messages as M
+from .. import versions
 from . import models
 from .models import (BOOTSTRAPPING, DISABLED, PRIMARY, SECONDARY, TYPES, ReplicationError)
 
@@ -68,11 +68,7 @@ class Replication:
         self.storage = node.storage
         # [?] switches: lab config.json "replication" object, overridable per process with the
         # VAULTLAB_REPLICATION environment variable (a JSON object).
-        self.config: dict[str, Any] = dict(node.config.get("replication") or {})
-        try:
-            self.config.update(json.loads(os.environ.get("VAULTLAB_REPLICATION") or "{}"))
-        except ValueError:
-            log.error("VAULTLAB_REPLICATION is not a JSON object; ignoring it")
+        self.config: dict[str, Any] = versions.switches(node.config)
         self.unavailable_until = 0.0
         self.kick = {t: asyncio.Event() for t in TYPES}
         self.tasks: dict[str, asyncio.Task[Any]] = {}
@@ -87,12 +83,21 @@ class Replication:
         return self.config.get(name, default)
 
     @property
+    def version(self) -> str:
+        return getattr(self.node, "version", versions.DEFAULT)
+
+    @property
+    def v2_auth(self) -> bool:
+        """The emulated version has the 2.0.0 authentication changes (reference §5.6)."""
+        return versions.v2_auth(self.version, self.setting("v2_auth_backport", False))
+
+    @property
     def otp_length(self) -> int:
-        return int(self.setting("otp_length", 28))
+        return int(self.setting("otp_length", versions.default_otp_length(self.version)))
 
     @property
     def ceremony_auth_required(self) -> bool:
-        return bool(self.setting("ceremony_auth_required", False))
+        return bool(self.setting("ceremony_auth_required", self.v2_auth))
 
     def timing(self, name: str, default: float = 0.0) -> float:
         try:
@@ -380,7 +385,7 @@ class Replication:
         # with the local scope and are checked against their own ACL.
         entry = self.node.lookup_token(token)
         if entry is not None:
-            kinds = ("batch", "service") if self.setting("dr_accepts_primary_tokens", False) else ("batch",)
+            kinds = ("batch", "service") if self.setting("dr_accepts_primary_tokens", self.v2_auth) else ("batch",)
             if entry.get("type") in kinds and self.node.allowed(entry, path, "update"):
                 return "batch"
             if entry.get("type") in kinds:
