@@ -209,6 +209,9 @@ class Node:
         self._root_key: bytes | None = None
         self._seal_generation: str | None = None
         self._leader: dict[str, Any] | None = None
+        # When this standby last saw the active node renew its lease: vaultlab's stand-in for
+        # the request-forwarding heartbeat behind sys/health's HA-unhealthy code (474).
+        self._leader_renewed: float | None = None
         self.active_since: float | None = None
         self._no_lock_until = 0.0
 
@@ -478,6 +481,7 @@ class Node:
             self._release_lock()
             self._become_standby()
         self._leader = None
+        self._leader_renewed = None
         log.info("sealed")
         self._fire(self._on_seal)
 
@@ -529,22 +533,54 @@ class Node:
             # Cheap read first: standbys poll often and must not take the write lock each time.
             current = self.storage.get(HA_LOCK_KEY)
             if current and current.get("node") != self.name and current.get("expires", 0) > now:
-                self._leader = {k: current.get(k) for k in ("node", "api_addr", "cluster_addr", "since")}
+                self._follow(current)
                 return False
         with self.storage.transaction():
             lock = self.storage.get(HA_LOCK_KEY)
             mine = lock is not None and lock.get("node") == self.name
             if lock and not mine and lock.get("expires", 0) > now:
-                self._leader = {k: lock.get(k) for k in ("node", "api_addr", "cluster_addr", "since")}
+                self._follow(lock)
                 return False
             since = lock["since"] if mine and self.active else now
             self.storage.put(
                 HA_LOCK_KEY,
                 {"node": self.name, "api_addr": self.api_addr, "cluster_addr": self.cluster_addr,
-                 "expires": now + ttl, "since": since},
+                 "expires": now + ttl, "since": since, "renewed": now},
                 scope="node",
             )
         return True
+
+    def _follow(self, lock: dict[str, Any]) -> None:
+        """Another node holds the lease: remember it and when it last renewed."""
+        self._leader = {k: lock.get(k) for k in ("node", "api_addr", "cluster_addr", "since")}
+        renewed = lock.get("renewed", lock.get("expires", 0) - self.timing("ha_lease_ttl"))
+        if self._leader_renewed is None or renewed > self._leader_renewed:
+            self._leader_renewed = renewed
+
+    def ha_heartbeat_age(self) -> float | None:
+        """Seconds since this standby last saw the active node alive (None: active, sealed or
+        no active node seen since it unsealed)."""
+        if self.active or self.sealed or self._leader_renewed is None:
+            return None
+        return max(time.time() - self._leader_renewed, 0.0)
+
+    def ha_unhealthy(self) -> bool:
+        """A standby whose active node stopped renewing its lease for longer than timing
+        ``ha_heartbeat_stale_after`` (default ``max(3 × ha_renew_interval, 1 s)``)."""
+        age = self.ha_heartbeat_age()
+        if age is None:
+            return False
+        default = max(3 * self.timing("ha_renew_interval"), 1.0)
+        return age > self.timing("ha_heartbeat_stale_after", default)
+
+    @property
+    def performance_standby(self) -> bool:
+        """Switch ``performance_standbys``: unsealed standbys act as performance standbys for
+        sys/health and sys/leader (not on a DR secondary, where Vault runs none)."""
+        if not self.standby or not self.switches.get("performance_standbys", False):
+            return False
+        modes = self._modes_or_unknown()
+        return modes.get("dr") not in ("secondary", "bootstrapping")
 
     def _release_lock(self) -> None:
         try:
@@ -560,6 +596,7 @@ class Node:
         self.active = True
         self.active_since = time.time()
         self._leader = None
+        self._leader_renewed = None
         log.info("became active")
         self._fire(self._on_active)
 
@@ -607,7 +644,8 @@ class Node:
         lock = self.read_lock()
         if lock is None or lock.get("node") == self.name:
             return None
-        return {k: lock.get(k) for k in ("node", "api_addr", "cluster_addr", "since")}
+        self._follow(lock)
+        return self._leader
 
     def step_down(self) -> None:
         """Give up leadership and stay out of the election for a while (as Vault does)."""

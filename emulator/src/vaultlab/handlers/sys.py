@@ -129,6 +129,32 @@ def _flag(request: web.Request, name: str) -> bool:
         raise VaultError(400, []) from None
 
 
+HEALTH_DEFAULTS = {"activecode": 200, "standbycode": 429, "drsecondarycode": 472,
+                   "performancestandbycode": 473, "sealedcode": 503, "uninitcode": 501,
+                   "haunhealthycode": 474, "removedcode": 530}
+
+
+def health_code(codes: dict[str, int], *, initialized: bool, sealed: bool, ha_unhealthy: bool,
+                dr_secondary: bool, perf_standby: bool, standby: bool, standbyok: bool = False,
+                perfstandbyok: bool = False) -> int:
+    """Vault's precedence (reference §6.1, first match wins): uninitialised, (removed: vaultlab
+    has no raft membership), sealed, HA unhealthy, DR secondary, performance standby (unless
+    ``perfstandbyok``; ``standbyok`` does not apply to it), standby (unless ``standbyok``), active."""
+    if not initialized:
+        return codes["uninitcode"]
+    if sealed:
+        return codes["sealedcode"]
+    if ha_unhealthy:
+        return codes["haunhealthycode"]
+    if dr_secondary:
+        return codes["drsecondarycode"]
+    if perf_standby:
+        return codes["activecode"] if perfstandbyok else codes["performancestandbycode"]
+    if standby and not standbyok:
+        return codes["standbycode"]
+    return codes["activecode"]
+
+
 async def health(request: web.Request) -> web.Response:
     """``sys/health`` with the codes and precedence of reference §6.1."""
     node: Node = request.app["node"]
@@ -138,30 +164,22 @@ async def health(request: web.Request) -> web.Response:
     try:
         standbyok = _flag(request, "standbyok")
         perfstandbyok = _flag(request, "perfstandbyok")
-        codes = {
-            "active": _code(request, "activecode", 200),
-            "standby": _code(request, "standbycode", 429),
-            "dr": _code(request, "drsecondarycode", 472),
-            "perfstandby": _code(request, "performancestandbycode", 473),
-            "sealed": _code(request, "sealedcode", 503),
-            "uninit": _code(request, "uninitcode", 501),
-            "haunhealthy": _code(request, "haunhealthycode", 474),
-            "removed": _code(request, "removedcode", 530),
-        }
+        codes = {name: _code(request, name, default) for name, default in HEALTH_DEFAULTS.items()}
     except VaultError as exc:
         return exc.response(head=head)
-    del perfstandbyok  # vaultlab has no performance standbys
 
     initialized = node.initialized
     sealed = node.sealed
     standby = not node.active
+    perf_standby = node.performance_standby
+    heartbeat_age = node.ha_heartbeat_age()
     info = node.cluster_info() or {}
     current = modes(node) if initialized and not sealed else {"dr": "unknown", "performance": "unknown"}
     body: dict[str, Any] = {
         "initialized": initialized,
         "sealed": sealed,
         "standby": standby,
-        "performance_standby": False,
+        "performance_standby": perf_standby,
         "replication_performance_mode": current.get("performance", "unknown"),
         "replication_dr_mode": current.get("dr", "unknown"),
         "server_time_utc": int(time.time()),
@@ -178,20 +196,14 @@ async def health(request: web.Request) -> web.Response:
         body["cluster_id"] = info["cluster_id"]
     if not sealed and node.active:
         body["last_wal"] = node.storage.last_wal()
+    ha_unhealthy = not sealed and standby and node.ha_unhealthy()
     if not sealed and standby:
-        body["ha_connection_healthy"] = node.leader() is not None
-        body["last_request_forwarding_heartbeat_ms"] = 0
+        body["ha_connection_healthy"] = heartbeat_age is not None and not ha_unhealthy
+        body["last_request_forwarding_heartbeat_ms"] = int(heartbeat_age * 1000) if heartbeat_age is not None else 0
 
-    if not initialized:
-        status = codes["uninit"]
-    elif sealed:
-        status = codes["sealed"]
-    elif current.get("dr") == "secondary":
-        status = codes["dr"]
-    elif standby and not standbyok:
-        status = codes["standby"]
-    else:
-        status = codes["active"]
+    status = health_code(codes, initialized=initialized, sealed=sealed, ha_unhealthy=ha_unhealthy,
+                         dr_secondary=current.get("dr") == "secondary", perf_standby=perf_standby,
+                         standby=standby, standbyok=standbyok, perfstandbyok=perfstandbyok)
     if head:
         return web.Response(status=status)
     return raw(body, status)
@@ -211,7 +223,7 @@ async def leader(request: web.Request) -> web.Response:
         "active_time": rfc3339(since) if node.active and since else ZERO_TIME,
         "leader_address": current.get("api_addr", ""),
         "leader_cluster_address": current.get("cluster_addr", ""),
-        "performance_standby": False,
+        "performance_standby": node.performance_standby,
         "performance_standby_last_remote_wal": 0,
         "raft_committed_index": 0,
         "raft_applied_index": 0,
