@@ -164,3 +164,33 @@ def test_wrong_strategy_when_root_generation_runs():
     assert exc.value.errors == [M.ROOT_GEN_IN_PROGRESS]
     ceremony.cancel(repl)  # another kind's attempt survives a DR cancel
     assert repl.node.root_generation["kind"] == "root"
+
+
+@pytest.mark.parametrize("pattern", ["all wrong", "wrong first", "wrong last"])
+def test_wrong_quorum_keeps_the_attempt_open_for_a_retry_under_the_same_nonce(pattern):
+    """Reference §5.3: at the threshold the shares are combined and progress reset to 0 first; a
+    failed verification leaves the attempt (nonce, OTP) open, so the holders can simply retry."""
+    repl = FakeRepl(28)
+    foreign = shamir.split(b"x" * 32, 5, 3)  # shares of another cluster's key
+    good = repl.node.keys
+    started = ceremony.start(repl, {})
+    nonce, one_time = started["nonce"], started["otp"]
+    attempts = {"all wrong": foreign[:3], "wrong first": [foreign[0], good[0], good[1]],
+                "wrong last": [good[0], good[1], foreign[2]]}[pattern]
+    for key in attempts[:-1]:
+        assert ceremony.update(repl, {"key": key.hex(), "nonce": nonce})["progress"] in (1, 2)
+    with pytest.raises(VaultError) as exc:
+        ceremony.update(repl, {"key": attempts[-1].hex(), "nonce": nonce})
+    assert exc.value.status == 400 and exc.value.errors[0].startswith("root generation aborted: ")
+    after = ceremony.status(repl)
+    assert after["started"] and after["nonce"] == nonce and after["progress"] == 0 and not after["complete"]
+    assert repl.stored == []  # nothing was minted
+
+    # Retry under the same nonce: the shares already given count again, the OTP is still the one
+    # handed out at the start.
+    result = None
+    for key in good[:3]:
+        result = ceremony.update(repl, {"key": key.hex(), "nonce": nonce})
+    assert result["complete"] and result["nonce"] == nonce
+    assert otp.decode_token(result["encoded_token"], one_time) == repl.stored[0]
+    assert ceremony.status(repl)["started"] is False
