@@ -43,7 +43,7 @@ EMULATOR_TESTS := $(wildcard emulator/tests)
 MOLECULE_SCENARIOS := $(wildcard molecule/*/molecule.yml)
 ACCEPTANCE_TESTS := $(wildcard tests/infra/test_*.py)
 
-.PHONY: help venv lint sanity units emulator-test integration molecule acceptance test demo build clean distclean
+.PHONY: help venv lint sanity units emulator-test integration molecule acceptance test demo build clean distclean bench
 
 help:
 	@echo "make demo           run the end-to-end demo against vaultlab"
@@ -54,6 +54,7 @@ help:
 	@echo "     SCENARIO=name runs one Molecule scenario; TESTS='path::test' one acceptance test"
 	@echo "     TEST_JOBS=n sets how many jobs make test runs at once (default: cores, at most 2)"
 	@echo "make build          build dist/vaultops-replication-*.tar.gz and prove it installs"
+	@echo "make bench          failover benchmarks -> docs/performance.md (not in make test; BENCH_QUICK=1: short)"
 	@echo "make clean          remove build outputs (distclean: also .venv and .collections)"
 
 venv: $(VENV_STAMP) $(COLLECTION_LINK)
@@ -164,6 +165,21 @@ build: venv
 	test ! -e "$$tmp"/ansible_collections/vaultops/replication/emulator/tests \
 	  || { echo "error: the tarball carries emulator/tests" >&2; exit 1; }; \
 	echo "==> OK: $$tarball builds and installs"
+
+# Benchmarks (never part of `make test`): planned DR failover by a raw API script, a peer-style
+# uri playbook and the collection; detection latency; scaling. BENCH_QUICK=1 runs small sizes and
+# writes benchmarks/results/ instead of docs/; other knobs (BENCH_RUNS, ...) in benchmarks/README.md.
+BENCH_QUICK ?=
+BENCH_STAMP := $(VENV)/.make-bench-stamp
+
+$(BENCH_STAMP): benchmarks/requirements.txt $(VENV_STAMP)
+	@echo "==> installing benchmarks/requirements.txt into $(VENV)"
+	"$(PY)" -m pip install -q -r benchmarks/requirements.txt
+	@touch "$@"
+
+bench: venv $(BENCH_STAMP)
+	@echo "==> benchmarks: planned DR failover$(if $(filter 1 yes true,$(BENCH_QUICK)), quick run)"
+	cd "$(ROOT)" && "$(PY)" -m benchmarks failover $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)
 
 clean:
 	rm -rf build dist tests/output .pytest_cache emulator/.pytest_cache

@@ -29,6 +29,11 @@ class NotAvailable(Exception):
     """A prerequisite (vaultlab, a module, a lab call) does not work: the benchmark is skipped."""
 
 
+class Failed(Exception):
+    """The benchmark ran but a measurement is wrong or missing (lost data, a failed run). The
+    benchmark has written its results already; the message says what failed."""
+
+
 # -- output ---------------------------------------------------------------------------------
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -108,9 +113,9 @@ def _short_stderr(proc: subprocess.CompletedProcess[str]) -> str:
     return text[-1] if text else f"exit status {proc.returncode}"
 
 
-def lab_up(lab_dir: Path, clusters: list[str], timeout: float = 90.0) -> dict[str, Any]:
-    """``vaultlab up`` (fast profile); returns lab.json. Raises NotAvailable on failure."""
-    args = ["up", "--dir", str(lab_dir), "--profile", "fast", "--timeout", str(timeout)]
+def lab_up(lab_dir: Path, clusters: list[str], timeout: float = 90.0, profile: str = "fast") -> dict[str, Any]:
+    """``vaultlab up`` (fast profile unless told); returns lab.json. Raises NotAvailable on failure."""
+    args = ["up", "--dir", str(lab_dir), "--profile", profile, "--timeout", str(timeout)]
     for spec in clusters:
         args += ["--cluster", spec]
     proc = subprocess.run(vaultlab_cmd(*args), capture_output=True, text=True)
@@ -146,11 +151,12 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 
 
 @contextmanager
-def running_lab(prefix: str, clusters: list[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
+def running_lab(prefix: str, clusters: list[str], profile: str = "fast",
+                timeout: float = 90.0) -> Iterator[tuple[Path, dict[str, Any]]]:
     """A fresh lab in a scratch directory, always stopped and removed afterwards."""
     with scratch_dir(prefix) as lab_dir:
         try:
-            info = lab_up(lab_dir, clusters)
+            info = lab_up(lab_dir, clusters, timeout=timeout, profile=profile)
             yield lab_dir, info
         finally:
             lab_down(lab_dir)
