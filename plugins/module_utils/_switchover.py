@@ -123,7 +123,8 @@ def demote_for_switchover(target, old_primary, dr_operation_token, old_primary_d
     ``merkle_root`` (the demoted cluster's final root), ``target_merkle_root``,
     ``target_last_remote_wal``, ``write_rate`` (WAL/s seen while quiescing), ``waits``
     (seconds per phase: quiesce, demote, proof, rollback) and ``history`` (one entry per
-    attempt with the same facts and, when it happened, the rollback).
+    attempt with the same facts, ``demoted_last_wal`` where sys/health reports the demoted
+    node's last WAL, the proof's verdict and, when it happened, the rollback).
     """
     run = _Run(target, old_primary, dr_operation_token, old_primary_dr_operation_token, secondary_id,
                quiesce_window, quiesce_timeout, catchup_timeout, attempts, wait_timeout, proof_settle, on_step,
@@ -399,8 +400,11 @@ class _Run(object):
     def _nothing_changed_text(self):
         old_label, target_label = self._who()
         if self.rollbacks:
-            return ("Earlier attempts were rolled back: %s is the DR primary again and serves clients, %s is "
-                    "re-attached; nothing was lost and nothing was promoted." % (old_label, target_label))
+            reasons = "; ".join("attempt %d: %s" % (h["attempt"], h["rollback"]["reason"])
+                                for h in self.history if h.get("rollback"))
+            return ("Earlier attempts were rolled back (%s): %s is the DR primary again and serves clients, %s is "
+                    "re-attached and streams from it; no acknowledged write was lost and nothing was promoted."
+                    % (reasons, old_label, target_label))
         return "Nothing was changed: %s is still the DR primary and serves clients." % old_label
 
     def _not_quiet_message(self, exc, first):
@@ -509,6 +513,7 @@ class _Run(object):
             error = exc
         elapsed = self.clock() - started
         self.waits["proof"] += elapsed
+        entry["demoted_last_wal"] = self._health_wal()
         entry.update(proof_seconds=_round(elapsed),
                      merkle_root=demoted.merkle_root if demoted else None,
                      target_merkle_root=tgt.merkle_root if tgt else None,
@@ -527,8 +532,9 @@ class _Run(object):
             reason = "the statuses could not be read (%s)" % (getattr(error, "message", None) or error)
         else:
             missing = None
-            if entry.get("wal_at_demotion") is not None and tgt.last_remote_wal is not None:
-                missing = entry["wal_at_demotion"] - tgt.last_remote_wal
+            known = [w for w in (entry.get("wal_at_demotion"), entry.get("demoted_last_wal")) if w is not None]
+            if known and tgt.last_remote_wal is not None:
+                missing = max(known) - tgt.last_remote_wal
             reason = "merkle roots differ (demoted %s, secondary %s)" % (
                 (demoted.merkle_root or "-")[:12], (tgt.merkle_root or "-")[:12])
             if missing and missing > 0:
@@ -537,6 +543,16 @@ class _Run(object):
                                           ", the secondary no longer streams from it")
         entry["proof"] = reason
         return _Proof(False, demoted, tgt, reason)
+
+    def _health_wal(self):
+        """The demoted node's own last WAL index, where sys/health reports it (an Enterprise active
+        node does; the DR status of a secondary has no such field). Evidence only."""
+        try:
+            _code, body = _api.health(self.old)
+        except VaultError:
+            return None
+        value = body.get("last_wal")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     # -- e. rollback -------------------------------------------------------------------------
 

@@ -90,7 +90,8 @@ def test_writer_that_never_stops_changes_nothing(tmp_path, monkeypatch, profile,
         try:
             time.sleep(WRITE_FOR[profile])
             with pytest.raises(SwitchoverError) as raised:
-                _switch(pair, quiesce_window=0.5, quiesce_timeout=2.0)
+                # A 1 s window: a client stalled by a busy machine must not pass for a drained one.
+                _switch(pair, quiesce_window=1.0, quiesce_timeout=2.5)
             err = raised.value
             assert err.outcome == UNCHANGED and not err.changed, err.message
             assert "Nothing was changed" in err.message and "Drain client traffic" in err.message

@@ -11,6 +11,8 @@ the decisions, the requests sent (and not sent), the messages and the evidence.
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from ansible_collections.vaultops.replication.plugins.module_utils._client import Response, VaultAPIError
@@ -73,7 +75,7 @@ class World:
 
     @staticmethod
     def root(wal):
-        return "%040x" % wal
+        return hashlib.sha1(str(wal).encode()).hexdigest()
 
     def sync(self):
         if self.target_streaming and self.old_mode == "primary":
@@ -120,7 +122,8 @@ class World:
             self.old_mode = "primary"
             return 200, {"warnings": ["promoted"]}
         if url == OLD and path == "sys/health":
-            return (200 if self.old_mode == "primary" else 472), {"initialized": True, "sealed": False}
+            return (200 if self.old_mode == "primary" else 472), {"initialized": True, "sealed": False,
+                                                                 "last_wal": self.wal}
         if url == OLD and path == "auth/token/lookup-self":
             if self.old_mode != "primary":
                 return 400, {"errors": ["path disabled in replication DR secondary mode"]}
@@ -436,3 +439,27 @@ def test_transient_answers_during_the_rollback_are_waited_out():
     evidence = run(world, clock)
     assert evidence["rollbacks"] == 1 and evidence["attempts"] == 2
     assert sum(1 for c in world.calls if c[2] == "sys/replication/dr/secondary/promote") == 3
+
+
+def test_rolled_back_then_clients_keep_writing_ends_rolled_back_with_the_reason():
+    clock = Clock()
+    world = World(clock)
+    world.on_demote = lambda w: setattr(w, "wal", w.wal + 2)
+
+    def on_step(step, info):
+        if step == "rolled_back":   # the clients were never drained
+            world.writes_per_poll, world.lag = 2, 1
+    with pytest.raises(SwitchoverError) as raised:
+        run(world, clock, quiesce_timeout=3.0, on_step=on_step)
+    err = raised.value
+    assert err.outcome == ROLLED_BACK and err.changed
+    assert err.result["rollbacks"] == 1 and err.result["attempts"] == 2
+    assert "attempt 1: merkle roots differ (demoted %s, secondary %s)" % (World.root(102)[:12], World.root(100)[:12]) \
+        in err.message
+    assert "the secondary lacks at least 2 WAL(s)" in err.message
+    assert err.result["history"][0]["demoted_last_wal"] == 102
+    assert "is the DR primary again and serves clients" in err.message and "Drain client traffic" in err.message
+    assert world.old_mode == "primary" and world.target_streaming
+    # one demotion only: the second attempt never got past quiescence
+    assert sum(1 for c in world.calls if c[2].endswith("/demote")) == 1
+    no_secret_in(err.message)
