@@ -254,10 +254,14 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
     app.add_routes(control_routes(node))
 
     node.replication_modes = lambda: {"dr": "disabled", "performance": "disabled"}
+    node.replication_transition = lambda: None
     if _replication is not None and not os.environ.get("VAULTLAB_NO_REPLICATION"):
         try:
             _replication.install(app, node)
             node.replication_modes = lambda: _replication.modes(node)
+            if hasattr(_replication, "transition"):
+                node.replication_transition = lambda: (
+                    _replication.transition(node) if _replication.transition_health(node) == "standby" else None)
             forwarding.install(node, cluster_app)
         except Exception:
             log.exception("replication.install failed; this node runs without replication")

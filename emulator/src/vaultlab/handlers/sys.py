@@ -34,6 +34,18 @@ def modes(node: Node) -> dict[str, str]:
         return {"dr": "unknown", "performance": "unknown"}
 
 
+def transition(node: Node) -> dict[str, Any] | None:
+    """The replication reconfiguration window the node's cluster is in, when sys/health and
+    sys/leader are to show it (switch ``transition_health``, default ``standby``)."""
+    fn = getattr(node, "replication_transition", None)
+    if fn is None:
+        return None
+    try:
+        return fn()
+    except Exception as exc:  # a bad switch value: say so instead of hiding the window
+        raise VaultError(getattr(exc, "status", 500), getattr(exc, "errors", None) or [str(exc)]) from None
+
+
 def method_not_allowed() -> VaultError:
     return VaultError(405, [messages.UNSUPPORTED_OPERATION])
 
@@ -170,7 +182,13 @@ async def health(request: web.Request) -> web.Response:
 
     initialized = node.initialized
     sealed = node.sealed
-    standby = not node.active
+    try:
+        window = transition(node) if initialized and not sealed else None
+    except VaultError as exc:
+        return exc.response(head=head)
+    # While replication reconfigures, the node that made the change serves no client (503): it
+    # answers health as a standby, not as the active node it will be again afterwards.
+    standby = not node.active or window is not None
     perf_standby = node.performance_standby
     heartbeat_age = node.ha_heartbeat_age()
     info = node.cluster_info() or {}
@@ -194,7 +212,7 @@ async def health(request: web.Request) -> web.Response:
     if not sealed and info:
         body["cluster_name"] = info["cluster_name"]
         body["cluster_id"] = info["cluster_id"]
-    if not sealed and node.active:
+    if not sealed and not standby:
         body["last_wal"] = node.storage.last_wal()
     ha_unhealthy = not sealed and standby and node.ha_unhealthy()
     if not sealed and standby:
@@ -215,12 +233,15 @@ async def leader(request: web.Request) -> web.Response:
         raise method_not_allowed()
     if node.sealed:
         raise VaultError(503, [messages.SEALED])
-    current = node.leader() or {}
+    # In a replication window no node of the cluster is serving: no active node to name.
+    window = transition(node)
+    active = node.active and window is None
+    current = {} if window is not None else (node.leader() or {})
     since = current.get("since")
     body = {
         "ha_enabled": True,
-        "is_self": node.active,
-        "active_time": rfc3339(since) if node.active and since else ZERO_TIME,
+        "is_self": active,
+        "active_time": rfc3339(since) if active and since else ZERO_TIME,
         "leader_address": current.get("api_addr", ""),
         "leader_cluster_address": current.get("cluster_addr", ""),
         "performance_standby": node.performance_standby,
@@ -228,7 +249,7 @@ async def leader(request: web.Request) -> web.Response:
         "raft_committed_index": 0,
         "raft_applied_index": 0,
     }
-    if node.active:
+    if active:
         body["last_wal"] = node.storage.last_wal()
     return raw(body)
 

@@ -2,7 +2,8 @@
 
 ``install(app, node)`` registers ``/v1/sys/replication/*`` on the API app and the streaming
 routes on the node's cluster-port app; ``gate(node, method, path)`` is the DR-secondary
-request filter the server runs before authentication; ``modes(node)`` feeds ``sys/health``.
+request filter the server runs before authentication; ``modes(node)`` and ``transition(node)``
+(the reconfiguration window) feed ``sys/health`` and ``sys/leader``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from . import handlers, stream
 from .core import CEREMONY_PATHS, DR_OPERATION_PATHS, JWT_KEY, Replication
 from .models import ReplicationError
 
-__all__ = ["install", "gate", "modes", "Replication", "ReplicationError"]
+__all__ = ["install", "gate", "modes", "transition", "transition_health", "Replication", "ReplicationError"]
 
 
 def _repl(node: Any) -> Replication | None:
@@ -67,6 +68,17 @@ def gate(node: Any, method: str, path: str):
     if repl is None:
         return None
     return repl.gate(method, path)
+
+
+def transition(node: Any) -> dict[str, Any] | None:
+    """The replication window the node's cluster is in (None: none, or no replication)."""
+    repl = _repl(node)
+    return repl.transition() if repl is not None else None
+
+
+def transition_health(node: Any) -> str:
+    repl = _repl(node)
+    return repl.transition_health() if repl is not None else "active"
 
 
 def modes(node: Any) -> dict[str, str]:

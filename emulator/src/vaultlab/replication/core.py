@@ -35,6 +35,10 @@ EPOCH_KEY = "core/replication/wal-epoch"
 JWT_KEY = "core/wrapping/jwtkey"
 PUBKEY_KEY = "core/replication/{t}/secondary-keypair"
 DR_TOKENS_KEY = "core/dr-operation-token"
+# The replication reconfiguration window ("Vault will be unavailable for a brief period"), shared by
+# the nodes of the cluster so that each answers status and sys/leader alike.
+TRANSITION_KEY = "core/replication/transition"
+TRANSITION_HEALTH = ("standby", "active")
 
 SCOPES = {"dr": ("replicated", "local"), "performance": ("replicated",)}
 STATE_SCOPE = {"dr": "node", "performance": "local"}
@@ -240,6 +244,8 @@ class Replication:
             rt["last_wal"] = self.storage.last_wal()
             rt["shipped_wal"] = self.storage.last_wal(SCOPES[t])
             rt["secondaries_rt"] = self._render_secondaries(t)
+            if self.transition() is not None:
+                rt["primary_state"] = models.ST_IDLE  # [?] not running yet: the window is open
         elif mode == SECONDARY:
             prog = self.progress(t)
             rt.update(
@@ -347,9 +353,34 @@ class Replication:
         return path in DR_ALWAYS_ALLOWED
 
     def make_unavailable(self, timing_name: str) -> None:
+        """Open the window after a replication change (timing ``timing_name``, 0 = none)."""
         seconds = self.timing(timing_name, 0.0)
         if seconds > 0:
             self.unavailable_until = max(self.unavailable_until, time.time() + seconds)
+            self.storage.put(TRANSITION_KEY, {"name": timing_name, "until": self.unavailable_until,
+                                              "node": self.node.name}, scope="node")
+
+    def transition(self) -> dict[str, Any] | None:
+        """The window this cluster is in, or None.
+
+        Until it ends, the node that made the change refuses clients (503, see ``gate``); a
+        primary's status reports ``state: idle`` instead of ``running``; sys/health answers as a
+        standby and sys/leader names no active node (switch ``transition_health``, [?]).
+        """
+        now = time.time()
+        if now < self.unavailable_until:  # this node's own window (it may not be persisted)
+            return {"name": "replication", "until": self.unavailable_until, "node": self.node.name}
+        record = self.storage.get(TRANSITION_KEY)
+        if record and record.get("until", 0) > now:
+            return record
+        return None
+
+    def transition_health(self) -> str:
+        value = self.setting("transition_health", "standby")
+        if value not in TRANSITION_HEALTH:
+            raise ReplicationError(f"invalid replication switch transition_health={value!r}: "
+                                   f"use one of {', '.join(TRANSITION_HEALTH)}", 500)
+        return value
 
     # -- DR operation tokens -------------------------------------------------------------
 

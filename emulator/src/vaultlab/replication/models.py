@@ -365,7 +365,7 @@ def promote(state, rtype, *, primary_cluster_addr="", caught_up=True, force=Fals
 def render_status(rtype: str, state: dict[str, Any] | None, rt: dict[str, Any]) -> dict[str, Any]:
     """Vault's per-type status object from persisted state plus runtime facts.
 
-    ``rt`` keys: last_wal, shipped_wal, merkle_root, secondaries_rt {id: {...}},
+    ``rt`` keys: last_wal, shipped_wal, merkle_root, secondaries_rt {id: {...}}, primary_state,
     stream_state, connection_state, primaries [...], last_remote_wal,
     merkle_sync_progress, known_primary_cluster_addrs.
     """
@@ -402,7 +402,7 @@ def render_status(rtype: str, state: dict[str, Any] | None, rt: dict[str, Any]) 
                 "replication_primary_canary_age_ms": str(info.get("replication_primary_canary_age_ms", 0)),
             })
         common.update(
-            state=state.get("state", "running"),
+            state=rt.get("primary_state") or state.get("state", "running"),
             known_secondaries=sorted(state.get("secondaries", {})),
             last_wal=rt.get("last_wal", 0),
             secondaries=secondaries,
