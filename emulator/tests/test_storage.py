@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import stat
 import threading
+import time
 
 import pytest
 
@@ -268,3 +269,27 @@ def test_two_processes_share_the_file(tmp_path):
     with Storage(path) as other:
         other.put("late", "hello")
     assert mine.get("late") == "hello"
+
+
+def test_opening_a_file_another_process_is_writing_waits_for_it(tmp_path):
+    """Switching a file to WAL needs an exclusive lock and SQLite does not wait for it: the nodes
+    of a new cluster start together, and one used to die with 'database is locked'."""
+    import sqlite3
+
+    path = tmp_path / "storage.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE held (x)")
+    other.execute("BEGIN IMMEDIATE")  # another node in the middle of a write, in rollback-journal mode
+    other.execute("INSERT INTO held VALUES (1)")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        started = time.monotonic()
+        storage = Storage(path)
+        assert time.monotonic() - started >= 0.2  # it waited for the writer instead of failing
+        storage.put("k", {"v": 1}, scope="replicated")
+        assert storage.get("k") == {"v": 1}
+        storage.close()
+    finally:
+        release.join()
+        other.close()

@@ -120,11 +120,25 @@ class Storage:
             self.path, timeout=timeout, isolation_level=None, check_same_thread=False
         )
         self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(timeout)
         self._conn.execute("PRAGMA synchronous = NORMAL")
         with self.transaction():
             for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                 self._conn.execute(statement)
+
+    def _use_wal(self, timeout: float) -> None:
+        """Switch the file to WAL mode. That needs an exclusive lock, and SQLite answers
+        "database is locked" at once instead of using the busy timeout: the nodes of a new
+        cluster open the file together, so wait for the others here."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     # -- lifecycle -----------------------------------------------------------------------
 
