@@ -39,6 +39,9 @@ RTYPE = "dr"
 # Polling: start fast so a quiet moment is caught at once, back off to spare the clusters.
 FIRST_INTERVAL = 0.02
 MAX_INTERVAL = 0.5
+# Seconds after an unanswered demote request (transport error, 5xx) before it is sent again
+# while the old primary still reports primary.
+DEMOTE_RESEND = 2.0
 
 # Where the clusters are when SwitchoverError is raised (``outcome``).
 UNCHANGED = "unchanged"              # nothing was changed: the old primary still serves
@@ -298,9 +301,9 @@ class _Run(object):
         for number in range(1, self.attempts + 1):
             entry = {"attempt": number}
             self.history.append(entry)
-            quiet = self._quiesce(entry)
+            self._quiesce(entry)
             self._tell("quiesced", wal=entry["wal_at_demotion"], merkle_root=entry["merkle_root_before"])
-            self._demote(entry, quiet)
+            self._demote(entry)
             self._tell("demoted", wal=entry["wal_at_demotion"])
             proof = self._prove(entry)
             if proof.held:
@@ -372,9 +375,9 @@ class _Run(object):
         # At least two looks inside the window; never hammer (0.1 s floor) nor doze (0.5 s cap).
         max_interval = min(MAX_INTERVAL, max(self.quiesce_window / 2.0, 0.1))
         try:
-            old, tgt = self._wait(probe, done, self.quiesce_timeout,
-                                  "%s to go quiet and %s to catch up" % (old_label, target_label),
-                                  max_interval=max_interval)
+            old = self._wait(probe, done, self.quiesce_timeout,
+                             "%s to go quiet and %s to catch up" % (old_label, target_label),
+                             max_interval=max_interval)[0]
         except _Stop as stop:
             self.waits["quiesce"] += self.clock() - started
             self._fail("%s. Nothing was changed by this operation." % stop.message, self._outcome_before_demote())
@@ -392,7 +395,7 @@ class _Run(object):
                      quiesce_seconds=_round(self.clock() - started))
         self.result.update(quiesced_at=entry["quiesced_at"], wal_at_demotion=old.last_shipped_wal,
                            write_rate=entry["write_rate"])
-        return old, tgt
+        return old
 
     def _outcome_before_demote(self):
         return ROLLED_BACK if self.rollbacks else UNCHANGED
@@ -430,15 +433,17 @@ class _Run(object):
 
     # -- b. demote ---------------------------------------------------------------------------
 
-    def _demote(self, entry, quiet):
+    def _demote(self, entry):
         old_label, target_label = self._who()
         started = self.clock()
         entry["demoted_at"] = _iso(self.wall())
+        sent = {"at": started, "uncertain": False}
         try:
             _api.demote_primary(self.old, RTYPE)
         except VaultConnectionError:
-            pass  # the node drops connections while it changes roles: the read-back decides
+            sent["uncertain"] = True  # the node drops connections while it changes roles: read back
         except VaultAPIError as exc:
+            sent["uncertain"] = True
             if not is_transient(exc):
                 self.waits["demote"] += self.clock() - started
                 still = self._peek(self.old)
@@ -449,8 +454,21 @@ class _Run(object):
                                self._outcome_before_demote())
                 # refused, yet not primary any more: fall through to the read-back
         self.changed = True
+
+        def probe():
+            status = self._status(self.old)
+            if status.is_primary and sent["uncertain"] and self.clock() - sent["at"] >= DEMOTE_RESEND:
+                # No clear answer and still primary: the request most likely never arrived.
+                sent["at"] = self.clock()
+                try:
+                    _api.demote_primary(self.old, RTYPE)
+                    sent["uncertain"] = False
+                except VaultConnectionError:
+                    pass
+            return status
+
         try:
-            demoted = self._wait(lambda: self._status(self.old), lambda s: s.is_secondary, self.wait_timeout,
+            demoted = self._wait(probe, lambda s: s.is_secondary, self.wait_timeout,
                                  "%s to report DR mode secondary" % old_label)
         except WaitTimeout as exc:
             self.waits["demote"] += self.clock() - started

@@ -122,8 +122,8 @@ class World:
             self.old_mode = "primary"
             return 200, {"warnings": ["promoted"]}
         if url == OLD and path == "sys/health":
-            return (200 if self.old_mode == "primary" else 472), {"initialized": True, "sealed": False,
-                                                                 "last_wal": self.wal}
+            body = {"initialized": True, "sealed": False, "last_wal": self.wal}
+            return (200 if self.old_mode == "primary" else 472), body
         if url == OLD and path == "auth/token/lookup-self":
             if self.old_mode != "primary":
                 return 400, {"errors": ["path disabled in replication DR secondary mode"]}
@@ -463,3 +463,14 @@ def test_rolled_back_then_clients_keep_writing_ends_rolled_back_with_the_reason(
     # one demotion only: the second attempt never got past quiescence
     assert sum(1 for c in world.calls if c[2].endswith("/demote")) == 1
     no_secret_in(err.message)
+
+
+def test_demote_lost_in_transit_is_sent_again_and_proven():
+    clock = Clock()
+    world = World(clock)
+    unavailable = VaultAPIError(502, ["bad gateway"], "POST", "sys/replication/dr/primary/demote")
+    world.fail[(OLD, "POST", "sys/replication/dr/primary/demote")] = [unavailable]
+    evidence = run(world, clock)
+    demotes = [c for c in world.calls if c[2] == "sys/replication/dr/primary/demote"]
+    assert len(demotes) == 2 and evidence["rollbacks"] == 0 and evidence["attempts"] == 1
+    assert evidence["waits"]["demote"] >= 2.0
