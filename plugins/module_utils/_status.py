@@ -166,6 +166,27 @@ class ClusterStatus:
                 "health": dict(self.health, status_code=self.health_code), "cluster": self.cluster}
 
 
+def health_state(code, body):
+    """What one sys/health answer (``_api.health``) says about the node behind it.
+
+    ``uninitialized`` (501, or ``initialized: false``), ``sealed``, ``standby`` (429, or
+    ``standby: true``), ``perfstandby`` (473), ``dr_secondary`` (472) or ``active``. The one
+    place that reads seal and standby state from the health answer.
+    """
+    body = body if isinstance(body, dict) else {}
+    if code == 501 or body.get("initialized") is False:
+        return "uninitialized"
+    if body.get("sealed"):
+        return "sealed"
+    if code == 473 or body.get("performance_standby"):
+        return "perfstandby"
+    if code == 429 or body.get("standby"):
+        return "standby"
+    if code == 472:
+        return "dr_secondary"
+    return "active"
+
+
 def read_replication_statuses(c):
     """Both types from sys/replication/status, as ``{"dr": ReplicationStatus, "performance": ...}``.
 

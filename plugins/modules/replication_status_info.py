@@ -52,6 +52,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - vaultops.replication.connection.action_group
   - ansible.builtin.action_common_attributes.actiongroups
+  - vaultops.replication.connection.execution
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -160,156 +162,29 @@ waited:
   returned: always
   type: float
   sample: 1.3
+started:
+  description: When the run started, in seconds since the epoch (the controller's or the module host's clock).
+  returned: always
+  type: float
+  sample: 1795000000.25
+ended:
+  description: When the run ended, in seconds since the epoch. With RV(started), for timelines built from task results.
+  returned: always
+  type: float
+  sample: 1795000001.5
+elapsed:
+  description: Seconds the run took (RV(ended) minus RV(started), rounded to milliseconds).
+  returned: always
+  type: float
+  sample: 1.25
 """
 
-import time
-
-from ansible_collections.vaultops.replication.plugins.module_utils import _api
-from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultError
-from ansible_collections.vaultops.replication.plugins.module_utils._module import (
-    VaultModule,
-    prefixed_connection_spec,
-)
-from ansible_collections.vaultops.replication.plugins.module_utils._plan import TITLE, TYPES
-from ansible_collections.vaultops.replication.plugins.module_utils._status import (
-    read_replication_statuses,
-    read_type_status,
-)
-from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
-    WaitTimeout,
-    wait_until,
-)
-
-
-def unmet_conditions(status, conditions, primary=None):
-    """Names of the conditions in ``conditions`` that ``status`` (of one type) does not meet yet. Pure."""
-    unmet = []
-    for condition in conditions:
-        if condition == "connected":
-            if status.is_primary:
-                ok = bool(status.secondaries) and all(
-                    isinstance(s, dict) and s.get("connection_status") == "connected" for s in status.secondaries)
-            else:
-                ok = status.is_connected
-        elif condition == "streaming":
-            ok = status.is_streaming
-        elif condition == "caught_up":
-            ok = status.caught_up_with(primary)
-        else:
-            raise ValueError("unknown condition %r" % condition)
-        if not ok:
-            unmet.append(condition)
-    return unmet
-
-
-def describe(status):
-    parts = ["role %s" % status.role]
-    for name in ("state", "connection_state", "last_remote_wal", "merkle_root"):
-        value = getattr(status, name)
-        if value not in (None, ""):
-            parts.append("%s %s" % (name, value))
-    if status.is_primary and status.secondaries:
-        parts.append("secondaries %s" % ", ".join(
-            "%s=%s" % (s.get("node_id"), s.get("connection_status")) for s in status.secondaries if isinstance(s, dict)))
-    return ", ".join(parts)
+from ansible_collections.vaultops.replication.plugins.module_utils import _replication_status_info as runner
+from ansible_collections.vaultops.replication.plugins.module_utils._module import run_module
 
 
 def main():
-    module = VaultModule(
-        argument_spec=dict(
-            mode=dict(type="str", default="both", choices=["dr", "performance", "both"]),
-            wait_for=dict(type="list", elements="str", default=[], choices=["connected", "streaming", "caught_up"]),
-            wait_timeout=dict(type="int", default=60),
-            **prefixed_connection_spec("primary")
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    mode = p["mode"]
-    conditions = list(dict.fromkeys(p["wait_for"] or []))
-    if conditions and mode == "both":
-        module.fail_json(msg="wait_for needs the replication type the conditions apply to: set mode to dr or performance.")
-    if "caught_up" in conditions and not p.get("primary_url"):
-        module.fail_json(msg="wait_for=caught_up compares with the primary: set primary_url.")
-    if p["wait_timeout"] < 0:
-        module.fail_json(msg="wait_timeout must be 0 or more seconds.")
-
-    client = module.client
-    try:
-        code, health = _api.health(client)
-    except VaultError as exc:
-        module.fail_from(exc, "read the health of %s" % client.url)
-    health = health or {}
-    if code == 501 or health.get("initialized") is False:
-        module.fail_json(msg="The Vault cluster at %s is not initialised; initialise and unseal it first." % client.url,
-                         health=dict(health, status_code=code))
-    if health.get("sealed"):
-        module.fail_json(msg="The Vault node at %s is sealed, so it cannot report replication status; unseal it and run "
-                             "again." % client.url, health=dict(health, status_code=code))
-
-    primary = None
-    if conditions and p.get("primary_url"):
-        try:
-            primary = module.client_for("primary")
-        except VaultError as exc:
-            module.fail_from(exc, "connect to primary_url", option_prefix="primary_")
-        # Waiting tolerates transport errors (the brief unavailability after a change), so a primary that cannot
-        # be reached at all (wrong address, TLS trust) is reported now rather than as a timeout.
-        try:
-            _api.replication_type_status(primary, mode)
-        except VaultError as exc:
-            module.fail_from(exc, "read the %s replication status of the primary at %s" % (TITLE[mode], primary.url),
-                             option_prefix="primary_")
-
-    try:
-        statuses = read_replication_statuses(client)
-    except VaultError as exc:
-        module.fail_from(exc, "read the replication status of %s" % client.url)
-
-    waited = 0.0
-    if conditions:
-        started = time.monotonic()
-
-        def probe():
-            status = read_type_status(client, mode, retry_on_status=False)
-            prim = None
-            if primary is not None:
-                prim = read_type_status(primary, mode, retry_on_status=False)
-            return status, prim
-
-        try:
-            wait_until(probe, lambda v: not unmet_conditions(v[0], conditions, v[1]), p["wait_timeout"],
-                       "%s replication to be %s" % (TITLE[mode], " and ".join(conditions)))
-        except WaitTimeout as exc:
-            if exc.last_value is not None:
-                status, prim = exc.last_value
-                unmet = unmet_conditions(status, conditions, prim)
-                seen = describe(status)
-                if prim is not None and "caught_up" in unmet:
-                    seen += "; primary: %s, last shipped WAL %s" % (describe(prim), prim.last_shipped_wal)
-            else:
-                unmet, seen = conditions, "no answer"
-            module.fail_json(msg="Timed out after %ss waiting for %s replication on %s to be %s; not yet %s. Last seen: "
-                                 "%s%s." % (p["wait_timeout"], TITLE[mode], client.url, " and ".join(conditions),
-                                            " and ".join(unmet), seen,
-                                            "; last error: %s" % exc.last_error if exc.last_error is not None else ""))
-        except VaultError as exc:
-            module.fail_from(exc, "read the %s replication status while waiting" % TITLE[mode])
-        waited = round(time.monotonic() - started, 3)
-        try:
-            statuses = read_replication_statuses(client)
-            code, health = _api.health(client)
-        except VaultError as exc:
-            module.fail_from(exc, "read the replication status of %s" % client.url)
-        health = health or {}
-
-    result = dict(changed=False, health=dict(health, status_code=code), waited=waited,
-                  cluster=dict(name=health.get("cluster_name"), id=health.get("cluster_id"),
-                               version=health.get("version")))
-    for t in TYPES:
-        if mode in (t, "both"):
-            result[t] = statuses[t].as_dict()
-    module.exit_json(**result)
+    run_module(runner)
 
 
 if __name__ == "__main__":

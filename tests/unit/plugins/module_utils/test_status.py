@@ -14,6 +14,7 @@ from ansible_collections.vaultops.replication.plugins.module_utils._client impor
 from ansible_collections.vaultops.replication.plugins.module_utils._status import (
     ClusterStatus,
     ReplicationStatus,
+    health_state,
     read_cluster_status,
     read_replication_statuses,
     read_type_status,
@@ -201,3 +202,18 @@ def test_read_type_status(stub_vault):
     status = read_type_status(VaultClient(stub_vault.url), "performance", retry_on_status=False)
     assert status.rtype == "performance" and status.is_bootstrapping
     assert stub_vault.calls("GET", "sys/replication/performance/status")[0].headers.get("X-Vault-Token") is None
+
+
+@pytest.mark.parametrize("code, body, state", [
+    (501, {"initialized": False, "sealed": True}, "uninitialized"),
+    (200, {"initialized": False}, "uninitialized"),
+    (503, {"initialized": True, "sealed": True}, "sealed"),
+    (429, {"initialized": True, "sealed": False, "standby": True}, "standby"),
+    (200, {"standby": True}, "standby"),
+    (473, {"initialized": True, "sealed": False, "standby": True, "performance_standby": True}, "perfstandby"),
+    (472, {"initialized": True, "sealed": False, "replication_dr_mode": "secondary"}, "dr_secondary"),
+    (200, {"initialized": True, "sealed": False, "standby": False}, "active"),
+    (200, None, "active"),
+])
+def test_health_state(code, body, state):
+    assert health_state(code, body) == state

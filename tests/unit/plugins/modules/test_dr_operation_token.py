@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultConnectionError
+from ansible_collections.vaultops.replication.plugins.module_utils import _dr_operation_token as runner
 from ansible_collections.vaultops.replication.plugins.modules import dr_operation_token as mod
 from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_runner import run_module, warnings_of
 
@@ -69,7 +70,9 @@ class FakeVault:
                 return inner
             return wrapper
 
-        monkeypatch.setattr(_api, "seal_status", rec("seal_status")(lambda c: {"sealed": self.sealed}))
+        monkeypatch.setattr(_api, "health", rec("health")(
+            lambda c, **q: (503, {"initialized": True, "sealed": True}) if self.sealed
+            else (200, {"initialized": True, "sealed": False, "replication_dr_mode": self.dr_mode})))
         monkeypatch.setattr(_api, "replication_status", rec("replication_status")(
             lambda c: {"dr": self.dr_status(), "performance": {"mode": "disabled"}}))
         monkeypatch.setattr(_api, "replication_type_status", rec("replication_type_status")(
@@ -181,46 +184,46 @@ class TestDecideCeremony:
     running = {"started": True, "nonce": "n-1", "progress": 1, "required": 3}
 
     def test_nothing_running_starts(self):
-        assert mod.decide_ceremony({"started": False, "required": 3}, None, False) == ("start", None)
+        assert runner.decide_ceremony({"started": False, "required": 3}, None, False) == ("start", None)
 
     def test_our_nonce_continues(self):
-        assert mod.decide_ceremony(self.running, "n-1", False) == ("continue", None)
+        assert runner.decide_ceremony(self.running, "n-1", False) == ("continue", None)
 
     def test_no_nonce_with_running_attempt_is_foreign(self):
-        action, reason = mod.decide_ceremony(self.running, None, False)
+        action, reason = runner.decide_ceremony(self.running, None, False)
         assert action == "refuse"
         assert "nonce: n-1" in reason and "cancel_foreign_attempt" in reason
 
     def test_other_nonce_is_foreign(self):
-        action, reason = mod.decide_ceremony(self.running, "n-2", False)
+        action, reason = runner.decide_ceremony(self.running, "n-2", False)
         assert action == "refuse"
         assert "n-1" in reason and "n-2" in reason
 
     def test_foreign_attempt_replaced_when_allowed(self):
-        assert mod.decide_ceremony(self.running, None, True) == ("replace", None)
-        assert mod.decide_ceremony(self.running, "n-2", True) == ("replace", None)
+        assert runner.decide_ceremony(self.running, None, True) == ("replace", None)
+        assert runner.decide_ceremony(self.running, "n-2", True) == ("replace", None)
 
     def test_our_nonce_gone(self):
-        action, reason = mod.decide_ceremony({"started": False, "required": 3}, "n-1", False)
+        action, reason = runner.decide_ceremony({"started": False, "required": 3}, "n-1", False)
         assert action == "refuse"
         assert "completed" in reason and "Omit nonce" in reason
 
 
 class TestPredict:
     def test_start_with_one_share(self):
-        after, complete = mod.predict_ceremony({"started": False, "required": 3}, "start", 1)
+        after, complete = runner.predict_ceremony({"started": False, "required": 3}, "start", 1)
         assert after == {"started": True, "nonce": None, "progress": 1, "required": 3}
         assert complete is False
 
     def test_continue_to_quorum_clears_attempt(self):
-        after, complete = mod.predict_ceremony({"started": True, "nonce": "n", "progress": 2, "required": 3},
-                                               "continue", 1)
+        after, complete = runner.predict_ceremony({"started": True, "nonce": "n", "progress": 2, "required": 3},
+                                                  "continue", 1)
         assert complete is True
         assert after["started"] is False
 
     def test_replace_discards_foreign_progress(self):
-        after, complete = mod.predict_ceremony({"started": True, "nonce": "n", "progress": 2, "required": 3},
-                                               "replace", 1)
+        after, complete = runner.predict_ceremony({"started": True, "nonce": "n", "progress": 2, "required": 3},
+                                                  "replace", 1)
         assert after["progress"] == 1 and not complete
 
 
@@ -231,7 +234,7 @@ class TestSubmitShares:
                 raise api_error(400, "given key has already been provided during this generation operation")
             return {"progress": 2, "complete": False}
 
-        out = mod.submit_shares(update, ["a", "b"], "n", 3, 1)
+        out = runner.submit_shares(update, ["a", "b"], "n", 3, 1)
         assert out["accepted"] == 1 and out["already"] == 1 and not out["complete"]
 
     def test_stops_at_quorum(self):
@@ -241,15 +244,15 @@ class TestSubmitShares:
             sent.append(key)
             return {"progress": len(sent), "complete": len(sent) == 2, "encoded_token": "x"}
 
-        out = mod.submit_shares(update, ["a", "b", "c"], "n", 2)
+        out = runner.submit_shares(update, ["a", "b", "c"], "n", 2)
         assert sent == ["a", "b"] and out["unused"] == 1 and out["complete"]
 
     def test_rejected_combination_says_attempt_reset(self):
         def update(key, nonce):
             raise api_error(400, "root generation aborted: root key verification failed: bad")
 
-        with pytest.raises(mod.CeremonyError) as exc:
-            mod.submit_shares(update, ["a"], "nonce-7", 3, 2)
+        with pytest.raises(runner.CeremonyError) as exc:
+            runner.submit_shares(update, ["a"], "nonce-7", 3, 2)
         assert "progress is back to 0" in exc.value.message
         assert "nonce-7 is still open" in exc.value.message
         assert exc.value.result["progress"] == 0
@@ -260,8 +263,8 @@ class TestSubmitShares:
                 raise api_error(400, "'key' must be a valid hex or base64 string")
             return {"progress": 1, "complete": False}
 
-        with pytest.raises(mod.CeremonyError) as exc:
-            mod.submit_shares(update, ["good", "bad"], "n", 3)
+        with pytest.raises(runner.CeremonyError) as exc:
+            runner.submit_shares(update, ["good", "bad"], "n", 3)
         assert "key_shares[1]" in exc.value.message
         assert "bad" not in exc.value.message.replace("key_shares", "")
 
@@ -270,37 +273,37 @@ class TestSubmitShares:
             raise api_error(500, "internal error")
 
         with pytest.raises(VaultAPIError):
-            mod.submit_shares(update, ["a"], "n", 3)
+            runner.submit_shares(update, ["a"], "n", 3)
 
 
 class TestBatchHelpers:
     def test_policy_text_contains_documented_paths(self):
-        text = mod.batch_policy_text(True)
+        text = runner.batch_policy_text(True)
         assert 'path "sys/replication/dr/secondary/promote"' in text
         assert 'path "sys/replication/dr/secondary/update-primary"' in text
         assert "sys/storage/raft/autopilot/state" in text
-        assert "autopilot" not in mod.batch_policy_text(False)
+        assert "autopilot" not in runner.batch_policy_text(False)
 
     def test_policy_compare_ignores_surrounding_whitespace(self):
-        text = mod.batch_policy_text(True)
-        assert not mod.policy_differs("\n" + text + "  \n", text)
-        assert mod.policy_differs(None, text)
-        assert mod.policy_differs(text.replace("update", "read"), text)
+        text = runner.batch_policy_text(True)
+        assert not runner.policy_differs("\n" + text + "  \n", text)
+        assert runner.policy_differs(None, text)
+        assert runner.policy_differs(text.replace("update", "read"), text)
 
     def test_role_compare(self):
         good = {"allowed_policies": ["dr-secondary-promotion"], "orphan": True, "renewable": False,
                 "token_type": "batch", "period": 0}
-        assert not mod.role_differs(good, "dr-secondary-promotion")
-        assert mod.role_differs(dict(good, token_type="service"), "dr-secondary-promotion")
-        assert mod.role_differs(dict(good, allowed_policies=["default", "dr-secondary-promotion"]),
-                                "dr-secondary-promotion")
-        assert mod.role_differs(None, "dr-secondary-promotion")
-        assert not mod.role_differs(dict(good, allowed_policies="dr-secondary-promotion"), "dr-secondary-promotion")
+        assert not runner.role_differs(good, "dr-secondary-promotion")
+        assert runner.role_differs(dict(good, token_type="service"), "dr-secondary-promotion")
+        assert runner.role_differs(dict(good, allowed_policies=["default", "dr-secondary-promotion"]),
+                                   "dr-secondary-promotion")
+        assert runner.role_differs(None, "dr-secondary-promotion")
+        assert not runner.role_differs(dict(good, allowed_policies="dr-secondary-promotion"), "dr-secondary-promotion")
 
     def test_batch_token_detection(self):
-        assert mod.looks_like_batch_token("hvb.AAAA")
-        assert mod.looks_like_batch_token("b.AAAA")
-        assert not mod.looks_like_batch_token("hvs.AAAA")
+        assert runner.looks_like_batch_token("hvb.AAAA")
+        assert runner.looks_like_batch_token("b.AAAA")
+        assert not runner.looks_like_batch_token("hvs.AAAA")
 
 
 # ----------------------------------------------------------------------------- main(): ceremony
@@ -385,7 +388,7 @@ def test_share_secret_never_in_output(capsys, vault):
 
 def test_start_only(capsys, vault):
     out = run(capsys, {})
-    assert out["changed"] and out["started"] and out["progress"] == 0 and out["otp"]
+    assert out["changed"] and out["attempt_running"] and out["progress"] == 0 and out["otp"]
     assert vault.attempt is not None
 
 
@@ -453,10 +456,10 @@ def test_sealed_cluster(capsys, monkeypatch):
 
 
 def test_unreachable_cluster_is_clean_error(capsys, monkeypatch):
-    def refuse(c):
+    def refuse(c, **query):
         raise VaultConnectionError(URL, "refused", "connection refused")
 
-    monkeypatch.setattr(_api, "seal_status", refuse)
+    monkeypatch.setattr(_api, "health", refuse)
     out = run(capsys, {"key_shares": [SHARES[0]]})
     assert out["failed"] and "connection refused" in out["msg"] and "url" in out["msg"]
     assert "Traceback" not in json.dumps(out)

@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultConnectionError
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
+from ansible_collections.vaultops.replication.plugins.module_utils import _promote as runner
 from ansible_collections.vaultops.replication.plugins.modules import promote as mod
 from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_runner import run_module, warnings_of
 
@@ -32,82 +33,82 @@ def st(mode, cluster_id=SET_ID, rtype="dr", **extra):
 
 def old(mode=None, reachable=True, sealed=False, cluster_id=SET_ID, error=None):
     status = st(mode, cluster_id) if mode else None
-    return mod.OldPrimary(PRIMARY, reachable=reachable, sealed=sealed, status=status, error=error)
+    return runner.OldPrimary(PRIMARY, reachable=reachable, sealed=sealed, status=status, error=error)
 
 
 # ----------------------------------------------------------------------------- pure decision
 
 class TestDecide:
     def test_already_primary_is_ok(self):
-        plan = mod.decide("dr", st("primary"), None, False, False, False)
-        assert not plan.changes and plan.error is None
+        plan = runner.decide("dr", st("primary"), None, False, False, False)
+        assert not plan.changed and plan.refusal is None
 
     def test_already_primary_but_old_also_primary_is_split_brain(self):
-        plan = mod.decide("dr", st("primary"), old("primary"), True, False, False)
-        assert "SPLIT BRAIN" in plan.error and "demote_old_primary" in plan.error
+        plan = runner.decide("dr", st("primary"), old("primary"), True, False, False)
+        assert "SPLIT BRAIN" in plan.refusal and "demote_old_primary" in plan.refusal
 
     def test_already_primary_demotes_returning_old_primary_when_asked(self):
-        plan = mod.decide("dr", st("primary"), old("primary"), True, False, True)
-        assert plan.demote_old and not plan.promote and plan.error is None
+        plan = runner.decide("dr", st("primary"), old("primary"), True, False, True)
+        assert plan.demote_old and not plan.promote and plan.refusal is None
 
     def test_already_primary_other_set_old_primary_is_not_split_brain(self):
-        plan = mod.decide("dr", st("primary"), old("primary", cluster_id="other"), True, False, False)
-        assert plan.error is None and not plan.changes
+        plan = runner.decide("dr", st("primary"), old("primary", cluster_id="other"), True, False, False)
+        assert plan.refusal is None and not plan.changed
 
     @pytest.mark.parametrize("mode", ["disabled", "unknown-mode"])
     def test_not_a_secondary(self, mode):
-        plan = mod.decide("dr", st(mode), None, True, True, False)
-        assert "not a DR secondary" in plan.error and "replication_primary" in plan.error
+        plan = runner.decide("dr", st(mode), None, True, True, False)
+        assert "not a DR secondary" in plan.refusal and "replication_primary" in plan.refusal
 
     def test_bootstrapping(self):
-        plan = mod.decide("performance", st("bootstrapping", rtype="performance"), None, True, True, False)
-        assert "bootstrapping" in plan.error
+        plan = runner.decide("performance", st("bootstrapping", rtype="performance"), None, True, True, False)
+        assert "bootstrapping" in plan.refusal
 
     def test_dr_needs_operation_token(self):
-        plan = mod.decide("dr", st("secondary"), None, False, True, False)
-        assert "dr_operation_token" in plan.error and "vaultops.replication.dr_operation_token" in plan.error
+        plan = runner.decide("dr", st("secondary"), None, False, True, False)
+        assert "dr_operation_token" in plan.refusal and "vaultops.replication.dr_operation_token" in plan.refusal
 
     def test_performance_needs_no_dr_token(self):
-        plan = mod.decide("performance", st("secondary", rtype="performance"), None, False, True, False)
-        assert plan.promote and plan.error is None
+        plan = runner.decide("performance", st("secondary", rtype="performance"), None, False, True, False)
+        assert plan.promote and plan.refusal is None
 
     def test_no_evidence_refused(self):
-        plan = mod.decide("dr", st("secondary"), None, True, False, False)
-        assert "old_primary_url" in plan.error and "unplanned_failover" in plan.error and not plan.changes
+        plan = runner.decide("dr", st("secondary"), None, True, False, False)
+        assert "old_primary_url" in plan.refusal and "unplanned_failover" in plan.refusal and not plan.changed
 
     def test_no_evidence_but_acknowledged(self):
-        plan = mod.decide("dr", st("secondary"), None, True, True, False)
+        plan = runner.decide("dr", st("secondary"), None, True, True, False)
         assert plan.promote and plan.needs_disconnected and plan.warnings
 
     def test_live_old_primary_refused(self):
-        plan = mod.decide("dr", st("secondary"), old("primary"), True, True, False)
-        assert "split brain" in plan.error and "demote_old_primary" in plan.error
+        plan = runner.decide("dr", st("secondary"), old("primary"), True, True, False)
+        assert "split brain" in plan.refusal and "demote_old_primary" in plan.refusal
         # unplanned_failover does not override a reachable primary
-        assert not plan.changes
+        assert not plan.changed
 
     def test_live_old_primary_demoted_first(self):
-        plan = mod.decide("dr", st("secondary"), old("primary"), True, False, True)
+        plan = runner.decide("dr", st("secondary"), old("primary"), True, False, True)
         assert plan.demote_old and plan.promote and not plan.needs_disconnected
 
     def test_old_primary_of_other_set(self):
-        plan = mod.decide("dr", st("secondary"), old("primary", cluster_id="other"), True, True, True)
-        assert "another replication set" in plan.error
+        plan = runner.decide("dr", st("secondary"), old("primary", cluster_id="other"), True, True, True)
+        assert "another replication set" in plan.refusal
 
     @pytest.mark.parametrize("mode", ["secondary", "disabled"])
     def test_old_already_demoted_or_disabled(self, mode):
-        plan = mod.decide("dr", st("secondary"), old(mode), True, False, False)
-        assert plan.promote and not plan.demote_old and plan.error is None and not plan.needs_disconnected
+        plan = runner.decide("dr", st("secondary"), old(mode), True, False, False)
+        assert plan.promote and not plan.demote_old and plan.refusal is None and not plan.needs_disconnected
 
     def test_unreachable_old_needs_acknowledgement(self):
-        plan = mod.decide("dr", st("secondary"), old(reachable=False, error="connection refused"), True, False, False)
-        assert "does not answer" in plan.error and "unplanned_failover" in plan.error
-        plan = mod.decide("dr", st("secondary"), old(reachable=False), True, True, False)
+        plan = runner.decide("dr", st("secondary"), old(reachable=False, error="connection refused"), True, False, False)
+        assert "does not answer" in plan.refusal and "unplanned_failover" in plan.refusal
+        plan = runner.decide("dr", st("secondary"), old(reachable=False), True, True, False)
         assert plan.promote and plan.needs_disconnected
 
     def test_sealed_old_needs_acknowledgement(self):
-        plan = mod.decide("dr", st("secondary"), old(sealed=True), True, False, True)
-        assert "sealed" in plan.error
-        plan = mod.decide("dr", st("secondary"), old(sealed=True), True, True, False)
+        plan = runner.decide("dr", st("secondary"), old(sealed=True), True, False, True)
+        assert "sealed" in plan.refusal
+        plan = runner.decide("dr", st("secondary"), old(sealed=True), True, True, False)
         assert plan.promote and any("sealed" in w for w in plan.warnings)
 
 
@@ -115,22 +116,22 @@ class TestHelpers:
     def test_still_connected(self):
         connected = st("secondary", connection_state="ready",
                        primaries=[{"api_address": PRIMARY, "connection_status": "connected"}])
-        assert PRIMARY in mod.still_connected_error(connected, SECONDARY)
-        assert mod.still_connected_error(st("secondary", connection_state="transient_failure"), SECONDARY) is None
+        assert PRIMARY in runner.still_connected_error(connected, SECONDARY)
+        assert runner.still_connected_error(st("secondary", connection_state="transient_failure"), SECONDARY) is None
 
     def test_promoted_ready(self):
         body = {"sealed": False, "replication_dr_mode": "primary"}
-        assert mod.promoted_ready("dr", st("primary", state="running"), 200, body, {"ha_enabled": False})
-        assert not mod.promoted_ready("dr", st("secondary"), 200, body, None)
-        assert not mod.promoted_ready("dr", st("primary", state="running"), 503, body, None)
-        assert not mod.promoted_ready("dr", st("primary", state="running"), 200,
-                                      {"replication_dr_mode": "secondary"}, None)
-        assert not mod.promoted_ready("dr", st("primary", state="running"), 200, body,
-                                      {"ha_enabled": True, "leader_address": ""})
+        assert runner.promoted_ready("dr", st("primary", state="running"), 200, body, {"ha_enabled": False})
+        assert not runner.promoted_ready("dr", st("secondary"), 200, body, None)
+        assert not runner.promoted_ready("dr", st("primary", state="running"), 503, body, None)
+        assert not runner.promoted_ready("dr", st("primary", state="running"), 200,
+                                         {"replication_dr_mode": "secondary"}, None)
+        assert not runner.promoted_ready("dr", st("primary", state="running"), 200, body,
+                                         {"ha_enabled": True, "leader_address": ""})
 
     def test_same_url(self):
-        assert mod.same_url("http://a:8200/", "HTTP://A:8200/v1")
-        assert not mod.same_url("http://a:8200", "http://b:8200")
+        assert runner.same_url("http://a:8200/", "HTTP://A:8200/v1")
+        assert not runner.same_url("http://a:8200", "http://b:8200")
 
 
 # ----------------------------------------------------------------------------- fake clusters
@@ -168,7 +169,7 @@ class FakeLab:
             self.clusters[PRIMARY] = old_primary
         self.calls = []
         self.sent = []
-        for name in ("seal_status", "replication_status", "replication_type_status", "demote_primary",
+        for name in ("replication_status", "replication_type_status", "demote_primary",
                      "promote_secondary", "health", "leader"):
             monkeypatch.setattr(_api, name, self._wrap(name, getattr(self, name)))
 
@@ -183,9 +184,6 @@ class FakeLab:
 
     def writes(self):
         return [c for c in self.calls if c[0] in ("demote_primary", "promote_secondary")]
-
-    def seal_status(self, cl, c):
-        return {"sealed": cl.sealed}
 
     def replication_status(self, cl, c):
         if cl.sealed:
@@ -219,6 +217,8 @@ class FakeLab:
         return ["This cluster is being promoted to a replication primary."]
 
     def health(self, cl, c, **query):
+        if cl.sealed:
+            return 503, {"initialized": True, "sealed": True}
         if cl.ready_after:
             cl.ready_after -= 1
             return 503, {"sealed": False}
@@ -282,7 +282,7 @@ def test_no_evidence_refused(capsys, planned):
 
 
 def test_unplanned_refused_while_secondary_still_connected(capsys, planned, monkeypatch):
-    monkeypatch.setattr(mod, "CONNECTION_GRACE", 0.2)
+    monkeypatch.setattr(runner, "CONNECTION_GRACE", 0.2)
     out = run(capsys, {"dr_operation_token": DR_TOKEN, "unplanned_failover": True})
     assert out["failed"] and "still connected" in out["msg"] and PRIMARY in out["msg"]
     assert planned.writes() == []
@@ -393,14 +393,14 @@ def test_unreachable_target(capsys, monkeypatch):
 
 
 def test_tls_problem_with_old_primary_is_not_unreachable(capsys, planned, monkeypatch):
-    real = _api.seal_status
+    real = _api.health
 
-    def seal(c):
+    def health(c, **query):
         if c.url == PRIMARY:
             raise VaultConnectionError(PRIMARY, "tls", "certificate verify failed")
-        return real(c)
+        return real(c, **query)
 
-    monkeypatch.setattr(_api, "seal_status", seal)
+    monkeypatch.setattr(_api, "health", health)
     out = run(capsys, dict(PLANNED, unplanned_failover=True))
     assert out["failed"] and "old_primary_ca_cert" in out["msg"] and planned.writes() == []
 

@@ -15,7 +15,7 @@ from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultConnectionError
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.modules import replication_primary as mod
-from ansible_collections.vaultops.replication.plugins.modules.replication_primary import decide, validate_cluster_addr
+from ansible_collections.vaultops.replication.plugins.module_utils._replication_primary import decide, validate_cluster_addr
 from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_runner import run_module
 
 

@@ -13,17 +13,16 @@ import uuid
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.modules import replication_secondary as mod
-from ansible_collections.vaultops.replication.plugins.modules.replication_secondary import (
+from ansible_collections.vaultops.replication.plugins.module_utils._replication_secondary import (
     Refusal,
     decide_absent,
     decide_minted,
     decide_present,
+    module_spec,
     normalise_filter,
     relation,
 )
@@ -657,28 +656,13 @@ def test_bad_option_values(lab, capsys):
     assert lab.calls == []
 
 
-def test_secrets_are_no_log():
-    spec_args = {}
-    with patch_module_args(dict(url=S, mode="dr")):
-        module = mod.VaultModule(argument_spec=dict(mode=dict(type="str")), supports_check_mode=True)
-        spec_args = module.argument_spec
-    assert spec_args["token"]["no_log"] is True
-
-
-def test_secret_options_declared_no_log(monkeypatch):
-    captured = {}
-
-    class Stop(Exception):
-        pass
-
-    def fake_module(argument_spec=None, **kwargs):
-        captured.update(argument_spec)
-        raise Stop()
-    monkeypatch.setattr(mod, "VaultModule", fake_module)
-    with pytest.raises(Stop):
-        mod.main()
-    for name in ("activation_token", "dr_operation_token", "unseal_keys", "primary_token"):
-        assert captured[name]["no_log"] is True, name
+def test_secret_options_declared_no_log():
+    spec = module_spec()["argument_spec"]
+    for name in ("token", "activation_token", "dr_operation_token", "unseal_keys", "primary_token"):
+        assert spec[name]["no_log"] is True, name
+    for name in ("cluster", "primary_cluster"):
+        assert spec[name]["options"]["token"]["no_log"] is True, name
+    assert module_spec()["required_together"] == [["standby_urls", "unseal_keys"]]
 
 
 def test_unreachable_primary_names_primary_url(lab, capsys, monkeypatch):

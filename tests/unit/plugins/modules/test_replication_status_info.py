@@ -14,7 +14,7 @@ from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.modules import replication_status_info as mod
-from ansible_collections.vaultops.replication.plugins.modules.replication_status_info import unmet_conditions
+from ansible_collections.vaultops.replication.plugins.module_utils._replication_status_info import unmet_conditions
 from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_runner import run_module
 
 SET = "set-1"

@@ -1,0 +1,719 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vaultops maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Runner of the replication_secondary module (also run in-process by its action plugin)."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import urlparse
+
+from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils._client import (
+    VaultAPIError,
+    VaultClient,
+    VaultError,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, Plan
+from ansible_collections.vaultops.replication.plugins.module_utils._runner import (
+    module_spec as _module_spec,
+    prefixed_connection_spec,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._status import read_type_status, roles_of
+from ansible_collections.vaultops.replication.plugins.module_utils._tokens import (
+    ActivationTokenError,
+    inspect_activation_token,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
+    WaitTimeout,
+    wait_until,
+)
+
+DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h)?)+$")
+
+
+class Refusal(Exception):
+    """The request cannot be carried out from the observed state; nothing was written."""
+
+
+def normalise_filter(value):
+    """Comparable form of a paths filter: mode plus the set of paths, each with one trailing slash."""
+    if value is None:
+        return None
+    paths = set()
+    for path in value.get("paths") or []:
+        path = str(path).strip().strip("/")
+        if path:
+            paths.add(path + "/")
+    mode = {"whitelist": "allow", "blacklist": "deny"}.get(value.get("mode"), value.get("mode") or "allow")
+    return (mode, frozenset(paths))
+
+
+def _primary_api_addresses(sec):
+    out = set()
+    for entry in sec.primaries:
+        if isinstance(entry, dict) and entry.get("api_address"):
+            out.add(entry["api_address"].rstrip("/"))
+    return out
+
+
+def relation(sec, prim, token_addr=None):
+    """How the secondary-to-be relates to the wanted primary.
+
+    ``attached``: connected to that primary; ``same-set``: same replication set but not connected to it (or
+    the primary could not be read), fixable with update-primary; ``other-set``: a secondary of another set;
+    ``disabled``: replication of that type is off.
+    """
+    if sec.role == "disabled":
+        return "disabled"
+    if prim is None:
+        if sec.is_connected and token_addr and token_addr.rstrip("/") in _primary_api_addresses(sec):
+            return "attached"
+        return "same-set"
+    if sec.cluster_id and sec.cluster_id == prim.cluster_id:
+        if sec.is_connected and sec.secondary_id and prim.secondary_connected(sec.secondary_id):
+            return "attached"
+        return "same-set"
+    return "other-set"
+
+
+def _mint_actions(mode, prim, secondary_id, sec=None):
+    if not secondary_id:
+        raise Refusal("A new activation token has to be minted, which needs the secondary id: set 'id'.")
+    actions = []
+    if secondary_id in prim.known_secondaries:
+        ours = sec is not None and sec.secondary_id == secondary_id and sec.cluster_id == prim.cluster_id
+        if prim.secondary_connected(secondary_id) and not ours:
+            raise Refusal(
+                "The %s primary has a connected secondary with id %r; revoking it to mint a new token would cut "
+                "that cluster off. Use another id, or detach that secondary first (state=absent, revoke=true)."
+                % (TITLE[mode], secondary_id))
+        # An earlier token for this id (even one never redeemed) blocks minting another one.
+        actions.append("revoke-secondary")
+    actions.append("secondary-token")
+    return actions
+
+
+def _common_refusals(mode, sec, sec_other):
+    if mode == "performance" and sec_other.role in ("secondary", "bootstrapping"):
+        raise Refusal(
+            "The cluster at url is a DR secondary; a DR secondary is read-only and cannot run performance replication "
+            "of its own (it follows its DR primary). Promote it first, or point url at another cluster.")
+    if sec.role == "unknown":
+        raise Refusal("Vault reports the %s replication mode of the cluster at url as %r, which this module does not "
+                      "know how to handle; check 'vault read sys/replication/%s/status'." % (TITLE[mode], sec.mode, mode))
+
+
+def decide_present(mode, sec, sec_other, prim=None, secondary_id=None, token_source=None, token_addr=None,
+                   allow_wipe=False, has_dr_token=False, paths_filter=None, current_filter=None,
+                   has_standbys=False, sealed_standbys=()):
+    """Plan for state=present. Pure; raises Refusal.
+
+    ``sec``/``sec_other``: statuses of the cluster to attach (type ``mode`` and the other type); ``prim``: the
+    primary's status of ``mode`` or None when it could not be read; ``token_source``: "mint" (primary_url and its
+    token given), "activation_token", or None; ``current_filter``: the primary's filter for the id (None = none).
+    """
+    _common_refusals(mode, sec, sec_other)
+    title = TITLE[mode]
+    if sec.role == "primary":
+        raise Refusal(
+            "The cluster at url is a %s primary. Demote it first (vaultops.replication.replication_primary, "
+            "state=demoted); this module then re-attaches it with update-primary, without a wipe, if it belongs to "
+            "the same replication set as the primary." % title)
+    if prim is not None and prim.role != "primary":
+        raise Refusal("The cluster at %s is not a %s primary (it reports %s replication mode %r); point primary_url "
+                      "at the primary of the replication set." % ("primary_url" if token_source == "mint" else
+                                                                  "the primary address", title, title, prim.mode))
+
+    rel = relation(sec, prim, token_addr)
+    warnings = []
+    actions = []
+    new_token = False
+    sid = secondary_id
+    if rel == "attached":
+        sid = sec.secondary_id
+        if secondary_id and sec.secondary_id != secondary_id:
+            warnings.append(
+                "The cluster is already a connected %s secondary of this primary under id %r, not %r; it was left as "
+                "it is. To change its id, detach it (state=absent, revoke=true) and attach it again." %
+                (title, sec.secondary_id, secondary_id))
+    else:
+        if token_source is None:
+            raise Refusal(
+                "The cluster needs %s to become a %s secondary of the primary, which needs an activation token: give "
+                "primary_url and primary_token (the module mints one), or activation_token." %
+                ("update-primary" if rel == "same-set" else "an activation (enable)", title))
+        if rel == "same-set":
+            if mode == "dr" and not has_dr_token:
+                raise Refusal(
+                    "The cluster is a DR secondary of the same replication set but not connected to this primary; "
+                    "re-pointing it (update-primary, no wipe) needs its DR operation token: set dr_operation_token "
+                    "(see vaultops.replication.dr_operation_token).")
+            if token_source == "mint":
+                actions.extend(_mint_actions(mode, prim, secondary_id, sec))
+            actions.append("update-primary")
+        else:
+            if not allow_wipe:
+                what = ("has %s replication disabled" % title if rel == "disabled" else
+                        "is a %s secondary of another replication set (cluster_id %s, the primary's is %s)"
+                        % (title, sec.cluster_id, prim.cluster_id if prim is not None else "unknown"))
+                raise Refusal(
+                    "The cluster at url %s. Activating it as a %s secondary ERASES ALL ITS DATA (tokens, secrets, "
+                    "auth methods; its seal keys are replaced by the primary's). Set allow_wipe: true to confirm."
+                    % (what, title))
+            if mode == "dr" and sec_other.role not in ("disabled",):
+                raise Refusal(
+                    "The cluster at url is a performance %s; a DR secondary cannot run performance replication of its "
+                    "own. Disable performance replication on it first." % sec_other.role)
+            if rel == "other-set":
+                if mode == "dr" and not has_dr_token:
+                    raise Refusal(
+                        "The cluster is a DR secondary of another replication set; it must be disabled before it can "
+                        "join this one, which needs its DR operation token: set dr_operation_token.")
+            if token_source == "mint":
+                actions.extend(_mint_actions(mode, prim, secondary_id))
+            if rel == "other-set":
+                actions.append("disable")
+            actions.append("enable")
+        new_token = True
+
+    if paths_filter is not None:
+        if mode != "performance":
+            raise Refusal("paths_filter applies to performance replication only.")
+        if new_token or normalise_filter(current_filter) != normalise_filter(paths_filter):
+            actions.append("paths-filter")
+
+    if has_standbys and ("enable" in actions or sealed_standbys):
+        actions.append("unseal-standbys")
+    return Plan(actions=actions, after_role="secondary", secondary_id=sid, warnings=warnings)
+
+
+def decide_absent(mode, sec, sec_other, prim=None, secondary_id=None, revoke=False, has_dr_token=False,
+                  current_filter=None):
+    """Plan for state=absent. Pure; raises Refusal."""
+    _common_refusals(mode, sec, sec_other)
+    title = TITLE[mode]
+    if sec.role == "primary":
+        raise Refusal("The cluster at url is a %s primary, not a secondary; disable a primary with "
+                      "vaultops.replication.replication_primary (state=disabled)." % title)
+    actions = []
+    warnings = []
+    if sec.role in ("secondary", "bootstrapping"):
+        if mode == "dr" and not has_dr_token:
+            raise Refusal("Disabling a DR secondary needs its DR operation token: set dr_operation_token "
+                          "(see vaultops.replication.dr_operation_token).")
+        actions.append("disable")
+    sid = secondary_id or sec.secondary_id
+    if revoke:
+        if prim is None:
+            raise Refusal("revoke=true needs primary_url (and primary_token) of the primary to revoke the id on.")
+        if not sid:
+            # Nothing reports an id any more (typically a re-run after the secondary was disabled).
+            warnings.append("revoke=true: the cluster reports no secondary id and none was given in id, so nothing "
+                            "was revoked on the primary; set id to revoke a specific one.")
+        elif prim.role == "primary" and sid in prim.known_secondaries:
+            actions.append("revoke-secondary")
+        if mode == "performance" and current_filter is not None:
+            actions.append("delete-paths-filter")
+    return Plan(actions=actions, after_role="disabled", secondary_id=sid, warnings=warnings)
+
+
+def decide_minted(mode, prim, secondary_id, paths_filter=None):
+    """Plan for state=minted, run against the primary. Pure; raises Refusal."""
+    if prim.role != "primary":
+        raise Refusal("state=minted runs against the primary, but the cluster at url is not a %s primary (it reports "
+                      "mode %r). Point url at the primary." % (TITLE[mode], prim.mode))
+    actions = _mint_actions(mode, prim, secondary_id)
+    if paths_filter is not None:
+        if mode != "performance":
+            raise Refusal("paths_filter applies to performance replication only.")
+        actions.append("paths-filter")
+    return Plan(actions=actions, after_role="primary", secondary_id=secondary_id)
+
+
+def _iso(ts):
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(ts)))
+    except (TypeError, ValueError):
+        return None
+
+
+def module_spec():
+    """Options and constraints of replication_secondary (module and action plugin)."""
+    return _module_spec(dict(
+        mode=dict(type="str", required=True, choices=["dr", "performance"]),
+        state=dict(type="str", default="present", choices=["present", "absent", "minted"]),
+        id=dict(type="str"),
+        activation_token=dict(type="str", no_log=True),
+        token_ttl=dict(type="str", default="30m", no_log=False),
+        primary_api_addr=dict(type="str"),
+        ca_file=dict(type="str"),
+        ca_path=dict(type="str"),
+        paths_filter=dict(type="dict", options=dict(
+            mode=dict(type="str", default="allow", choices=["allow", "deny"]),
+            paths=dict(type="list", elements="str", required=True),
+        )),
+        allow_wipe=dict(type="bool", default=False),
+        dr_operation_token=dict(type="str", no_log=True),
+        unseal_keys=dict(type="list", elements="str", no_log=True),
+        standby_urls=dict(type="list", elements="str"),
+        revoke=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=120),
+        **prefixed_connection_spec("primary")
+    ), required_together=[["standby_urls", "unseal_keys"]])
+
+
+class SecondaryRunner(object):
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.params = ctx.params
+        self.mode = ctx.params["mode"]
+        self.title = TITLE[self.mode]
+        self.client = ctx.client
+        self.primary = None
+        self.primary_label = None
+        self.token_claims = None
+        self.vault_warnings = []
+        self.minted_id = None
+
+    # ------------------------------------------------------------------ helpers
+    def fail(self, msg, **kwargs):
+        self.ctx.fail_json(msg=msg, **kwargs)
+
+    def prefix_for(self, client):
+        """Option prefix to name in connection hints: the primary's own options when it is not url."""
+        return "primary_" if client is not None and client is self.primary and client is not self.client else ""
+
+    def api(self, what, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except VaultError as exc:
+            prefix = self.prefix_for(args[0] if args else None)
+            self.ctx.fail_from(exc, what, option_prefix=prefix)
+
+    def read_statuses(self, client, label):
+        return self.ctx.read_replication(client, label, option_prefix=self.prefix_for(client))
+
+    def read_type(self, client):
+        return read_type_status(client, self.mode, retry_on_status=False)
+
+    def check_unsealed(self, client, label):
+        self.ctx.check_unsealed(client, label, option_prefix=self.prefix_for(client))
+
+    def check_token(self, client, option, label):
+        self.ctx.check_token(client, label, option=option, option_prefix=self.prefix_for(client))
+
+    def wait_out_bootstrap(self, statuses, client, label):
+        return self.ctx.wait_out_bootstrap(statuses, client, self.mode, label, self.params["wait_timeout"],
+                                           option_prefix=self.prefix_for(client))
+
+    # ------------------------------------------------------------------ validation
+    def validate_params(self):
+        p = self.params
+        state = p["state"]
+        if p.get("token_ttl") and not DURATION.match(str(p["token_ttl"])):
+            self.fail("token_ttl %r is not a Vault duration; use for example 30m, 1h or 1800s." % p["token_ttl"])
+        for option in ("primary_url", "primary_api_addr"):
+            value = p.get(option)
+            if value:
+                parsed = urlparse(value)
+                if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                    self.fail("%s %r is not a Vault API address; give scheme and host, for example "
+                              "https://vault-a.example.com:8200." % (option, value))
+        for value in p.get("standby_urls") or []:
+            parsed = urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                self.fail("standby_urls entry %r is not a Vault API address (scheme and host)." % value)
+        if p.get("paths_filter") is not None and self.mode != "performance":
+            self.fail("paths_filter applies to performance replication only (mode=performance).")
+        if state == "minted":
+            if not p.get("id"):
+                self.fail("state=minted needs the secondary id to mint the token for: set id.")
+            if p.get("activation_token"):
+                self.fail("state=minted mints a new activation token; do not pass activation_token with it.")
+        if state == "present":
+            if p.get("paths_filter") is not None:
+                if not p.get("primary_url"):
+                    self.fail("paths_filter is written on the primary: set primary_url and primary_token.")
+                if not p.get("id"):
+                    self.fail("paths_filter is keyed by the secondary id: set id.")
+            if p.get("activation_token"):
+                try:
+                    self.token_claims = inspect_activation_token(p["activation_token"])
+                except ActivationTokenError as exc:
+                    self.fail("activation_token cannot be used: %s. Mint a new one on the primary (state=minted)."
+                              % exc.message)
+            elif p.get("primary_url") and not p.get("id"):
+                self.fail("Minting an activation token on primary_url needs the secondary id: set id.")
+
+    def primary_client(self):
+        if self.primary is None and self.params.get("primary_url"):
+            try:
+                self.primary = self.ctx.client_for("primary")
+            except VaultError as exc:
+                self.ctx.fail_from(exc, "connect to primary_url", option_prefix="primary_")
+            self.primary_label = self.ctx.label(self.primary.url, "primary", "primary")
+        return self.primary
+
+    def token_primary_client(self):
+        """A token-less client for the primary named by the activation token, when primary_url is not given."""
+        addr = self.params.get("primary_api_addr") or (self.token_claims or {}).get("addr")
+        if not addr:
+            return None
+        try:
+            return VaultClient(addr, ca_cert=self.params.get("primary_ca_cert") or self.params.get("ca_cert"),
+                               validate_certs=self.params.get("primary_validate_certs") is not False
+                               and self.params.get("validate_certs") is not False,
+                               timeout=min(float(self.params.get("timeout") or 30), 10.0), retries=0)
+        except VaultError:
+            return None
+
+    # ------------------------------------------------------------------ execution steps
+    def mint(self, secondary_id, known):
+        if known:
+            self.api("revoke the stale secondary id %r on %s" % (secondary_id, self.primary_label),
+                     _api.revoke_secondary, self.primary, self.mode, secondary_id)
+        token, warnings = self.api(
+            "mint a %s activation token for id %r on %s" % (self.title, secondary_id, self.primary_label),
+            _api.mint_secondary_token, self.primary, self.mode, secondary_id, ttl=self.params.get("token_ttl"))
+        self.vault_warnings.extend(warnings or [])
+        self.minted_id = secondary_id
+        return token
+
+    def cleanup_minted(self):
+        """Best effort: an unredeemed token must not linger on the primary after a failed activation."""
+        if self.minted_id and self.primary is not None:
+            try:
+                _api.revoke_secondary(self.primary, self.mode, self.minted_id)
+            except VaultError:
+                pass
+
+    def redeem(self, action, token):
+        p = self.params
+        kwargs = dict(primary_api_addr=p.get("primary_api_addr"), ca_file=p.get("ca_file"), ca_path=p.get("ca_path"))
+        try:
+            if action == "enable":
+                warnings = _api.enable_secondary(self.client, self.mode, token, **kwargs)
+            else:
+                warnings = _api.update_primary(self.client, self.mode, token=token,
+                                               dr_operation_token=p.get("dr_operation_token"), **kwargs)
+        except VaultError as exc:
+            self.cleanup_minted()
+            hint = ""
+            if isinstance(exc, VaultAPIError) and p.get("activation_token"):
+                hint = (" If the activation token was already used or has expired, mint a new one on the primary "
+                        "(state=minted).")
+            elif isinstance(exc, VaultAPIError) and action == "update-primary" and self.mode == "dr":
+                hint = " Check that dr_operation_token is a valid DR operation token of this DR secondary."
+            verb = "activate" if action == "enable" else "re-point (update-primary)"
+            what = "%s the %s secondary at %s" % (verb, self.title, self.client.url)
+            if hint:
+                self.fail("Failed to %s: %s.%s" % (what, exc.message, hint))
+            self.ctx.fail_from(exc, what)
+        self.vault_warnings.extend(warnings or [])
+
+    def wait_streaming(self, secondary_id):
+        def probe():
+            sec = self.read_type(self.client)
+            prim = self.read_type(self.primary) if self.primary is not None else None
+            return sec, prim
+
+        def done(value):
+            sec, prim = value
+            if not sec.is_streaming:
+                return False
+            if prim is None:
+                return True
+            sid = sec.secondary_id or secondary_id
+            return sec.cluster_id == prim.cluster_id and prim.secondary_connected(sid)
+
+        try:
+            wait_until(probe, done, self.params["wait_timeout"],
+                       "the %s secondary to stream from the primary" % self.title)
+        except WaitTimeout as exc:
+            sec = exc.last_value[0] if exc.last_value else None
+            seen = ("mode %r, state %r, connection_state %r" % (sec.mode, sec.state, sec.connection_state)
+                    if sec is not None else "no answer")
+            self.fail("The %s secondary at %s did not start streaming from the primary within %ss (last seen: %s%s). "
+                      "Check that it can reach the primary's API and cluster ports (primary_api_addr, ca_file, "
+                      "primary_cluster_addr) and run again." % (
+                          self.title, self.client.url, self.params["wait_timeout"], seen,
+                          "; last error: %s" % exc.last_error if exc.last_error is not None else ""))
+
+    def wait_role(self, client, label, role):
+        try:
+            wait_until(lambda: self.read_type(client), lambda s: s.role == role, self.params["wait_timeout"],
+                       "%s to report %s role %s" % (label, self.title, role))
+        except WaitTimeout as exc:
+            last = exc.last_value.role if exc.last_value is not None else "unknown"
+            self.fail("%s did not report the %s role %r within %ss (last seen %r); check it and run again."
+                      % (label, self.title, role, self.params["wait_timeout"], last))
+
+    def standby_clients(self):
+        p = self.params
+        out = []
+        for url in p.get("standby_urls") or []:
+            try:
+                out.append(VaultClient(url, ca_cert=p.get("ca_cert"), client_cert=p.get("client_cert"),
+                                       client_key=p.get("client_key"), validate_certs=p.get("validate_certs", True),
+                                       timeout=p.get("timeout") or 30, retries=p.get("retries") or 0))
+            except VaultError as exc:
+                self.fail("standby_urls entry %s is unusable: %s" % (url, exc.message))
+        return out
+
+    def sealed_standbys(self, clients):
+        sealed = []
+        for c in clients:
+            status = self.api("read the seal status of the standby %s" % c.url, _api.seal_status, c)
+            if status.get("sealed"):
+                sealed.append(c)
+        return sealed
+
+    def unseal_standbys(self, clients, after_activation):
+        keys = self.params.get("unseal_keys") or []
+        timeout = self.params["wait_timeout"]
+        for c in clients:
+            if after_activation:
+                # Activation replaced the keyring; each standby notices on its own schedule and seals itself.
+                # Unsealing it before that would be undone, so wait for the seal first (bounded: a standby that
+                # never seals needs nothing from us).
+                try:
+                    wait_until(lambda c=c: _api.seal_status(c), lambda s: bool(s.get("sealed")), min(timeout, 30),
+                               "the standby %s to seal after activation" % c.url)
+                except WaitTimeout:
+                    self.ctx.warn("The standby %s did not seal after the activation; it was left as it is." % c.url)
+                    continue
+            status = self.api("read the seal status of the standby %s" % c.url, _api.seal_status, c)
+            if not status.get("sealed"):
+                continue
+            if status.get("progress"):
+                self.api("reset the unseal progress of %s" % c.url, _api.unseal, c, reset=True)
+            for key in keys:
+                try:
+                    status = _api.unseal(c, key=key)
+                except VaultAPIError as exc:
+                    self.fail("The standby %s rejected an unseal key (HTTP %s: %s). unseal_keys must be the PRIMARY's "
+                              "unseal (or recovery) keys." % (c.url, exc.status, "; ".join(exc.errors)))
+                except VaultError as exc:
+                    self.ctx.fail_from(exc, "unseal the standby %s" % c.url)
+                if not status.get("sealed"):
+                    break
+            if status.get("sealed"):
+                self.fail("The standby %s is still sealed after all %d unseal_keys (progress %s of %s); give at least "
+                          "the threshold number of the primary's unseal keys." % (
+                              c.url, len(keys), status.get("progress"), status.get("t")))
+        for c in clients:
+            self.wait_unsealed(c)
+
+    def wait_unsealed(self, c):
+        try:
+            wait_until(lambda: _api.seal_status(c), lambda s: not s.get("sealed"), self.params["wait_timeout"],
+                       "the standby %s to be unsealed" % c.url)
+        except WaitTimeout:
+            self.fail("The standby %s did not stay unsealed within %ss; check it." % (c.url, self.params["wait_timeout"]))
+
+    # ------------------------------------------------------------------ states
+    def run(self):
+        self.validate_params()
+        state = self.params["state"]
+        if state == "minted":
+            self.run_minted()
+        elif state == "absent":
+            self.run_absent()
+        else:
+            self.run_present()
+
+    def exit(self, plan, before, after_statuses, status, predicted=False, **extra):
+        before_roles = roles_of(before)
+        if predicted:
+            after_roles = dict(before_roles)
+            after_roles[self.mode] = plan.after_role
+        else:
+            after_roles = roles_of(after_statuses)
+        result = dict(changed=plan.changed, actions=plan.actions, role=after_roles[self.mode],
+                      status=status.as_dict(), diff=dict(before=before_roles, after=after_roles))
+        if plan.changed and not predicted:
+            result["vault_warnings"] = self.vault_warnings
+        result.update(extra)
+        self.ctx.exit_json(**result)
+
+    def read_filter(self, secondary_id):
+        if self.primary is None or not secondary_id or self.mode != "performance":
+            return None
+        return self.api("read the paths filter of %r on %s" % (secondary_id, self.primary_label),
+                        _api.read_paths_filter, self.primary, secondary_id)
+
+    def write_filter(self, secondary_id):
+        pf = self.params["paths_filter"]
+        self.api("write the paths filter of %r on %s" % (secondary_id, self.primary_label),
+                 _api.write_paths_filter, self.primary, secondary_id, pf.get("mode") or "allow", pf.get("paths") or [])
+
+    def run_present(self):
+        p = self.params
+        sec_label = self.ctx.label(self.client.url)
+        self.check_unsealed(self.client, sec_label)
+        before = self.wait_out_bootstrap(self.read_statuses(self.client, sec_label), self.client, sec_label)
+
+        prim = None
+        token_source = "activation_token" if p.get("activation_token") else None
+        if self.primary_client() is not None:
+            self.check_unsealed(self.primary, self.primary_label)
+            prim = self.read_statuses(self.primary, self.primary_label)[self.mode]
+            if token_source is None:
+                token_source = "mint"
+        elif token_source:
+            # Split-team: try to look at the issuing primary without a token, to tell "already attached" from
+            # "needs update-primary". Unreachable is not an error: the secondary may see it when we cannot.
+            probe = self.token_primary_client()
+            if probe is not None:
+                try:
+                    prim = read_type_status(probe, self.mode)
+                except VaultError as exc:
+                    self.ctx.warn("Could not read the primary's replication status at %s (%s); deciding from the "
+                                  "secondary's status alone." % (probe.url, exc.message))
+
+        secondary_id = p.get("id")
+        current_filter = None
+        if p.get("paths_filter") is not None and prim is not None and prim.role == "primary":
+            self.check_token(self.primary, "primary_token", self.primary_label)
+            current_filter = self.read_filter(secondary_id)
+
+        standbys = self.standby_clients()
+        sealed = self.sealed_standbys(standbys) if standbys else []
+
+        try:
+            plan = decide_present(
+                self.mode, before[self.mode], before[OTHER[self.mode]], prim=prim, secondary_id=secondary_id,
+                token_source=token_source, token_addr=p.get("primary_api_addr") or (self.token_claims or {}).get("addr"),
+                allow_wipe=p["allow_wipe"], has_dr_token=bool(p.get("dr_operation_token")),
+                paths_filter=p.get("paths_filter"), current_filter=current_filter, has_standbys=bool(standbys),
+                sealed_standbys=[c.url for c in sealed])
+        except Refusal as exc:
+            self.fail(str(exc), diff=dict(before=roles_of(before), after=roles_of(before)))
+        for warning in plan.warnings:
+            self.ctx.warn(warning)
+
+        extra = dict(secondary_id=plan.secondary_id)
+        if not plan.changed:
+            if p.get("paths_filter") is not None:
+                extra["paths_filter"] = current_filter
+            self.exit(plan, before, before, before[self.mode], **extra)
+
+        # Everything that can fail without writing is checked before the first write.
+        mints = "secondary-token" in plan.actions
+        if mints or "paths-filter" in plan.actions:
+            self.check_token(self.primary, "primary_token", self.primary_label)
+        # A DR secondary refuses ordinary tokens on every path, so its token can only be checked once it is no
+        # longer one; the token that works after the disable is one of its (old) primary's.
+        dr_secondary_now = self.mode == "dr" and before["dr"].role in ("secondary", "bootstrapping")
+        if ("enable" in plan.actions and not dr_secondary_now) or (
+                self.mode == "performance" and ("update-primary" in plan.actions or "disable" in plan.actions)):
+            self.check_token(self.client, "token", sec_label)
+        if self.ctx.check_mode:
+            if p.get("paths_filter") is not None:
+                extra["paths_filter"] = p["paths_filter"]
+            self.exit(plan, before, None, before[self.mode], predicted=True, **extra)
+
+        token = p.get("activation_token")
+        if mints:
+            token = self.mint(secondary_id, "revoke-secondary" in plan.actions)
+        if "disable" in plan.actions:
+            try:
+                self.vault_warnings.extend(_api.disable_secondary(
+                    self.client, self.mode, dr_operation_token=p.get("dr_operation_token")) or [])
+            except VaultError as exc:
+                self.cleanup_minted()
+                self.ctx.fail_from(exc, "disable the %s secondary at %s (it belongs to another replication set)"
+                                   % (self.title, self.client.url))
+            self.wait_role(self.client, sec_label, "disabled")
+        for action in ("enable", "update-primary"):
+            if action in plan.actions:
+                self.redeem(action, token)
+                self.wait_streaming(secondary_id)
+        token = None
+        after = self.read_statuses(self.client, sec_label)
+        sid = after[self.mode].secondary_id or plan.secondary_id
+        extra["secondary_id"] = sid
+        if "paths-filter" in plan.actions:
+            self.write_filter(sid)
+            extra["paths_filter"] = self.read_filter(sid)
+        if "unseal-standbys" in plan.actions:
+            self.unseal_standbys(standbys, after_activation="enable" in plan.actions)
+        self.exit(plan, before, after, after[self.mode], **extra)
+
+    def run_absent(self):
+        p = self.params
+        sec_label = self.ctx.label(self.client.url)
+        self.check_unsealed(self.client, sec_label)
+        before = self.wait_out_bootstrap(self.read_statuses(self.client, sec_label), self.client, sec_label)
+        prim = None
+        current_filter = None
+        secondary_id = p.get("id") or before[self.mode].secondary_id
+        if p["revoke"] and self.primary_client() is not None:
+            self.check_unsealed(self.primary, self.primary_label)
+            prim = self.read_statuses(self.primary, self.primary_label)[self.mode]
+            if self.mode == "performance" and prim.role == "primary" and secondary_id:
+                self.check_token(self.primary, "primary_token", self.primary_label)
+                current_filter = self.read_filter(secondary_id)
+        try:
+            plan = decide_absent(self.mode, before[self.mode], before[OTHER[self.mode]], prim=prim,
+                                 secondary_id=secondary_id, revoke=p["revoke"],
+                                 has_dr_token=bool(p.get("dr_operation_token")), current_filter=current_filter)
+        except Refusal as exc:
+            self.fail(str(exc), diff=dict(before=roles_of(before), after=roles_of(before)))
+        for warning in plan.warnings:
+            self.ctx.warn(warning)
+        if not plan.changed:
+            self.exit(plan, before, before, before[self.mode])
+        if "revoke-secondary" in plan.actions:
+            self.check_token(self.primary, "primary_token", self.primary_label)
+        if "disable" in plan.actions and self.mode == "performance":
+            self.check_token(self.client, "token", sec_label)
+        if self.ctx.check_mode:
+            self.exit(plan, before, None, before[self.mode], predicted=True)
+        if "disable" in plan.actions:
+            self.vault_warnings.extend(self.api(
+                "disable the %s secondary at %s" % (self.title, self.client.url), _api.disable_secondary,
+                self.client, self.mode, dr_operation_token=p.get("dr_operation_token")) or [])
+            self.wait_role(self.client, sec_label, "disabled")
+        if "revoke-secondary" in plan.actions:
+            self.vault_warnings.extend(self.api(
+                "revoke the secondary id %r on %s" % (plan.secondary_id, self.primary_label), _api.revoke_secondary,
+                self.primary, self.mode, plan.secondary_id) or [])
+        if "delete-paths-filter" in plan.actions:
+            self.api("delete the paths filter of %r on %s" % (plan.secondary_id, self.primary_label),
+                     _api.delete_paths_filter, self.primary, plan.secondary_id)
+        after = self.read_statuses(self.client, sec_label)
+        self.exit(plan, before, after, after[self.mode])
+
+    def run_minted(self):
+        p = self.params
+        label = self.ctx.label(self.client.url, "primary")
+        self.check_unsealed(self.client, label)
+        before = self.read_statuses(self.client, label)
+        try:
+            plan = decide_minted(self.mode, before[self.mode], p["id"], paths_filter=p.get("paths_filter"))
+        except Refusal as exc:
+            self.fail(str(exc), diff=dict(before=roles_of(before), after=roles_of(before)))
+        self.check_token(self.client, "token", label)
+        extra = dict(secondary_id=p["id"])
+        if self.ctx.check_mode:
+            self.exit(plan, before, None, before[self.mode], predicted=True, **extra)
+        self.primary, self.primary_label = self.client, label
+        token = self.mint(p["id"], "revoke-secondary" in plan.actions)
+        if "paths-filter" in plan.actions:
+            self.write_filter(p["id"])
+            extra["paths_filter"] = self.read_filter(p["id"])
+        expires = None
+        try:
+            expires = _iso(inspect_activation_token(token).get("exp"))
+        except ActivationTokenError:
+            pass
+        after = self.read_statuses(self.client, label)
+        self.exit(plan, before, after, after[self.mode], activation_token=token, activation_token_expires=expires,
+                  **extra)
+
+
+Runner = SecondaryRunner

@@ -1,0 +1,501 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vaultops maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What every runner works with, whichever way it is started: the shared connection options,
+a context object (validated parameters in; clients, checks and one way to end the run out)
+and ``execute()``, which runs a runner and returns its task result.
+
+The modules (AnsiballZ) and the action plugins (in-process on the controller) both call
+``execute()``; unit tests and benchmarks can too. Nothing here imports AnsibleModule or
+ActionBase: options arrive validated, the result leaves as a plain dict.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
+
+from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils._client import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    VaultAPIError,
+    VaultClient,
+    VaultConnectionError,
+    VaultError,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._plan import TITLE
+from ansible_collections.vaultops.replication.plugins.module_utils._status import (
+    health_state,
+    read_replication_statuses,
+    read_type_status,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._tokens import HAS_JWT, JWT_IMPORT_ERROR
+from ansible_collections.vaultops.replication.plugins.module_utils._waiter import WaitTimeout, wait_until
+
+# ---------------------------------------------------------------------------------------------
+# Options
+
+# Options that describe how to reach one cluster, in the flat form (url, token ...), in the
+# ``cluster`` dict and, for a second cluster, as ``<prefix>_url`` ... or ``<prefix>_cluster``.
+CONNECTION_KEYS = ("url", "token", "ca_cert", "client_cert", "client_key", "validate_certs")
+_STRING_KEYS = ("url", "token", "ca_cert", "client_cert", "client_key")
+_PATH_KEYS = ("ca_cert", "client_cert", "client_key")
+
+# The Vault CLI's variables for the flat options. validate_certs reads VAULT_SKIP_VERIFY, inverted.
+ENVIRONMENT = {
+    "url": "VAULT_ADDR",
+    "token": "VAULT_TOKEN",
+    "ca_cert": "VAULT_CACERT",
+    "client_cert": "VAULT_CLIENT_CERT",
+    "client_key": "VAULT_CLIENT_KEY",
+}
+SKIP_VERIFY = "VAULT_SKIP_VERIFY"
+
+# Constraint keywords of AnsibleModule / ArgumentSpecValidator a module spec may carry.
+CONSTRAINTS = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
+
+
+def cluster_suboptions():
+    """Suboptions of ``cluster`` / ``<prefix>_cluster``: one cluster in one dict, the shape the
+    roles keep in ``topology_clusters[name]``."""
+    return dict(
+        url=dict(type="str"),
+        token=dict(type="str", no_log=True),
+        ca_cert=dict(type="path"),
+        client_cert=dict(type="path"),
+        client_key=dict(type="path", no_log=False),
+        validate_certs=dict(type="bool"),
+        name=dict(type="str"),
+        nodes=dict(type="list", elements="str"),
+    )
+
+
+def connection_argument_spec():
+    """The connection options every module takes.
+
+    No ``fallback`` and no default for the options ``cluster`` may also give: the context
+    resolves them (flat option, then ``cluster``, then the Vault CLI's environment variable,
+    then the default) so that a cluster given as a dict is never overridden by VAULT_ADDR.
+    """
+    return dict(
+        url=dict(type="str"),
+        token=dict(type="str", no_log=True),
+        ca_cert=dict(type="path"),
+        client_cert=dict(type="path"),
+        client_key=dict(type="path", no_log=False),
+        validate_certs=dict(type="bool"),
+        timeout=dict(type="int", default=30),
+        retries=dict(type="int", default=3),
+        cluster=dict(type="dict", options=cluster_suboptions()),
+    )
+
+
+def prefixed_connection_spec(prefix):
+    """Options ``<prefix>_url``, ``<prefix>_token``, ``<prefix>_ca_cert``, ``<prefix>_validate_certs``
+    and ``<prefix>_cluster`` for a second cluster (no environment fallbacks: the environment
+    describes the first one). Unset TLS options fall back to the module's own."""
+    return {
+        "%s_url" % prefix: dict(type="str"),
+        "%s_token" % prefix: dict(type="str", no_log=True),
+        "%s_ca_cert" % prefix: dict(type="path"),
+        "%s_validate_certs" % prefix: dict(type="bool"),
+        "%s_cluster" % prefix: dict(type="dict", options=cluster_suboptions()),
+    }
+
+
+def module_spec(argument_spec, **constraints):
+    """The whole spec of a module: connection options merged with its own, plus constraints.
+
+    Returns a dict of AnsibleModule keyword arguments (``argument_spec``, ``supports_check_mode``
+    and the constraint lists); the action plugins validate with the same dict.
+    """
+    spec = connection_argument_spec()
+    spec.update(argument_spec)
+    unknown = set(constraints) - set(CONSTRAINTS)
+    if unknown:
+        raise ValueError("unknown constraint keywords: %s" % ", ".join(sorted(unknown)))
+    out = dict(argument_spec=spec, supports_check_mode=True)
+    out.update((k, v) for k, v in constraints.items() if v)
+    return out
+
+
+def missing_libraries(runner_class=None):
+    """``[(library, import traceback)]`` of the Python libraries the runner needs but cannot import."""
+    missing = []
+    if not HAS_REQUESTS:
+        missing.append(("requests", REQUESTS_IMPORT_ERROR))
+    if getattr(runner_class, "REQUIRES_JWT", False) and not HAS_JWT:
+        missing.append(("PyJWT", JWT_IMPORT_ERROR))
+    return missing
+
+
+def censor(result, no_log_values):
+    """``result`` with every no_log value masked, exactly as AnsibleModule.exit_json does it
+    (top-level booleans and None are kept as they are)."""
+    if not no_log_values:
+        return result
+    preserved = dict((k, v) for k, v in result.items() if v is None or isinstance(v, bool))
+    cleaned = remove_values(result, no_log_values)
+    cleaned.update(preserved)
+    return cleaned
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+
+def describe_connection_error(exc, option_prefix=""):
+    """Message for a VaultConnectionError with the fix spelled out in option names.
+
+    ``option_prefix`` is "" for the module's own cluster or e.g. "primary_" for a second one.
+    """
+    p = option_prefix
+    env = " (or VAULT_CACERT)" if not p else ""
+    cause = (exc.cause or "").lower()
+    hint = ""
+    if exc.reason == "tls":
+        if "certificate verify failed" in cause or "unknown ca" in cause or "self signed" in cause \
+                or "self-signed" in cause or "unable to get local issuer" in cause:
+            if "hostname" in cause or "ip address mismatch" in cause or "doesn't match" in cause:
+                hint = ("the server certificate does not name the host in %surl; use a host name or "
+                        "address listed in the certificate" % p)
+            else:
+                hint = ("certificate verify failed: set %sca_cert%s to the CA bundle that signed the Vault "
+                        "server certificate (or %svalidate_certs=false for a throw-away lab only)" % (p, env, p))
+        elif "wrong version number" in cause or "record layer failure" in cause or "http request" in cause:
+            hint = "the server does not speak TLS on that port; check the scheme of %surl (http:// vs https://)" % p
+        elif "expired" in cause:
+            hint = "the Vault server certificate has expired"
+        else:
+            hint = "check %sca_cert, %sclient_cert/%sclient_key and the scheme of %surl" % (p, p, p, p)
+    elif exc.reason == "refused":
+        hint = "nothing listens there: check %surl and that Vault is running" % p
+    elif exc.reason == "dns":
+        hint = "the host name in %surl does not resolve" % p
+    elif exc.reason == "timeout":
+        hint = "no answer in time: check %surl, firewalls, or raise timeout" % p
+    elif (exc.url or "").startswith("http://") and ("closed connection" in cause or "connection aborted" in cause
+                                                    or "connection reset" in cause or "badstatusline" in cause):
+        hint = "the server hung up on plain HTTP; if Vault listens with TLS, use https:// in %surl" % p
+    return "%s; %s" % (exc.message, hint) if hint else exc.message
+
+
+def error_message(exc, action, option_prefix=""):
+    """``Failed to <action> (<METHOD> <path>): HTTP <status>: <errors>`` or the transport message."""
+    if isinstance(exc, VaultAPIError):
+        detail = "; ".join(exc.errors) if exc.errors else "no error message in the response"
+        return "Failed to %s (%s %s): HTTP %d: %s" % (action, exc.method, exc.path, exc.status, detail)
+    if isinstance(exc, VaultConnectionError):
+        return "Failed to %s: %s" % (action, describe_connection_error(exc, option_prefix))
+    if isinstance(exc, VaultError):
+        return "Failed to %s: %s" % (action, exc.message)
+    return "Failed to %s: %s" % (action, exc)
+
+
+def _sentence(label):
+    """``label`` at the start of a sentence."""
+    return label[:1].upper() + label[1:]
+
+
+def _norm_url(url):
+    return (url or "").strip().rstrip("/").lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# The context
+
+
+class RunnerExit(BaseException):
+    """Ends a run with ``result`` as the task result (``failed`` set when it failed).
+
+    A BaseException, like the SystemExit that AnsibleModule.exit_json raises, so that no
+    ``except Exception`` in a runner swallows the end of the run.
+    """
+
+    def __init__(self, result):
+        super().__init__(result.get("msg") or "run ended")
+        self.result = result
+
+
+class RunnerContext:
+    """What a runner gets instead of an AnsibleModule.
+
+    ``params`` are the validated options with the connection options resolved (flat option,
+    then ``cluster`` / ``<prefix>_cluster``, then the environment, then the default);
+    ``check_mode`` and ``_diff`` (also ``diff``) as on AnsibleModule; ``warn()``;
+    ``fail_json()`` / ``exit_json()`` raise RunnerExit. ``env`` is the environment the Vault
+    CLI variables are read from (the process environment by default).
+    """
+
+    def __init__(self, params, check_mode=False, diff=False, env=None):
+        self.params = dict(params)
+        self.check_mode = bool(check_mode)
+        self._diff = bool(diff)
+        self.env = os.environ if env is None else env
+        self.warnings = []
+        # Secrets that reached the run other than through a no_log option (VAULT_TOKEN).
+        self.no_log_values = set()
+        self.names = {}
+        self._client = None
+        self._clients = {}
+
+    @property
+    def diff(self):
+        return self._diff
+
+    # -- ending the run ------------------------------------------------------------------------
+
+    def warn(self, warning):
+        self.warnings.append(str(warning))
+
+    def fail_json(self, msg, **kwargs):
+        kwargs.update(failed=True, msg=str(msg))
+        raise RunnerExit(kwargs)
+
+    def exit_json(self, **kwargs):
+        raise RunnerExit(kwargs)
+
+    # -- connection options ----------------------------------------------------------------------
+
+    def resolve_connection(self):
+        """Fill the flat connection options from ``cluster`` / ``<prefix>_cluster`` and the
+        environment. A flat option given (not None, not empty) always wins."""
+        p = self.params
+        cluster = p.get("cluster") or {}
+        for key in CONNECTION_KEYS:
+            if not _unset(p.get(key)):
+                continue
+            value = cluster.get(key)
+            if _unset(value):
+                value = self._from_environment(key)
+                if key == "token" and value:
+                    # AnsibleModule hides fallback values of no_log options; so does the result.
+                    self.no_log_values.add(value)
+            p[key] = value
+        if p.get("validate_certs") is None:
+            p["validate_certs"] = True
+        self.names[""] = cluster.get("name") or None
+
+        for prefix in self.cluster_prefixes():
+            other = p.get("%s_cluster" % prefix) or {}
+            for key in CONNECTION_KEYS:
+                option = "%s_%s" % (prefix, key)
+                if _unset(p.get(option)) and not _unset(other.get(key)):
+                    p[option] = other[key]
+            self.names[prefix] = other.get("name") or None
+
+        # The nodes of the cluster are the standbys to unseal, where a module unseals standbys
+        # (only with the keys to do it, and never the node the module talks to).
+        nodes = cluster.get("nodes")
+        if nodes and "standby_urls" in p and not p.get("standby_urls") and p.get("unseal_keys"):
+            own = _norm_url(p.get("url"))
+            p["standby_urls"] = [n for n in nodes if n and _norm_url(n) != own]
+        return p
+
+    def cluster_prefixes(self):
+        """Prefixes of the second clusters this module takes (``primary`` for ``primary_cluster`` ...)."""
+        return sorted(k[:-len("_cluster")] for k in self.params if k.endswith("_cluster") and k != "cluster")
+
+    def _from_environment(self, key):
+        if key == "validate_certs":
+            raw = self.env.get(SKIP_VERIFY)
+            if raw is None or raw.strip() == "":
+                return None
+            value = raw.strip().lower()
+            if value in BOOLEANS_TRUE:
+                return False
+            if value in BOOLEANS_FALSE:
+                return True
+            self.fail_json(msg="validate_certs is not set and the environment variable %s=%s is not a boolean: set "
+                               "%s to true or false, or set validate_certs." % (SKIP_VERIFY, raw, SKIP_VERIFY))
+        name = ENVIRONMENT[key]
+        value = self.env.get(name)
+        if _unset(value):
+            return None
+        if key in _PATH_KEYS:
+            value = os.path.expanduser(os.path.expandvars(value))
+        return value
+
+    # -- clients ---------------------------------------------------------------------------------
+
+    def _build_client(self, url_option, url, token, ca_cert, client_cert, client_key, validate_certs):
+        if not url:
+            if url_option == "url":
+                self.fail_json(msg="url is required: set the url option, cluster.url or the VAULT_ADDR environment "
+                                   "variable")
+            prefix = url_option[:-len("_url")]
+            self.fail_json(msg="%s is required for this operation (or %s_cluster.url)" % (url_option, prefix))
+        timeout = self.params.get("timeout")
+        retries = self.params.get("retries")
+        try:
+            return VaultClient(url, token=token, ca_cert=ca_cert, client_cert=client_cert, client_key=client_key,
+                               validate_certs=validate_certs, timeout=30 if timeout is None else timeout,
+                               retries=3 if retries is None else retries)
+        except VaultError as exc:
+            self.fail_json(msg="Invalid connection options (%s, timeout, retries, client_cert/client_key): %s"
+                           % (url_option, exc.message))
+
+    @property
+    def client(self):
+        """The VaultClient for ``url`` (built on first use, then reused)."""
+        if self._client is None:
+            p = self.params
+            self._client = self._build_client("url", p.get("url"), p.get("token"), p.get("ca_cert"),
+                                              p.get("client_cert"), p.get("client_key"),
+                                              p.get("validate_certs") is not False)
+        return self._client
+
+    def client_for(self, prefix):
+        """A VaultClient for a second cluster given by ``<prefix>_url`` and friends (or ``<prefix>_cluster``).
+
+        ``<prefix>_token`` is never taken from ``token`` (each cluster has its own), while
+        unset ``<prefix>_ca_cert`` / ``<prefix>_validate_certs`` / client certificate
+        inherit the module's own TLS settings (usually one CA signs every cluster).
+        """
+        if prefix not in self._clients:
+            p = self.params
+            ca_cert = p.get("%s_ca_cert" % prefix) or p.get("ca_cert")
+            validate = p.get("%s_validate_certs" % prefix)
+            if validate is None:
+                validate = p.get("validate_certs") is not False
+            self._clients[prefix] = self._build_client(
+                "%s_url" % prefix, p.get("%s_url" % prefix), p.get("%s_token" % prefix), ca_cert,
+                p.get("%s_client_cert" % prefix) or p.get("client_cert"),
+                p.get("%s_client_key" % prefix) or p.get("client_key"), validate)
+        return self._clients[prefix]
+
+    # -- how clusters are named in messages -----------------------------------------------------
+
+    def label(self, url, noun="cluster", prefix=""):
+        """``the cluster at <url>``, or ``cluster 'dr' at <url>`` when ``cluster.name`` (or
+        ``<prefix>_cluster.name``) names it."""
+        name = self.names.get(prefix)
+        if name:
+            return "%s '%s' at %s" % (noun, name, url)
+        return "the %s at %s" % (noun, url)
+
+    def where(self, url, prefix=""):
+        """``<url>``, followed by `` (cluster 'dr')`` when the cluster has a name."""
+        name = self.names.get(prefix)
+        return "%s (cluster '%s')" % (url, name) if name else url
+
+    # -- failures --------------------------------------------------------------------------------
+
+    error_message = staticmethod(error_message)
+
+    def fail_from(self, exc, action, option_prefix="", **result):
+        """Fail the task once, with the one message shape, for any error of the Vault code.
+
+        Extra keyword arguments are returned alongside ``msg`` (e.g. ``changed``, ``status``).
+        """
+        if isinstance(exc, VaultAPIError):
+            result.setdefault("http_status", exc.status)
+            result.setdefault("vault_errors", list(exc.errors))
+        elif isinstance(exc, VaultConnectionError):
+            result.setdefault("connection_error", exc.reason)
+        self.fail_json(msg=error_message(exc, action, option_prefix), **result)
+
+    # -- checks before a change ------------------------------------------------------------------
+    # They fail the task with a message naming ``label`` (e.g. "the cluster at <url>");
+    # ``option_prefix`` names the options of a second cluster in connection hints.
+
+    def check_unsealed(self, client, label, option_prefix="", unseal_hint="vault operator unseal"):
+        """Fail unless the node behind ``client`` answers sys/health as initialised and unsealed."""
+        try:
+            code, body = _api.health(client)
+        except VaultError as exc:
+            self.fail_from(exc, "reach %s" % label, option_prefix=option_prefix)
+        state = health_state(code, body)
+        if state == "uninitialized":
+            self.fail_json(msg="%s is not initialised; initialise and unseal it first." % _sentence(label))
+        if state == "sealed":
+            self.fail_json(msg="%s is sealed; unseal it (%s) and run again." % (_sentence(label), unseal_hint))
+        return code, body or {}
+
+    def check_token(self, client, label, option="token", option_prefix=""):
+        """Fail unless ``client`` carries a token that cluster accepts (lookup-self), so that a
+        bad token stops the run before its first write rather than half way through."""
+        if not client.token:
+            where = " (or VAULT_TOKEN)" if option == "token" else ""
+            self.fail_json(msg="A Vault token for %s is required for this change: set '%s'%s." % (label, option, where))
+        try:
+            _api.lookup_self(client)
+        except VaultAPIError as exc:
+            if exc.status == 403:
+                self.fail_json(msg="The token given in '%s' was rejected by %s (HTTP 403 permission denied): it is "
+                                   "invalid or expired. Give a valid token." % (option, label))
+            self.fail_from(exc, "check the token '%s' on %s" % (option, label), option_prefix=option_prefix)
+        except VaultError as exc:
+            self.fail_from(exc, "check the token '%s' on %s" % (option, label), option_prefix=option_prefix)
+
+    def read_replication(self, client, label, option_prefix=""):
+        """Both replication types of ``client`` (``_status.read_replication_statuses``), failing the
+        task when they cannot be read."""
+        try:
+            return read_replication_statuses(client)
+        except VaultError as exc:
+            self.fail_from(exc, "read the replication status of %s" % label, option_prefix=option_prefix)
+
+    def wait_out_bootstrap(self, statuses, client, rtype, label, timeout, option_prefix=""):
+        """``statuses`` again, or, when ``rtype`` is bootstrapping (a new secondary loading its
+        first snapshot), the statuses read once that is over: a decision taken mid-bootstrap would
+        act on a state that is about to change. Fails after ``timeout`` seconds."""
+        if statuses[rtype].role != "bootstrapping":
+            return statuses
+        try:
+            wait_until(lambda: read_type_status(client, rtype, retry_on_status=False),
+                       lambda s: s.role != "bootstrapping", timeout,
+                       "the %s bootstrap of %s to finish" % (TITLE[rtype], label))
+        except WaitTimeout:
+            self.fail_json(msg="%s is still bootstrapping as a %s secondary after %ss; wait for it to finish (or raise "
+                               "wait_timeout) and run again." % (_sentence(label), TITLE[rtype], timeout))
+        return self.read_replication(client, label, option_prefix=option_prefix)
+
+
+def _unset(value):
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def execute(runner_class, params, check_mode=False, diff=False, env=None):
+    """Run ``runner_class(context).run()`` and return the task result as a dict.
+
+    ``params``: validated options (AnsibleModule.params, or the action plugin's validated task
+    arguments). A failure is a result with ``failed=True`` and ``msg``; warnings are collected
+    in ``warnings``. Every result carries ``started`` and ``ended`` (epoch seconds) and
+    ``elapsed`` (seconds), for timelines built from task results. (Not ``finished``: ansible-core
+    reserves that result key for async jobs and turns it into a boolean.)
+    """
+    started = time.time()
+    ctx = RunnerContext(params, check_mode=check_mode, diff=diff, env=env)
+    try:
+        missing = missing_libraries(runner_class)
+        if missing:
+            ctx.fail_json(msg="Failed to import the required Python library (%s). Install it into the Python that "
+                              "runs this task." % ", ".join(name for name, _error in missing))
+        ctx.resolve_connection()
+        returned = runner_class(ctx).run()
+        if isinstance(returned, dict):
+            result = returned
+        else:
+            result = dict(failed=True, msg="%s ended without a result (a bug in vaultops.replication)."
+                          % getattr(runner_class, "__name__", "the runner"))
+    except RunnerExit as end:
+        result = end.result
+    except VaultError as exc:
+        # Runners turn Vault errors into messages themselves; one that slipped through still
+        # ends as a task failure with a message, not a traceback.
+        result = dict(failed=True, msg=error_message(exc, "talk to Vault"))
+    ended = time.time()
+    if ctx.warnings:
+        result["warnings"] = list(result.get("warnings") or []) + ctx.warnings
+    result.update(started=started, ended=ended, elapsed=round(ended - started, 3))
+    return censor(result, ctx.no_log_values)
