@@ -178,7 +178,28 @@ def _methods_section(out: dict[str, Any]) -> list[str]:
         if steps:
             lines += ["Inside (a), median seconds per step: " + ", ".join(f"{k} {v:.3f}" for k, v in steps.items())
                       + ".", ""]
+        lines += _time_by_action(meth["samples"].get(profile, {}).get("collection", []), profile)
     return lines
+
+
+def _time_by_action(samples: list[dict[str, Any]], profile: str, top: int = 10) -> list[str]:
+    """Where (c) spends its wall time, median over the runs (see failover.timeline)."""
+    good = [s["timeline"] for s in samples if "timeline" in s]
+    if not good:
+        return []
+    actions = {a for t in good for a in t["by_action"]}
+
+    def med(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[len(ordered) // 2]
+    rows = [[f"`{a}`", med([t["by_action"].get(a, {}).get("tasks", 0) for t in good]),
+             med([t["by_action"].get(a, {}).get("seconds", 0.0) for t in good])] for a in actions]
+    rows.sort(key=lambda r: -r[2])
+    startup = med([t["startup_s"] for t in good])
+    lines = [f"Where (c) spends its time on `{profile}` (median of the runs; a task's share is the time from its "
+             "start to the next task's start, so waits, forks and result handling are included):", ""]
+    return lines + _table(["action", "tasks", "seconds"],
+                          [["ansible-playbook start-up before the first task", "-", startup]] + rows[:top])
 
 
 def _raw_steps(samples: list[dict[str, Any]]) -> dict[str, float]:

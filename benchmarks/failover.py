@@ -197,11 +197,29 @@ class Run:
                                       if sum(t["results"].values()) > t["results"]["skipped"])
             result["results"] = data["results"]
             result["retries"] = data["retries"]
+            result["timeline"] = timeline(data, result["start"])
         if result["returncode"] != 0:
             result["output_tail"] = _procs.log_tail(log, self.secrets)
             if check:
                 raise _labs.BenchFailure(f"{self.label} exited {result['returncode']}:\n{result['output_tail']}")
         return result
+
+
+def timeline(data: dict[str, Any], process_start: float) -> dict[str, Any]:
+    """Where an ansible-playbook run spent its wall time: start-up until the first task, then
+    each task's share = the gap to the next task's start (strategy, forks and result handling
+    included), the last one until the end of the run; summed per action."""
+    tasks = data["tasks"]
+    if not tasks:
+        return {"startup_s": data["finished"] - process_start, "by_action": {}}
+    by_action: dict[str, list[float]] = {}
+    starts = [t["start"] for t in tasks] + [data["finished"]]
+    for task, nxt in zip(tasks, starts[1:]):
+        entry = by_action.setdefault(task["action"], [0, 0.0])
+        entry[0] += 1
+        entry[1] += nxt - task["start"]
+    return {"startup_s": tasks[0]["start"] - process_start,
+            "by_action": {k: {"tasks": v[0], "seconds": v[1]} for k, v in by_action.items()}}
 
 
 def ansible_playbook(*args: str) -> list[str]:

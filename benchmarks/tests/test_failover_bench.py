@@ -120,3 +120,15 @@ def test_report_renders_tables_targets_and_plot(tmp_path):
     pytest.importorskip("matplotlib")
     assert tmp_path / "page.png" in written
     assert (tmp_path / "page.png").stat().st_size > 10_000
+
+
+def test_timeline_attributes_every_second_to_an_action():
+    data = {"finished": 20.0, "tasks": [
+        {"name": "a", "action": "ansible.builtin.set_fact", "start": 12.0},
+        {"name": "b", "action": "vaultops.replication.promote", "start": 13.0},
+        {"name": "c", "action": "ansible.builtin.set_fact", "start": 17.5},
+    ]}
+    t = failover.timeline(data, process_start=10.0)
+    assert t["startup_s"] == 2.0
+    assert t["by_action"]["ansible.builtin.set_fact"] == {"tasks": 2, "seconds": 3.5}
+    assert t["by_action"]["vaultops.replication.promote"] == {"tasks": 1, "seconds": 4.5}
