@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api
+import time
+
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _switchover
 from ansible_collections.vaultops.replication.plugins.module_utils._client import (
     VaultAPIError,
     VaultConnectionError,
@@ -228,6 +230,9 @@ class Runner:
         self.warnings = []
         self.vault_warnings = []
         self.demoted_old_url = None
+        # Timeline of this run (step, cluster, start, end, duration, detail) for the roles' reports.
+        self.steps = []
+        self.facts = {}
 
     def fail(self, msg, **extra):
         if self.demoted_old_url and "promoted" not in extra:
@@ -413,6 +418,107 @@ class Runner:
         except VaultError as exc:
             self.fail_api(exc, "read the status of %s" % self.where)
 
+    # -- timeline ---------------------------------------------------------------------
+
+    def step(self, name, cluster, start, end, detail):
+        self.steps.append({"step": name, "cluster": cluster, "start": round(start, 3), "end": round(end, 3),
+                           "duration": round(max(end - start, 0.0), 3), "detail": detail})
+
+    # -- planned switch-over ----------------------------------------------------------
+
+    def switch_over(self, old):
+        """Quiesce, demote the old primary, prove the secondary holds its final state (else promote
+        it back and retry): _switchover.demote_for_switchover. Returns its evidence."""
+        p = self.params
+        marks = {"start": time.time()}
+
+        def on_step(name, info):
+            marks[name] = time.time()
+            if name == "quiesced" and info.get("wal") is not None:
+                marks["wal"] = info["wal"]
+
+        try:
+            evidence = _switchover.demote_for_switchover(
+                self.client, self.old_client, p["dr_operation_token"], secondary_id=None,
+                quiesce_window=p["quiesce_window"], quiesce_timeout=p["quiesce_timeout"],
+                catchup_timeout=min(30, p["wait_timeout"]), attempts=p["switchover_attempts"],
+                wait_timeout=p["wait_timeout"], on_step=on_step)
+        except _switchover.SwitchoverError as exc:
+            self.fail(exc.message, changed=exc.changed, switchover=dict(exc.result, outcome=exc.outcome),
+                      old_primary_demoted=exc.outcome in (_switchover.ROLLBACK_FAILED, _switchover.UNKNOWN))
+        now = time.time()
+        demoted = marks.get("demoted", now)
+        self.step("demote old primary", old.url, marks["start"], demoted,
+                  "quiet at WAL %s, demoted (attempt %s, %s rollback(s))" % (
+                      evidence.get("wal_at_demotion"), evidence.get("attempts"), evidence.get("rollbacks")))
+        self.step("wait for last WAL", self.client.url, demoted, marks.get("proven", now),
+                  "holds the demoted cluster's final state (merkle root %s)" % (evidence.get("merkle_root") or "?"))
+        self.facts.update(disrupted_at=demoted, old_primary_last_wal=evidence.get("wal_at_demotion"),
+                          new_primary_wal_at_promotion=evidence.get("target_last_remote_wal"))
+        return evidence
+
+    def prove_demoted(self, old, target):
+        """The old primary was demoted earlier (an interrupted run): promote only if the secondary
+        holds its final state. Waits up to a few seconds for the roots to meet."""
+        start = time.time()
+
+        def probe():
+            return (read_type_status(self.old_client, self.rtype, retry_on_status=False),
+                    read_type_status(self.client, self.rtype, retry_on_status=False))
+
+        try:
+            demoted, tgt = wait_until(probe, lambda v: _switchover.proof_holds(*v), min(5, self.params["wait_timeout"]),
+                                      "the secondary to hold the demoted cluster's final state", interval=0.02,
+                                      max_interval=0.5)
+        except WaitTimeout as exc:
+            demoted, tgt = exc.last_value or (old.status, target)
+            self.fail("refusing to promote: the old primary %s was demoted earlier (DR secondary without a primary), "
+                      "but %s does not hold its final state (merkle root %s there, %s on the old primary; last WAL "
+                      "received %s). Promoting would lose writes the old primary acknowledged. Promote the old primary "
+                      "back (vaultops.replication.promote with url set to it and a DR operation token valid there), "
+                      "let the secondary catch up, and switch over again; only if the old primary is lost for good, "
+                      "run an unplanned failover." % (
+                          old.url, self.where, getattr(tgt, "merkle_root", None) or "-",
+                          getattr(demoted, "merkle_root", None) or "-", getattr(tgt, "last_remote_wal", None)))
+        except VaultError as exc:
+            self.fail_api(exc, "compare the demoted old primary with %s" % self.where)
+        self.step("wait for last WAL", self.client.url, start, time.time(),
+                  "holds the final state of %s, demoted earlier (merkle root %s)" % (old.url, demoted.merkle_root))
+        self.facts.update(new_primary_wal_at_promotion=tgt.last_remote_wal)
+        return tgt
+
+    # -- fencing ----------------------------------------------------------------------
+
+    def fence(self, old):
+        """After the promotion: the old primary must not serve next to the new one. Demote it if it
+        answers as primary of this set; if it does not answer, wait up to fence_timeout for it.
+        Returns True when it is fenced (or has nothing to fence), False when it stayed away."""
+        start = time.time()
+        timeout = self.params["fence_timeout"]
+        seen = old
+        if seen.status is None and timeout > 0:
+            def probe():
+                now = self.observe_old()
+                return now
+
+            try:
+                seen = wait_until(probe, lambda o: o.status is not None, timeout,
+                                  "the old primary %s to answer unsealed" % old.url, interval=0.2, max_interval=1.0)
+            except WaitTimeout as exc:
+                seen = exc.last_value or old
+        if seen.status is None:
+            self.step("fence old primary", old.url, start, time.time(),
+                      "PENDING: %s" % ("sealed" if seen.sealed else "unreachable"))
+            return False
+        if seen.status.is_primary and seen.status.cluster_id == self.facts.get("cluster_id", seen.status.cluster_id):
+            self.facts.setdefault("old_primary_last_wal", seen.status.last_shipped_wal)
+            self.demote_old(seen)
+            self.changed_so_far = True
+            self.step("fence old primary", old.url, start, time.time(), "demoted")
+        else:
+            self.step("fence old primary", old.url, start, time.time(), "nothing to fence: %s" % seen.status.role)
+        return True
+
     # -- main -------------------------------------------------------------------------
 
     def run(self):
@@ -423,6 +529,13 @@ class Runner:
                       "which cluster to demote.")
         if p["wait_timeout"] <= 0:
             self.fail("wait_timeout must be a positive number of seconds, got %d." % p["wait_timeout"])
+        if p["fence_timeout"] < 0:
+            self.fail("fence_timeout must be 0 or more seconds, got %d." % p["fence_timeout"])
+        if p["switchover"] and p["demote_old_primary"] and self.rtype == "dr":
+            problem = _switchover.check_options(p["dr_operation_token"] or "-", p["quiesce_window"],
+                                                p["quiesce_timeout"], 1, p["switchover_attempts"], p["wait_timeout"], 0)
+            if problem:
+                self.fail(problem.replace("attempts must", "switchover_attempts must") + " Nothing was changed.")
         if p["old_primary_url"] and same_url(self.client.url, p["old_primary_url"]):
             self.fail("old_primary_url is the same as url; url is the secondary to promote, old_primary_url its "
                       "current primary.")
@@ -470,15 +583,58 @@ class Runner:
             result["msg"] = self.summary(plan, old, check=True)
             return self.exit(result, before, after)
 
-        if plan.demote_old:
+        run_start = time.time()
+        use_switchover = (self.rtype == "dr" and p["switchover"] and not p["unplanned_failover"])
+        self.facts["cluster_id"] = target.cluster_id
+        fenced_by_run = False
+        if plan.demote_old and plan.promote and use_switchover:
+            result["switchover"] = self.switch_over(old)
+            self.changed_so_far = True
+            self.demoted_old_url = old.url
+            fenced_by_run = True
+        elif plan.demote_old:
+            start = time.time()
+            self.facts.setdefault("old_primary_last_wal", old.status.last_shipped_wal)
             self.demote_old(old)
             self.changed_so_far = True
             self.demoted_old_url = old.url
+            fenced_by_run = True
+            self.facts.setdefault("disrupted_at", start)
+            self.step("demote old primary" if plan.promote else "fence old primary", old.url, start, time.time(),
+                      "demoted" if plan.promote else "demoted: it still claimed the primary role")
+        elif (plan.promote and use_switchover and old is not None and old.status is not None
+              and old.status.is_secondary and old.status.cluster_id == target.cluster_id
+              and not old.status.is_connected):
+            target = self.prove_demoted(old, target)
         if plan.promote:
+            self.facts.setdefault("new_primary_wal_at_promotion", target.last_remote_wal)
+            start = time.time()
             self.promote()
             self.changed_so_far = True
-        if plan.promote:
             self.wait_promoted()
+            self.facts["promoted_at"] = time.time()
+            self.step("promote", self.client.url, start, self.facts["promoted_at"],
+                      "promoted (%s)" % ("planned switch-over" if use_switchover and self.demoted_old_url
+                                         else plan.reason or "promoted"))
+            if not p["unplanned_failover"]:
+                self.facts.setdefault("disrupted_at", start)
+            else:
+                self.facts.setdefault("disrupted_at", run_start)
+        fence_pending = False
+        if old is not None and not fenced_by_run:
+            fence_pending = not self.fence(old)
+        elif old is not None and plan.promote:
+            self.step("fence old primary", old.url, time.time(), time.time(), "demoted by this run")
+        result.update(fence_pending=fence_pending, steps=self.steps,
+                      disrupted_at=self.facts.get("disrupted_at"), promoted_at=self.facts.get("promoted_at"),
+                      old_primary_last_wal=self.facts.get("old_primary_last_wal"),
+                      new_primary_wal_at_promotion=self.facts.get("new_primary_wal_at_promotion"))
+        if fence_pending:
+            self.warnings.append("the old primary %s did not answer unsealed within fence_timeout (%ss): it is NOT "
+                                 "fenced. When it comes back it still believes it is primary; demote it at once "
+                                 "(run this task again, or replication_primary state: demoted)." % (
+                                     old.url, p["fence_timeout"]))
+        result["changed"] = self.changed_so_far or plan.changed
 
         try:
             statuses_after = read_replication_statuses(self.client)
@@ -530,6 +686,11 @@ def argument_spec():
         demote_old_primary=dict(type="bool", default=False),
         unplanned_failover=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=180),
+        switchover=dict(type="bool", default=True),
+        quiesce_window=dict(type="float", default=0.5),
+        quiesce_timeout=dict(type="int", default=60),
+        switchover_attempts=dict(type="int", default=2),
+        fence_timeout=dict(type="int", default=0),
     )
     spec.update(prefixed_connection_spec("old_primary"))
     return spec

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _topology
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultError
 from ansible_collections.vaultops.replication.plugins.module_utils._plan import TITLE, TYPES
 from ansible_collections.vaultops.replication.plugins.module_utils._runner import (
+    cluster_suboptions,
     module_spec as _module_spec,
     prefixed_connection_spec,
 )
@@ -65,8 +66,17 @@ def module_spec():
         mode=dict(type="str", default="both", choices=["dr", "performance", "both"]),
         wait_for=dict(type="list", elements="str", default=[], choices=["connected", "streaming", "caught_up"]),
         wait_timeout=dict(type="int", default=60),
+        clusters=dict(type="list", elements="dict", options=cluster_suboptions()),
+        declared=dict(type="dict"),
+        expect=dict(type="dict", options=dict(
+            dr_primary=dict(type="str", required=True),
+            dr_secondaries=dict(type="list", elements="str", default=[]),
+            performance_secondaries=dict(type="list", elements="str", default=[]),
+            dr_members=dict(type="list", elements="str"),
+        )),
         **prefixed_connection_spec("primary")
-    ))
+    ), mutually_exclusive=[("clusters", "wait_for")],
+        required_by={"expect": "clusters", "declared": "clusters"})
 
 
 class Runner(object):
@@ -75,6 +85,8 @@ class Runner(object):
         self.params = ctx.params
 
     def run(self):
+        if self.params.get("clusters") is not None:
+            return self.run_many()
         ctx = self.ctx
         p = self.params
         mode = p["mode"]
@@ -165,4 +177,62 @@ class Runner(object):
         for t in TYPES:
             if mode in (t, "both"):
                 result[t] = statuses[t].as_dict()
+        ctx.exit_json(**result)
+
+    # -- several clusters at once ----------------------------------------------------------
+
+    def clients(self):
+        """``{name: VaultClient}`` for O(clusters), in their order; names default to the URL."""
+        ctx = self.ctx
+        out = {}
+        for index, c in enumerate(self.params["clusters"]):
+            if not c.get("url"):
+                ctx.fail_json(msg="clusters[%d] has no url: every entry needs the cluster's API address (url)." % index)
+            name = c.get("name") or c["url"]
+            if name in out:
+                ctx.fail_json(msg="clusters lists '%s' twice; give each entry a distinct name (or url)." % name)
+            out[name] = ctx._build_client("clusters[%d].url" % index, c["url"], c.get("token"), c.get("ca_cert"),
+                                          c.get("client_cert"), c.get("client_key"), c.get("validate_certs") is not False)
+        return out
+
+    def run_many(self):
+        """Read every cluster of O(clusters) at once; with O(expect), wait until the topology is as expected."""
+        ctx = self.ctx
+        p = self.params
+        if p["wait_timeout"] < 0:
+            ctx.fail_json(msg="wait_timeout must be 0 or more seconds.")
+        clients = self.clients()
+        expect = p.get("expect")
+        if expect is not None:
+            named = [expect["dr_primary"]] + list(expect["dr_secondaries"]) + list(expect["performance_secondaries"]) \
+                + list(expect.get("dr_members") or [])
+            unknown = sorted(set(n for n in named if n not in clients))
+            if unknown:
+                ctx.fail_json(msg="expect names %s, which %s not in clusters (by name); list every cluster the "
+                                  "expectation mentions." % (", ".join(unknown), "is" if len(unknown) == 1 else "are"))
+        nodes = dict((c.get("name") or c["url"], c.get("nodes") or []) for c in p["clusters"])
+        started = time.monotonic()
+
+        def observe():
+            seen = _topology.observe(clients)
+            problems = []
+            if expect is not None:
+                problems = _topology.expectation_problems(
+                    seen, expect["dr_primary"], expect["dr_secondaries"], expect["performance_secondaries"],
+                    dr_members=expect.get("dr_members"))
+            return seen, problems
+
+        seen, problems = observe()
+        if problems and p["wait_timeout"] > 0:
+            try:
+                seen, problems = wait_until(observe, lambda v: not v[1], p["wait_timeout"],
+                                            "the expected topology", interval=0.02, max_interval=0.5)
+            except WaitTimeout as exc:
+                seen, problems = exc.last_value or (seen, problems)
+        result = _topology.summary(seen, nodes)
+        result.update(changed=False, problems=problems, waited=round(time.monotonic() - started, 3),
+                      rows=_topology.rows(seen, p.get("declared")))
+        if problems:
+            ctx.fail_json(msg="The replication topology is not as expected%s: %s" % (
+                " after waiting %ss" % p["wait_timeout"] if p["wait_timeout"] else "", "; ".join(problems)), **result)
         ctx.exit_json(**result)

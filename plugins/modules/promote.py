@@ -88,6 +88,45 @@ options:
         (M(vaultops.replication.replication_secondary)).
     type: bool
     default: false
+  switchover:
+    description:
+      - With O(demote_old_primary=true) and O(mode=dr), a planned switch-over that cannot lose writes the old primary
+        acknowledged, in one operation - wait until the old primary is quiet (its WAL index and Merkle root unchanged
+        for O(quiesce_window) seconds, and this secondary caught up with it), demote it, then prove that this secondary
+        holds the demoted cluster's final state (equal Merkle roots, read after the demotion) before promoting.
+      - If the proof fails (a write slipped in between), the old primary is promoted back and this secondary re-attached
+        to it, so nothing is lost, and the switch-over is tried again (O(switchover_attempts)). If clients never stop
+        writing, the task fails before the demotion (the old primary keeps serving) and says to drain them.
+      - The rollback promotes the old primary with O(dr_operation_token); a batch DR operation token minted on the
+        primary is valid there too.
+      - Also when the old primary was demoted by an interrupted earlier run, the promotion waits for the same proof
+        and refuses without it.
+      - V(false) demotes and promotes without these checks. Ignored with O(unplanned_failover=true) (the writes the
+        old primary had not replicated are given up) and for O(mode=performance).
+    type: bool
+    default: true
+  quiesce_window:
+    description: Seconds the old primary's WAL index must stay unchanged before the switch-over demotes it (0 - only
+      caught up).
+    type: float
+    default: 0.5
+  quiesce_timeout:
+    description: Seconds to wait for the old primary to be quiet. Clients still writing after that fail the task before
+      anything is changed.
+    type: int
+    default: 60
+  switchover_attempts:
+    description: Switch-over attempts in all (each failed proof is rolled back before the next).
+    type: int
+    default: 2
+  fence_timeout:
+    description:
+      - After the promotion (or when this cluster is already primary), if the old primary (O(old_primary_url)) does not
+        answer unsealed, wait up to this many seconds for it to come back, then demote it if it claims the primary
+        role (fencing). If it stays away RV(fence_pending) is true and a warning says to demote it as soon as it is
+        back. 0 does not wait.
+    type: int
+    default: 0
   unplanned_failover:
     description:
       - Acknowledge an unplanned failover. The old primary is lost, or fenced so that it cannot
@@ -176,6 +215,8 @@ EXAMPLES = r"""
     old_primary_url: https://vault-a.example.com:8200
     old_primary_token: "{{ vault_admin_token }}"
     demote_old_primary: true
+    # Default: quiesce, demote, prove the secondary holds the final state, promote (else roll back).
+    quiesce_timeout: 120
 
 # --- Unplanned DR failover: the primary site is gone --------------------------------
 - name: Promote the DR secondary after the primary was lost
@@ -217,6 +258,47 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+steps:
+  description:
+    - Timeline of what this run did, for reports - C(step) (V(demote old primary), V(wait for last WAL), V(promote),
+      V(fence old primary)), C(cluster), C(start) and C(end) (epoch seconds), C(duration), C(detail).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {step: promote, cluster: "https://vault-b.example.com:8200", start: 1795000000.1, end: 1795000000.4,
+       duration: 0.3, detail: promoted (planned switch-over)}
+switchover:
+  description:
+    - Evidence of the planned switch-over (O(switchover)) - C(attempts), C(rollbacks), C(wal_at_demotion),
+      C(merkle_root) (the demoted cluster's final root) and C(target_merkle_root), when the old primary was quiet,
+      demoted and the proof held (C(quiesced_at), C(demoted_at), C(proven_at)), C(write_rate), C(waits) per phase and
+      C(history) per attempt. On failure also C(outcome) - V(unchanged), V(rolled_back), V(rollback_failed) or
+      V(unknown).
+  returned: when the switch-over ran
+  type: dict
+fence_pending:
+  description: The old primary (O(old_primary_url)) did not answer unsealed within O(fence_timeout), so it could not
+    be checked or demoted after the promotion.
+  returned: success
+  type: bool
+  sample: false
+disrupted_at:
+  description: When clients lost the primary (the demotion, or the start of an unplanned failover), epoch seconds.
+  returned: success
+  type: float
+promoted_at:
+  description: When this cluster was promoted and served as primary, epoch seconds (null when nothing was promoted).
+  returned: success
+  type: float
+old_primary_last_wal:
+  description: The old primary's last WAL index when it was demoted (RPO evidence; null when unknown).
+  returned: success
+  type: int
+new_primary_wal_at_promotion:
+  description: The last WAL this cluster had received from the old primary when it was promoted.
+  returned: success
+  type: int
 promoted:
   description: Whether this run promoted the cluster (or, in check mode, would have).
   returned: always

@@ -15,6 +15,10 @@ description:
   - Optionally waits until conditions hold (O(wait_for)), polling with short intervals and a bounded backoff until
     O(wait_timeout), and fails with the last observed state when they do not.
   - The replication status and health endpoints need no token.
+  - With O(clusters) it reads several clusters at once (concurrently, so N clusters cost about as much as the slowest
+    one) and returns how they relate (RV(relations)) - which secondary follows which primary, whether it is connected
+    and streaming, and how far behind it is. With O(expect) it waits until the topology is as expected (one DR primary,
+    every secondary streaming from it and listed by it as connected) and fails listing every difference when it is not.
 options:
   mode:
     description:
@@ -43,9 +47,78 @@ options:
     description: Token for the primary. Not needed for the status endpoints; accepted for symmetry with other modules.
     type: str
   wait_timeout:
-    description: Seconds to wait for O(wait_for) to hold.
+    description: Seconds to wait for O(wait_for) (or O(expect)) to hold.
     type: int
     default: 60
+  clusters:
+    description:
+      - Several clusters to read at once instead of the one at O(url). Each entry has the shape of O(cluster) (the
+        roles pass their C(topology_clusters) entries as they are); C(name) names the cluster in the results (default
+        its C(url)). C(token) is not needed and not used.
+      - A cluster that does not answer, is sealed or not initialised is reported with C(reachable=false) and C(error);
+        it does not fail the task (unless O(expect) says it must be there).
+      - O(mode), O(wait_for) and the O(primary_url) options do not apply; O(wait_for) cannot be combined with it.
+    type: list
+    elements: dict
+    suboptions:
+      url:
+        description: API address of the cluster.
+        type: str
+      name:
+        description: Name of the cluster in the results (default its O(clusters[].url)).
+        type: str
+      token:
+        description: Accepted so that O(cluster)-shaped dicts can be passed as they are; not used.
+        type: str
+      ca_cert:
+        description: CA bundle to verify the cluster's certificate.
+        type: path
+      client_cert:
+        description: Client certificate (PEM).
+        type: path
+      client_key:
+        description: Key of O(clusters[].client_cert).
+        type: path
+      validate_certs:
+        description: Verify the server certificate.
+        type: bool
+      nodes:
+        description: API addresses of the cluster's nodes, so that a secondary naming a standby node of its primary is
+          matched to that cluster in RV(relations).
+        type: list
+        elements: str
+  declared:
+    description:
+      - With O(clusters), how the inventory declares each cluster (name to C(primary), C(dr-secondary) or
+        C(perf-secondary)); copied into RV(rows).
+    type: dict
+  expect:
+    description:
+      - With O(clusters), the topology to wait for (up to O(wait_timeout) seconds, polling from 20 ms with backoff to
+        0.5 s). The task fails listing every difference (RV(problems)) when it does not hold in time.
+    type: dict
+    suboptions:
+      dr_primary:
+        description: Name of the cluster that must be the only DR primary (and, when O(expect.performance_secondaries)
+          is not empty, the performance primary).
+        type: str
+        required: true
+      dr_secondaries:
+        description: Clusters that must be DR secondaries streaming from O(expect.dr_primary) and listed by it as
+          connected.
+        type: list
+        elements: str
+        default: []
+      performance_secondaries:
+        description: Clusters that must be performance secondaries streaming from O(expect.dr_primary).
+        type: list
+        elements: str
+        default: []
+      dr_members:
+        description: The clusters of the DR set among which only O(expect.dr_primary) may claim the primary role
+          (default O(expect.dr_primary) plus O(expect.dr_secondaries)).
+        type: list
+        elements: str
 extends_documentation_fragment:
   - vaultops.replication.connection
   - vaultops.replication.connection.primary
@@ -101,6 +174,23 @@ EXAMPLES = r"""
     primary_url: https://vault-a.example.com:8200
     wait_timeout: 120
 
+- name: Read three clusters at once and see how they relate
+  vaultops.replication.replication_status_info:
+    clusters:
+      - {name: eu, url: https://vault-eu.example.com:8200}
+      - {name: eu-dr, url: https://vault-eu-dr.example.com:8200}
+      - {name: us, url: https://vault-us.example.com:8200}
+  register: topology
+
+- name: Wait until eu is the DR primary, eu-dr its streaming DR secondary and us its performance secondary
+  vaultops.replication.replication_status_info:
+    clusters: "{{ topology_clusters | dict2items | map(attribute='value') | list }}"
+    expect:
+      dr_primary: eu
+      dr_secondaries: [eu-dr]
+      performance_secondaries: [us]
+    wait_timeout: 120
+
 - name: On the primary, wait until every performance secondary is connected
   vaultops.replication.replication_status_info:
     url: https://vault-a.example.com:8200
@@ -109,6 +199,55 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+clusters:
+  description:
+    - With O(clusters), what each cluster reports, by name. C(reachable) is false when it did not answer, is sealed or
+      not initialised (C(error) says which); C(dr) and C(performance) are normalised as RV(dr).
+  returned: when O(clusters) is given
+  type: dict
+  sample:
+    eu:
+      reachable: true
+      sealed: false
+      version: 1.19.0+ent
+      error: ""
+      dr: {role: primary, cluster_id: a2389ae9-f17b-440d-a2a0-d853aa1be487, last_dr_wal: 9}
+      performance: {role: primary}
+relations:
+  description:
+    - With O(clusters), one entry per reachable secondary and replication type, computed from both sides' status.
+    - C(secondary), C(type), C(primary) (the cluster of O(clusters) it follows, or null), C(same_set), C(attached)
+      (the primary lists it), C(connected), C(streaming), C(state), C(connection_state), C(last_remote_wal),
+      C(primary_last_wal), C(lag) (WAL entries, null when unknown), C(merkle_equal).
+  returned: when O(clusters) is given
+  type: list
+  elements: dict
+  sample:
+    - {secondary: eu-dr, type: dr, primary: eu, same_set: true, attached: true, connected: true, streaming: true,
+       state: stream-wals, connection_state: ready, last_remote_wal: 9, primary_last_wal: 9, lag: 0, merkle_equal: true}
+dr_primaries:
+  description: With O(clusters), the clusters claiming the DR primary role.
+  returned: when O(clusters) is given
+  type: list
+  elements: str
+  sample: [eu]
+performance_primaries:
+  description: With O(clusters), the clusters claiming the performance primary role.
+  returned: when O(clusters) is given
+  type: list
+  elements: str
+  sample: [eu]
+rows:
+  description: With O(clusters), one flat row per cluster (roles, states, WAL, errors; no secrets) for tables and reports.
+  returned: when O(clusters) is given
+  type: list
+  elements: dict
+problems:
+  description: With O(expect), every difference from the expected topology (empty when as expected).
+  returned: when O(clusters) is given
+  type: list
+  elements: str
+  sample: ["eu-dr DR state is merkle-sync, not stream-wals"]
 dr:
   description:
     - Normalised DR replication status; every field is present (C(null) or empty list when Vault left it out), plus
@@ -131,7 +270,7 @@ performance:
   sample: {role: disabled, mode: disabled}
 health:
   description: The C(sys/health) answer of the node at O(url), plus C(status_code), the HTTP status it answered with.
-  returned: always
+  returned: unless O(clusters) is given
   type: dict
   sample:
     initialized: true
@@ -142,7 +281,7 @@ health:
     status_code: 200
 cluster:
   description: Identity of the cluster (its own, not the replication set's).
-  returned: always
+  returned: unless O(clusters) is given
   type: dict
   contains:
     name:
@@ -158,7 +297,7 @@ cluster:
       type: str
       sample: 1.16.2+ent
 waited:
-  description: Seconds spent waiting for O(wait_for) (0 when no conditions were given).
+  description: Seconds spent waiting for O(wait_for) or O(expect) (0 when no conditions were given).
   returned: always
   type: float
   sample: 1.3

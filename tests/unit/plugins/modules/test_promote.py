@@ -242,8 +242,11 @@ def planned(monkeypatch):
     return FakeLab(monkeypatch, target, old_primary)
 
 
+# The plain demote-then-promote path (switchover: false); the loss-free switch-over is tested below
+# with _switchover replaced, and against real clusters in tests/infra/test_switchover.py.
 PLANNED = {"dr_operation_token": DR_TOKEN, "old_primary_url": PRIMARY, "old_primary_token": "root",
-           "demote_old_primary": True}
+           "demote_old_primary": True, "switchover": False}
+SWITCHOVER = dict(PLANNED, switchover=True)
 
 
 # ----------------------------------------------------------------------------- main()
@@ -370,7 +373,7 @@ def test_demote_old_primary_needs_url_and_token(capsys, planned):
 
 def test_old_token_defaults_to_token(capsys, planned):
     out = run(capsys, {"dr_operation_token": DR_TOKEN, "demote_old_primary": True, "old_primary_url": PRIMARY,
-                       "token": "root"})
+                       "token": "root", "switchover": False})
     assert out["_rc"] == 0, out
 
 
@@ -447,3 +450,112 @@ def test_demote_old_primary_without_token_is_fine_when_old_is_gone(capsys, plann
     out = run(capsys, {"dr_operation_token": DR_TOKEN, "old_primary_url": PRIMARY, "demote_old_primary": True,
                        "unplanned_failover": True})
     assert out["_rc"] == 0 and out["promoted"] and not out["old_primary_demoted"]
+
+
+# ----------------------------------------------------------------------------- switch-over
+
+def _fake_switchover(lab, marks, raise_with=None):
+    def fake(target, old_primary, dr_operation_token, **kwargs):
+        marks.update(kwargs, target=target.url, old=old_primary.url, token=dr_operation_token)
+        if raise_with is not None:
+            raise raise_with
+        kwargs["on_step"]("quiesced", {"wal": 41})
+        lab.clusters[PRIMARY].modes["dr"] = "secondary"
+        lab.clusters[SECONDARY].connected_to = None
+        kwargs["on_step"]("demoted", {"wal": 41})
+        kwargs["on_step"]("proven", {"merkle_root": "abc"})
+        return {"attempts": 1, "rollbacks": 0, "wal_at_demotion": 41, "merkle_root": "abc",
+                "target_merkle_root": "abc", "target_last_remote_wal": 41}
+    return fake
+
+
+def test_switchover_is_the_default_path_and_promotes_after_the_proof(capsys, planned, monkeypatch):
+    marks = {}
+    monkeypatch.setattr(runner._switchover, "demote_for_switchover", _fake_switchover(planned, marks))
+    out = run(capsys, dict(SWITCHOVER, quiesce_window=0.25, switchover_attempts=3))
+    assert out["_rc"] == 0, out
+    assert marks["target"] == SECONDARY and marks["old"] == PRIMARY and marks["token"] == DR_TOKEN
+    assert marks["quiesce_window"] == 0.25 and marks["attempts"] == 3
+    assert [w[0] for w in planned.writes()] == ["promote_secondary"]  # the demotion was the switch-over's
+    assert out["promoted"] and out["changed"] and not out["fence_pending"]
+    assert [s["step"] for s in out["steps"]] == ["demote old primary", "wait for last WAL", "promote",
+                                                  "fence old primary"]
+    assert out["old_primary_last_wal"] == 41 and out["new_primary_wal_at_promotion"] == 41
+    assert out["disrupted_at"] <= out["promoted_at"]
+    assert out["switchover"]["merkle_root"] == "abc"
+
+
+def test_failed_switchover_never_promotes(capsys, planned, monkeypatch):
+    err = runner._switchover.SwitchoverError("rolled back: drain clients", runner._switchover.ROLLED_BACK,
+                                             result={"attempts": 2, "rollbacks": 2}, changed=True)
+    monkeypatch.setattr(runner._switchover, "demote_for_switchover", _fake_switchover(planned, {}, err))
+    out = run(capsys, SWITCHOVER)
+    assert out["failed"] and "drain clients" in out["msg"]
+    assert out["changed"] and out["switchover"]["outcome"] == "rolled_back" and not out["old_primary_demoted"]
+    assert planned.writes() == []
+
+
+def test_unplanned_failover_skips_the_switchover(capsys, planned, monkeypatch):
+    monkeypatch.setattr(runner._switchover, "demote_for_switchover",
+                        lambda *a, **k: pytest.fail("the switch-over must not run for an unplanned failover"))
+    out = run(capsys, dict(SWITCHOVER, unplanned_failover=True))
+    assert out["_rc"] == 0, out
+    assert [w[0] for w in planned.writes()] == ["demote_primary", "promote_secondary"]
+
+
+def test_switchover_options_are_checked_before_anything_changes(capsys, planned):
+    out = run(capsys, dict(SWITCHOVER, quiesce_window=5.0, quiesce_timeout=1))
+    assert out["failed"] and "quiesce_timeout" in out["msg"] and "Nothing was changed" in out["msg"]
+    out = run(capsys, dict(SWITCHOVER, switchover_attempts=0))
+    assert out["failed"] and "switchover_attempts" in out["msg"]
+    assert planned.writes() == []
+
+
+def test_resume_after_demotion_refuses_without_the_proof(capsys, planned, monkeypatch):
+    # An interrupted run demoted the old primary; the secondary lacks its final state.
+    planned.clusters[PRIMARY].modes["dr"] = "secondary"
+    planned.clusters[SECONDARY].connected_to = None
+    roots = {PRIMARY: "final", SECONDARY: "behind"}
+    orig = planned.replication_type_status
+
+    def with_roots(cl, c, rtype, **kwargs):
+        return dict(orig(cl, c, rtype, **kwargs), merkle_root=roots[c.url])
+
+    monkeypatch.setattr(runner._api, "replication_type_status", planned._wrap("replication_type_status", with_roots))
+    out = run(capsys, dict(SWITCHOVER, wait_timeout=1))
+    assert out["failed"] and "does not hold its final state" in out["msg"]
+    assert planned.writes() == []
+    roots[SECONDARY] = "final"
+    out = run(capsys, SWITCHOVER)
+    assert out["_rc"] == 0, out
+    assert [s["step"] for s in out["steps"]][:2] == ["wait for last WAL", "promote"]
+
+
+def test_fence_waits_for_the_old_primary_and_demotes_it(capsys, planned, monkeypatch):
+    planned.clusters[PRIMARY].reachable = False
+    planned.clusters[SECONDARY].connected_to = None
+    calls = {"old": 0}
+    wrapped_health = runner._api.health
+
+    def health(c, *args, **kwargs):
+        if c.url == PRIMARY:
+            calls["old"] += 1
+            if calls["old"] > 2:  # the old primary comes back (still believing it is primary)
+                planned.clusters[PRIMARY].reachable = True
+        return wrapped_health(c, *args, **kwargs)
+
+    monkeypatch.setattr(runner._api, "health", health)
+    out = run(capsys, dict(SWITCHOVER, unplanned_failover=True, fence_timeout=30))
+    assert out["_rc"] == 0, out
+    assert not out["fence_pending"] and calls["old"] > 2
+    assert planned.clusters[PRIMARY].modes["dr"] == "secondary"
+    assert out["steps"][-1]["step"] == "fence old primary" and out["steps"][-1]["detail"] == "demoted"
+
+
+def test_fence_pending_when_the_old_primary_stays_away(capsys, planned):
+    planned.clusters[PRIMARY].reachable = False
+    planned.clusters[SECONDARY].connected_to = None
+    out = run(capsys, dict(SWITCHOVER, unplanned_failover=True, fence_timeout=0))
+    assert out["_rc"] == 0, out
+    assert out["fence_pending"] and out["promoted"]
+    assert any("NOT fenced" in w for w in warnings_of(out))
