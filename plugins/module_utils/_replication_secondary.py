@@ -262,7 +262,7 @@ def module_spec():
         revoke=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=120),
         **prefixed_connection_spec("primary")
-    ), required_together=[["standby_urls", "unseal_keys"]])
+    ))
 
 
 class SecondaryRunner(object):
@@ -322,6 +322,12 @@ class SecondaryRunner(object):
                 if parsed.scheme not in ("http", "https") or not parsed.hostname:
                     self.fail("%s %r is not a Vault API address; give scheme and host, for example "
                               "https://vault-a.example.com:8200." % (option, value))
+        # standby_urls and unseal_keys go together; cluster.nodes may stand in for standby_urls.
+        if p.get("standby_urls") and not p.get("unseal_keys"):
+            self.fail("standby_urls are unsealed with the primary's unseal keys: set unseal_keys too.")
+        if p.get("unseal_keys") and p.get("standby_urls") is None and not (p.get("cluster") or {}).get("nodes"):
+            self.fail("unseal_keys are used to unseal the secondary's standby nodes: set standby_urls (or "
+                      "cluster.nodes) too.")
         for value in p.get("standby_urls") or []:
             parsed = urlparse(value)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:

@@ -123,13 +123,16 @@ options:
     description:
       - Unseal keys (or recovery keys) of the B(primary). After activation the secondary's standby nodes
         seal themselves, because the secondary takes over the primary's keyring; they are unsealed with these.
-      - Needs O(standby_urls).
+      - Needs O(standby_urls) or O(cluster.nodes).
     type: list
     elements: str
   standby_urls:
     description:
       - API addresses of the secondary's standby nodes to unseal with O(unseal_keys) after activation. On later
         runs any of them found sealed is unsealed as well.
+      - Without it, the nodes in O(cluster.nodes) other than the cluster's address are used, when O(unseal_keys)
+        is given.
+      - Needs O(unseal_keys).
       - The TLS options of O(url) are used for them.
     type: list
     elements: str

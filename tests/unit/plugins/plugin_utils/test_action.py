@@ -60,7 +60,7 @@ BAD_INPUT = [
     ("replication_primary", {"url": URL, "mode": "dr", "wait_timeout": "soon"}, "wait_timeout"),
     ("replication_primary", {"url": URL, "mode": "dr", "validate_certs": "perhaps"}, "validate_certs"),
     ("replication_secondary", {"url": URL, "mode": "dr", "standby_urls": ["http://s:1"]},
-     "parameters are required together: standby_urls, unseal_keys"),
+     "set unseal_keys too"),
     ("replication_secondary", {"url": URL, "mode": "performance", "paths_filter": {"mode": "allow"}},
      "missing required arguments: paths found in paths_filter"),
     ("replication_secondary", {"url": URL, "mode": "dr", "primary_cluster": {"adress": "x"}},
