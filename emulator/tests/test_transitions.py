@@ -75,18 +75,38 @@ def test_promote_and_demote_windows_are_visible_and_consistent(tmp_path):
                  {"dr_operation_token": batch, "token": token.json["wrap_info"]["token"]}).status == 200
 
 
-def test_transition_health_switch_keeps_the_old_answers(tmp_path, monkeypatch):
-    """Switch transition_health=active: health 200 and sys/leader as before during the window."""
-    monkeypatch.setenv("VAULTLAB_REPLICATION", '{"transition_health": "active"}')
-    with Lab(tmp_path / "lab", clusters=["primary"], timing={"primary_enable": 1.5}) as lab:
-        p = Api(lab, "primary")
-        assert p("POST", "sys/replication/dr/primary/enable", {}).status == 200
-        assert p("GET", "sys/health", token=None).status == 200
-        assert p("GET", "sys/leader", token=None).json["is_self"] is True
-        assert p("GET", "sys/mounts").status == 503  # still unavailable for requests
-    monkeypatch.setenv("VAULTLAB_REPLICATION", '{"transition_health": "sometimes"}')
-    with Lab(tmp_path / "lab2", clusters=["primary"], timing={"primary_enable": 1.5}) as lab:
-        p = Api(lab, "primary")
-        assert p("POST", "sys/replication/dr/primary/enable", {}).status == 200
-        bad = p("GET", "sys/health", token=None)
-        assert bad.status == 500 and "transition_health='sometimes'" in bad.errors[0]
+def test_transition_health_switch_keeps_the_old_answers(tmp_path):
+    """Switch transition_health=active: health 200 and sys/leader as before during the window
+    (in-process node, no processes); a bad value is named in a 500."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from vaultlab.node import Node
+    from vaultlab.server import build_apps
+
+    async def window(name: str, switch: str) -> tuple[int, dict, int, int]:
+        node = Node(tmp_path / name, "c", "c-1", api_port=8200, cluster_port=8201,
+                    config={"profile": "fast", "timing": {"primary_enable": 30.0}, "tls": False,
+                            "replication": {"transition_health": switch}})
+        node.submit_unseal_key(bytes.fromhex(node.initialize(1, 1)["keys"][0]))
+        app, _ = build_apps(node)
+        token = node.create_token(policies=["root"], ttl=0)["client_token"]
+        async with TestClient(TestServer(app)) as client:
+            node.ha_tick()
+            headers = {"X-Vault-Token": token}
+            enabled = await client.post("/v1/sys/replication/dr/primary/enable", json={}, headers=headers)
+            assert enabled.status == 200
+            health = await client.get("/v1/sys/health")
+            leader = await client.get("/v1/sys/leader")
+            mounts = await client.get("/v1/sys/mounts", headers=headers)
+            body = await health.json()
+            node.shutdown()
+            return health.status, body, (await leader.json()).get("is_self", leader.status), mounts.status
+
+    status, body, is_self, mounts = asyncio.run(window("standby", "standby"))
+    assert (status, body["standby"], is_self, mounts) == (429, True, False, 503)
+    status, body, is_self, mounts = asyncio.run(window("active", "active"))
+    assert (status, body["standby"], is_self, mounts) == (200, False, True, 503)  # requests still refused
+    status, body, is_self, mounts = asyncio.run(window("bad", "sometimes"))
+    assert status == 500 and "transition_health='sometimes'" in body["errors"][0]
