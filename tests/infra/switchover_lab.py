@@ -91,6 +91,16 @@ class DrPair:
         self.wait(lambda: read_type_status(self.dr, "dr").is_primary and self.serving(self.dr),
                   "dr serving as primary", timeout)
 
+    def wait_behind(self, timeout=5.0):
+        """Until the secondary is seen lacking a WAL entry the primary already has (a write the
+        stream has not carried yet); False if that was never seen within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            wal = read_type_status(self.primary, "dr").last_shipped_wal
+            if (read_type_status(self.dr, "dr").last_remote_wal or 0) < wal:
+                return True
+        return False
+
     def keys(self, client, prefix):
         resp = client.request("GET", "%s/%s/" % (MOUNT, prefix), params={"list": "true"}, allow_status=(404,))
         return set((resp.data or {}).get("keys") or [])
@@ -109,28 +119,34 @@ class DrPair:
 
 
 class Writer:
-    """Writes kvt/<prefix>/<n> to one cluster every ``interval`` seconds (0: as fast as it can)
-    and records each write answered 2xx. ``drain()`` stops it after the write in flight."""
+    """Writes kvt/<prefix>/<n> to one cluster from ``threads`` client threads, each pausing
+    ``interval`` seconds between writes (0: as fast as it can), and records every write answered
+    2xx. ``pause()`` and ``drain()`` let the writes in flight finish; nothing is retried."""
 
-    def __init__(self, url, token, prefix, interval=0.005):
-        self.client = VaultClient(url, token, retries=0, timeout=10)
+    def __init__(self, url, token, prefix, interval=0.005, threads=1):
+        self.url = url
+        self.token = token
         self.prefix = prefix
         self.interval = interval
         self.acked = []
         self.refused = 0
         self.sent = 0
+        self._lock = threading.Lock()
+        self._next = 0
+        self._busy = 0
         self._stop = threading.Event()
         self._go = threading.Event()
-        self._busy = threading.Event()
         self._go.set()
-        self._thread = threading.Thread(target=self._loop, name="writer-%s" % prefix, daemon=True)
+        self._threads = [threading.Thread(target=self._loop, name="writer-%s-%d" % (prefix, i), daemon=True)
+                         for i in range(threads)]
 
     def start(self):
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def pause(self):
-        """Stop after the write in flight, until resume() (wait_idle() to be sure it ended)."""
+        """Stop after the writes in flight, until resume() (wait_idle() to be sure they ended)."""
         self._go.clear()
 
     def resume(self):
@@ -138,7 +154,7 @@ class Writer:
 
     def wait_idle(self, timeout=10.0):
         deadline = time.monotonic() + timeout
-        while self._busy.is_set():
+        while self._busy:
             if time.monotonic() > deadline:
                 raise AssertionError("writer still busy after %ss" % timeout)
             time.sleep(0.001)
@@ -154,27 +170,33 @@ class Writer:
     def drain(self):
         self._stop.set()
         self._go.set()
-        self._thread.join(timeout=30)
-        assert not self._thread.is_alive(), "writer did not stop"
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=30)
+            assert not thread.is_alive(), "writer did not stop"
         return self
 
     def _loop(self):
-        n = 0
+        client = VaultClient(self.url, self.token, retries=0, timeout=10)
         while not self._stop.is_set():
             self._go.wait()
-            if self._stop.is_set():
-                break
-            n += 1
-            self.sent += 1
-            self._busy.set()
+            with self._lock:
+                if self._stop.is_set() or not self._go.is_set():
+                    continue
+                self._next += 1
+                n = self._next
+                self.sent += 1
+                self._busy += 1
             try:
-                self.client.request("POST", "%s/%s/%d" % (MOUNT, self.prefix, n), json={"n": n})
+                client.request("POST", "%s/%s/%d" % (MOUNT, self.prefix, n), json={"n": n})
             except VaultError:
-                self.refused += 1
+                with self._lock:
+                    self.refused += 1
             else:
                 self.acked.append(n)
             finally:
-                self._busy.clear()
+                with self._lock:
+                    self._busy -= 1
             if self.interval:
                 time.sleep(self.interval)
-        self.client.close()
+        client.close()

@@ -9,8 +9,9 @@ with vaultlab's demote_ships_tail switch off (a demoted primary ships nothing mo
 
 * drained: the writer is stopped right before the switch-over: it goes through in one attempt;
 * no drain: the writer never stops: the switch-over stops before demoting, nothing changed;
-* race: quiesce_window 0, and the writer is let loose the moment quiescence is seen, so the
-  demotion lands among in-flight writes. With demote_ships_tail off the secondary then lacks
+* race: quiesce_window 0, and two clients writing as fast as they can are let loose the moment
+  quiescence is seen; the demotion is sent once a write is seen not to have reached the
+  secondary yet, so it lands among in-flight writes. With demote_ships_tail off the secondary then lacks
   acknowledged writes: the proof fails, the old primary is promoted back, the secondary
   re-attached, and the second attempt (writer drained by then) goes through.
 """
@@ -35,7 +36,10 @@ SHIPS_TAIL = [pytest.param(False, id="tail-off"), pytest.param(True, id="tail-on
 # Seconds the writer runs before the switch-over, per profile (the realistic stream trails by
 # up to half a second, so it needs to be longer to leave the secondary behind).
 WRITE_FOR = {"fast": 0.4, "realistic": 1.0}
-RACE_LABS = 3  # fresh labs tried until the race hit unshipped writes (tail off)
+RACE_LABS = 4  # fresh labs tried until the race hit unshipped writes (tail off; ~90 % hit per lab)
+# The race writer: two clients writing as fast as they can, so that writes keep landing while
+# the demote request is on its way.
+RACE_WRITER = {"interval": 0.0, "threads": 2}
 
 
 def _lab(tmp_path, monkeypatch, profile, ships_tail, name="lab"):
@@ -129,7 +133,7 @@ def _race(tmp_path, monkeypatch, profile, ships_tail, name):
     """One race on a fresh lab: returns (writer, evidence, lost)."""
     with _lab(tmp_path, monkeypatch, profile, ships_tail, name=name) as lab:
         pair = DrPair(lab)
-        writer = Writer(pair.primary.url, pair.root, "race").start()
+        writer = Writer(pair.primary.url, pair.root, "race", **RACE_WRITER).start()
         time.sleep(WRITE_FOR[profile])
         writer.pause()
         writer.wait_idle()
@@ -139,9 +143,11 @@ def _race(tmp_path, monkeypatch, profile, ships_tail, name):
         @_recording(events)
         def on_step(step, info):
             if step == "quiesced" and info["attempt"] == 1:
-                # Let the client loose and demote as soon as it has had a few writes acknowledged.
+                # Let the clients loose and demote as soon as they have had a few writes acknowledged
+                # and one of them is seen not to have reached the secondary yet.
                 writer.resume()
                 writer.wait_acked(before + 3)
+                pair.wait_behind()
             elif step in ("proof_failed", "proven") and info["attempt"] == 1:
                 writer.drain()
 
@@ -183,7 +189,7 @@ def _race_without_drain(tmp_path, monkeypatch, profile, name):
     attempt's proof held anyway (then the switch-over is finished and checked instead)."""
     with _lab(tmp_path, monkeypatch, profile, False, name=name) as lab:
         pair = DrPair(lab)
-        writer = Writer(pair.primary.url, pair.root, "endless").start()
+        writer = Writer(pair.primary.url, pair.root, "endless", **RACE_WRITER).start()
         time.sleep(WRITE_FOR[profile])
         writer.pause()
         writer.wait_idle()
@@ -194,6 +200,7 @@ def _race_without_drain(tmp_path, monkeypatch, profile, name):
             if step == "quiesced" and info["attempt"] == 1:
                 writer.resume()
                 writer.wait_acked(before + 3)
+                pair.wait_behind()
 
         err = None
         try:
