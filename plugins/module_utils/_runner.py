@@ -34,7 +34,6 @@ from ansible_collections.vaultops.replication.plugins.module_utils._status impor
     read_replication_statuses,
     read_type_status,
 )
-from ansible_collections.vaultops.replication.plugins.module_utils._tokens import HAS_JWT, JWT_IMPORT_ERROR
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import WaitTimeout, wait_until
 
 # ---------------------------------------------------------------------------------------------
@@ -129,8 +128,12 @@ def missing_libraries(runner_class=None):
     missing = []
     if not HAS_REQUESTS:
         missing.append(("requests", REQUESTS_IMPORT_ERROR))
-    if getattr(runner_class, "REQUIRES_JWT", False) and not HAS_JWT:
-        missing.append(("PyJWT", JWT_IMPORT_ERROR))
+    if getattr(runner_class, "REQUIRES_JWT", False):
+        # Imported here: only runners that need it pay for loading PyJWT.
+        from ansible_collections.vaultops.replication.plugins.module_utils import _tokens
+
+        if not _tokens.HAS_JWT:
+            missing.append(("PyJWT", _tokens.JWT_IMPORT_ERROR))
     return missing
 
 

@@ -189,7 +189,7 @@ def _secondary_problems(observed, name, primary, rtype, label):
     prim = p[rtype] if p["reachable"] else {}
     if p["reachable"] and sec.get("cluster_id") != prim.get("cluster_id"):
         out.append("%s belongs to %s replication set %s, not %s" % (name, label, sec.get("cluster_id"),
-                                                                     prim.get("cluster_id")))
+                                                                    prim.get("cluster_id")))
     if sec.get("state") != "stream-wals":
         out.append("%s %s state is %s, not stream-wals" % (name, label, sec.get("state")))
     if sec.get("connection_state") not in ("ready", None):

@@ -14,7 +14,7 @@ import pytest
 from ansible.module_utils import _internal as module_internal
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _module, _runner
+from ansible_collections.vaultops.replication.plugins.module_utils import _module, _runner, _tokens
 
 
 class EchoRunner:
@@ -87,7 +87,7 @@ def test_missing_requests_library(capsys, monkeypatch):
 
 
 def test_missing_jwt_library_only_when_required(capsys, monkeypatch):
-    monkeypatch.setattr(_runner, "HAS_JWT", False)
+    monkeypatch.setattr(_tokens, "HAS_JWT", False)
     assert run(capsys, {"url": "http://v:8200"})["_rc"] == 0  # not needed: no failure
     monkeypatch.setattr(EchoRunner, "REQUIRES_JWT", True)
     out = run(capsys, {"url": "http://v:8200"})

@@ -14,7 +14,7 @@ import pytest
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api, _runner
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _runner, _tokens
 from ansible_collections.vaultops.replication.plugins.module_utils._client import (
     VaultAPIError,
     VaultConnectionError,
@@ -593,8 +593,8 @@ def test_missing_libraries(monkeypatch):
         REQUIRES_JWT = True
 
     assert _runner.missing_libraries(NeedsJwt) == []
-    monkeypatch.setattr(_runner, "HAS_JWT", False)
-    monkeypatch.setattr(_runner, "JWT_IMPORT_ERROR", "no jwt")
+    monkeypatch.setattr(_tokens, "HAS_JWT", False)
+    monkeypatch.setattr(_tokens, "JWT_IMPORT_ERROR", "no jwt")
     assert _runner.missing_libraries(NeedsJwt) == [("PyJWT", "no jwt")]
     assert _runner.missing_libraries(Recorder) == []
 

@@ -479,7 +479,7 @@ def test_switchover_is_the_default_path_and_promotes_after_the_proof(capsys, pla
     assert [w[0] for w in planned.writes()] == ["promote_secondary"]  # the demotion was the switch-over's
     assert out["promoted"] and out["changed"] and not out["fence_pending"]
     assert [s["step"] for s in out["steps"]] == ["demote old primary", "wait for last WAL", "promote",
-                                                  "fence old primary"]
+                                                 "fence old primary"]
     assert out["old_primary_last_wal"] == 41 and out["new_primary_wal_at_promotion"] == 41
     assert out["disrupted_at"] <= out["promoted_at"]
     assert out["switchover"]["merkle_root"] == "abc"
