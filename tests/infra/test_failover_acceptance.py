@@ -2,7 +2,8 @@
 """Acceptance tests of the failover playbooks against real vaultlab labs.
 
 * killing dr_failover/dr_failback after each step of the planned timeline in turn and running
-  it again finishes the job: the disruptive steps (demote, wait for last WAL, promote, attach)
+  it again finishes the job: the disruptive steps (demote and promote, killed inside the
+  switch-over task as the lab shows them happen, then attach)
   in one test, the others (preflight, operation token, fence, re-point performance secondaries,
   verify, revoke tokens) in a second test with its own lab, so that the two run as parallel jobs;
 * during all of these runs, and during an unplanned failover in which the killed primary is
@@ -18,19 +19,36 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 from conftest import ROOT, demo_lab, recap_changed
 
 # Steps after which the run is killed, in turn (failover and failback alternate on one lab).
-# The names are the dr_failover_step values the role records in its timeline.
-INTERRUPT_AFTER = ["demote old primary", "wait for last WAL", "promote", "attach old primary"]
-# The remaining steps of a planned run ("fence old primary" is recorded by planned runs too).
+# The switch-over (quiesce, demote, prove, promote, fence) is one task, so its steps are killed
+# when the lab shows their effect, in the middle of that task: right after the old primary was
+# demoted (the proof that the DR secondary holds its final state is then still running) and
+# right after the DR secondary reports the primary role. The other steps are killed when the
+# next step's first task starts (its header is printed even when it is skipped).
+INTERRUPT_AFTER = ["demote old primary", "promote", "attach old primary"]
+# The remaining steps of a planned run ("fence old primary": the switch-over task is over).
 # After the last three nothing is left to change, so the resumed run must report changed=0
 # there; after the first three it still has work to do.
 INTERRUPT_AFTER_OTHERS = ["preflight", "operation token", "fence old primary", "re-point performance secondaries",
                           "verify", "revoke tokens"]
 NOTHING_LEFT_AFTER = {"attach old primary", "re-point performance secondaries", "verify", "revoke tokens"}
+# Step -> the task header printed once the step is over (the role's tasks are named "<Step>: ...").
+NEXT_TASK = {
+    "preflight": "dr_failover : Operation token:",
+    "operation token": "dr_failover : Drain:",
+    "fence old primary": "dr_failover : Attach old primary:",
+    "attach old primary": "dr_failover : Re-point performance secondaries:",
+    "re-point performance secondaries": "dr_failover : Verify:",
+    "verify": "dr_failover : Revoke tokens:",
+    "revoke tokens": "dr_failover : Summarise the failover",
+}
+# Step -> (cluster role that must have changed): "home" is the primary before the run, "target" the cluster promoted.
+KILL_ON_STATE = {"demote old primary": ("home", "secondary"), "promote": ("target", "primary")}
 
 # Where vaultlab keeps the digests of the DR operation tokens a key share ceremony generated
 # (the storage key Vault core uses, see the API reference); never the tokens themselves.
@@ -41,22 +59,39 @@ def _roles(lab):
     return {name: (data or {}).get("dr", {}).get("mode") for name, data in demo_lab.read_roles(lab.info).items()}
 
 
-def _run_until(lab, name, extra, marker, on_marker):
-    """Start a playbook and call on_marker(proc) when a line containing marker is printed."""
+def _run_until(lab, name, extra, marker, on_marker, state=None):
+    """Start a playbook and call on_marker(proc) when a line containing marker is printed, or,
+    with state=(cluster, dr mode), as soon as that cluster reports that DR mode (polled every
+    20 ms while the playbook runs)."""
     log = lab.logs / ("%02d-%s-interrupted.log" % (lab.runs + 1, name))
     lab.runs += 1
     proc = subprocess.Popen(lab.playbook_cmd(name, extra), env=lab.env(), cwd=str(ROOT), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seen = False
+    seen = threading.Event()
     lines = []
+    if state is not None:
+        cluster, mode = state
+        info = lab.info[cluster]
+
+        def poll():
+            while proc.poll() is None and not seen.is_set():
+                code, body = demo_lab.call(info, "GET", "sys/replication/dr/status", timeout=2)
+                if code == 200 and ((body or {}).get("data") or {}).get("mode") == mode:
+                    seen.set()
+                    on_marker(proc)
+                    return
+                time.sleep(0.02)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
     for line in proc.stdout:
         lines.append(line)
-        if not seen and marker in line:
-            seen = True
+        if state is None and not seen.is_set() and marker in line:
+            seen.set()
             on_marker(proc)
     proc.wait(timeout=600)
     log.write_text("".join(lines))
-    assert seen, "%s never printed %r:\n%s" % (name, marker, "".join(lines[-60:]))
+    assert seen.is_set(), "%s never reached %r:\n%s" % (name, state or marker, "".join(lines[-60:]))
     return proc.returncode, "".join(lines)
 
 
@@ -192,7 +227,11 @@ def _interrupt_each_step(lab, steps, check_after_each, strict_tokens):
         name = "dr_failover" if target == "dr" else "dr_failback"
         extra = ["confirm_promote=%s" % target]
         tokens_before = _ceremony_tokens(lab)
-        rc, _ = _run_until(lab, name, extra, "Add the step to the timeline %s]" % step, _kill)
+        if step in KILL_ON_STATE:
+            who, mode = KILL_ON_STATE[step]
+            rc, _ = _run_until(lab, name, extra, None, _kill, state=(home if who == "home" else target, mode))
+        else:
+            rc, _ = _run_until(lab, name, extra, NEXT_TASK[step], _kill)
         assert rc != 0, "the run was not interrupted after %s" % step
         again = lab.playbook(name, *extra)
         if step in NOTHING_LEFT_AFTER:
@@ -263,8 +302,8 @@ def test_unplanned_failover_with_old_primary_restarted_mid_run(lab):
                 os.killpg(proc.pid, signal.SIGCONT)
 
         extra = ["confirm_promote=dr", "failover_type=unplanned", "confirm_primary_lost=primary", "fence_timeout=5"]
-        # The include line is printed before any task of the promotion step runs.
-        rc, out = _run_until(lab, "dr_failover", extra, "dr_failover/tasks/promote.yml for localhost",
+        # The header of the promotion task is printed before it runs.
+        rc, out = _run_until(lab, "dr_failover", extra, "dr_failover : Promote:",
                              restart_while_paused)
         assert rc == 0, out[-6000:]
         _assert_topology(lab, "dr", "primary")
