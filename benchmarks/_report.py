@@ -261,8 +261,9 @@ def _detection_section(out: dict[str, Any]) -> list[str]:
                      _f(bounds[len(bounds) // 2], 3) if bounds else None, d["promote"]["n"]])
     lines += _table(["profile", "promote: median s", "max s", "reads served s after ready",
                      "streaming: median s", "max s", "ground-truth bound s", "runs"], rows)
-    lines += ["\"reads served s after ready\": how long after the readiness condition an authenticated read "
-              "was first answered (vaultlab answers 503 for a while after a promotion).", ""]
+    lines += ["\"reads served s after ready\": how long after the promote module's readiness condition held an "
+              "authenticated read (`auth/token/lookup-self`) was first answered; values near zero mean the "
+              "condition and real service coincide.", ""]
     return lines
 
 
@@ -295,7 +296,8 @@ def _scaling_section(out: dict[str, Any]) -> list[str]:
                   "in one lab (fresh per method), failed over in one command: the raw script with one thread per "
                   f"set, and the collection as {sets['form']} (`benchmarks/playbooks/multi_set_failover.yml`). "
                   "The collection has no multi-set playbook; when that play fails the table says "
-                  "\"not supported yet\".", ""]
+                  "\"not supported yet\". Tasks count each task once, however many hosts ran it; on a machine "
+                  "with few CPUs the forks compete for them (compare CPU seconds with wall seconds).", ""]
         rows = []
         for count, s in sets["sizes"].items():
             raw, col = s.get("raw") or {}, s.get("collection") or {}
@@ -449,3 +451,23 @@ def write(out: dict[str, Any], folder: Path, name: str = "performance") -> list[
     page.write_text(markdown(out, rel))
     written.insert(0, page)
     return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Redraw the page from a results file: python -m benchmarks._report RESULTS.json [FOLDER]."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args or len(args) > 2:
+        print("usage: python -m benchmarks._report benchmarks/results/failover.json [docs]", file=sys.stderr)
+        return 2
+    out = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    folder = c.REPO_ROOT / (args[1] if len(args) == 2 else "docs")
+    for path in write(out, folder, name="performance" if folder.name == "docs" else "performance-quick"):
+        print(path.relative_to(c.REPO_ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
