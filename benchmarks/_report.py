@@ -294,8 +294,7 @@ def _scaling_section(out: dict[str, Any]) -> list[str]:
         lines += ["## Independent replication sets in one run", "",
                   f"`{sets['profile']}` profile. K sets of primary + DR secondary + performance secondary, all "
                   "in one lab (fresh per method), failed over in one command: the raw script with one thread per "
-                  f"set, and the collection as {sets['form']} (`benchmarks/playbooks/multi_set_failover.yml`). "
-                  "The collection has no multi-set playbook; when that play fails the table says "
+                  f"set, and the collection as {sets['form']}. When the collection's run fails the table says "
                   "\"not supported yet\". Tasks count each task once, however many hosts ran it; on a machine "
                   "with few CPUs the forks compete for them (compare CPU seconds with wall seconds).", ""]
         rows = []

@@ -625,6 +625,19 @@ def sets_inventory(count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def collection_runs_sets() -> bool:
+    """Whether playbooks/dr_failover.yml fails several replication sets over itself (``-e sets=GROUP``:
+    its play targets that group, one host per set). Older trees only run on localhost."""
+    import yaml
+
+    try:
+        plays = yaml.safe_load((c.REPO_ROOT / "playbooks" / "dr_failover.yml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(plays, list) and any("sets" in str(play.get("hosts", "")) for play in plays
+                                           if isinstance(play, dict))
+
+
 def sets_lab(cfg: Config, count: int, method: str):
     clusters = [name for i in range(1, count + 1) for name in set_names(i)]
     return c.running_lab(f"sets-{count}-{method}", clusters, profile=cfg.scale_profile, timeout=600)
@@ -649,10 +662,17 @@ def sets_sample(cfg: Config, count: int, method: str) -> dict[str, Any]:
                 primary, dr, _ = set_names(i)
                 env[token_env_name(primary)] = _labs.root(info, primary)
                 env[token_env_name(dr)] = _labs.root(info, primary)
-            env["ANSIBLE_FORKS"] = str(max(5, count))
-            cmd = ansible_playbook("-i", str(lab_dir / "inventory.yml"), "-i", str(work / "sets.yml"),
-                                   str(PLAYBOOKS / "multi_set_failover.yml"))
-            result = Run(work, f"multi_set_failover.yml ({count} sets)", secrets, cfg.timeout)(cmd, env, check=False)
+            inventories = ["-i", str(lab_dir / "inventory.yml"), "-i", str(work / "sets.yml"), "-f", str(max(5, count))]
+            if collection_runs_sets():
+                promote = ",".join(set_names(i)[1] for i in range(1, count + 1))
+                cmd = ansible_playbook(*inventories, str(c.REPO_ROOT / "playbooks" / "dr_failover.yml"),
+                                       "-e", "sets=bench_sets", "-e", f"confirm_promote={promote}")
+                label = f"dr_failover.yml -e sets=... ({count} sets)"
+            else:
+                cmd = ansible_playbook(*inventories, str(PLAYBOOKS / "multi_set_failover.yml"))
+                label = f"multi_set_failover.yml ({count} sets)"
+            result = Run(work, label, secrets, cfg.timeout)(cmd, env, check=False)
+            result["command"] = label
             if result["returncode"] != 0:
                 result.pop("tasks", None)
                 return {"unsupported": result.get("output_tail", ""), **result}
@@ -665,10 +685,14 @@ def sets_sample(cfg: Config, count: int, method: str) -> dict[str, Any]:
 
 
 def run_sets(cfg: Config, out: dict[str, Any], failures: list[str]) -> None:
-    res: dict[str, Any] = {"profile": cfg.scale_profile,
-                           "form": "one ansible-playbook run, one play host per set applying the "
-                                   "vaultops.replication.dr_failover role (forks = max(5, sets))",
-                           "sizes": {}}
+    if collection_runs_sets():
+        form = ("`ansible-playbook playbooks/dr_failover.yml -e sets=bench_sets -e confirm_promote=s1-dr,...` "
+                "(the collection's own multi-set mode: one play host per set, forks = max(5, sets))")
+    else:
+        form = ("one ansible-playbook run of `benchmarks/playbooks/multi_set_failover.yml`: one play host per set "
+                "applying the vaultops.replication.dr_failover role (forks = max(5, sets)); the collection's "
+                "playbook has no multi-set mode in this tree")
+    res: dict[str, Any] = {"profile": cfg.scale_profile, "form": form, "sizes": {}}
     out["sets"] = res
     for count in cfg.set_sizes:
         entry: dict[str, Any] = {}
