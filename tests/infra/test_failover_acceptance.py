@@ -45,7 +45,7 @@ NEXT_TASK = {
     "attach old primary": "dr_failover : Re-point performance secondaries:",
     "re-point performance secondaries": "dr_failover : Verify:",
     "verify": "dr_failover : Revoke tokens:",
-    "revoke tokens": "dr_failover : Summarise the failover",
+    "revoke tokens": "dr_failover : Summary:",
 }
 # Step -> (cluster role that must have changed): "home" is the primary before the run, "target" the cluster promoted.
 KILL_ON_STATE = {"demote old primary": ("home", "secondary"), "promote": ("target", "primary")}
