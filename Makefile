@@ -43,7 +43,7 @@ EMULATOR_TESTS := $(wildcard emulator/tests)
 MOLECULE_SCENARIOS := $(wildcard molecule/*/molecule.yml)
 ACCEPTANCE_TESTS := $(wildcard tests/infra/test_*.py)
 
-.PHONY: help venv lint sanity units emulator-test integration molecule acceptance test demo build clean distclean bench
+.PHONY: help venv lint sanity units emulator-test integration molecule acceptance test demo build clean distclean bench ee
 
 help:
 	@echo "make demo           run the end-to-end demo against vaultlab"
@@ -54,6 +54,7 @@ help:
 	@echo "     SCENARIO=name runs one Molecule scenario; TESTS='path::test' one acceptance test"
 	@echo "     TEST_JOBS=n sets how many jobs make test runs at once (default: cores, at most 2)"
 	@echo "make build          build dist/vaultops-replication-*.tar.gz and prove it installs"
+	@echo "make ee             build the example execution environment (awx/) with podman or docker"
 	@echo "make bench          failover benchmarks -> docs/performance.md (not in make test; BENCH_QUICK=1: short)"
 	@echo "make clean          remove build outputs (distclean: also .venv and .collections)"
 
@@ -166,6 +167,26 @@ build: venv
 	  || { echo "error: the tarball carries emulator/tests" >&2; exit 1; }; \
 	echo "==> OK: $$tarball builds and installs"
 
+# Example execution environment (awx/execution-environment.yml) with the built tarball. The build
+# context is always written to build/ee/context; the image is built only where podman (or a
+# docker with a reachable daemon) exists.
+ee: build
+	@rm -rf build/ee && mkdir -p build/ee/ee-collections
+	cp awx/execution-environment.yml awx/ee-requirements.yml build/ee/
+	cp dist/vaultops-replication-*.tar.gz build/ee/ee-collections/vaultops-replication.tar.gz
+	@if command -v podman >/dev/null 2>&1; then runtime=podman; \
+	elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then runtime=docker; \
+	else runtime=; fi; \
+	if [ -z "$$runtime" ]; then \
+	  ansible-builder create -f build/ee/execution-environment.yml -c build/ee/context --output-filename Containerfile >/dev/null; \
+	  echo "error: no container runtime (podman, or docker with a running daemon) on this machine:" >&2; \
+	  echo "       the build context is in build/ee/context; build it where one exists:" >&2; \
+	  echo "       podman build -f build/ee/context/Containerfile -t vaultops-replication-ee:latest build/ee/context" >&2; \
+	  exit 2; \
+	fi; \
+	echo "==> ansible-builder build with $$runtime"; \
+	ansible-builder build --container-runtime "$$runtime" -f build/ee/execution-environment.yml -c build/ee/context -t vaultops-replication-ee:latest
+
 # Benchmarks (never part of `make test`): planned DR failover by a raw API script, a peer-style
 # uri playbook and the collection; detection latency; scaling. BENCH_QUICK=1 runs small sizes and
 # writes benchmarks/results/ instead of docs/; other knobs (BENCH_RUNS, ...) in benchmarks/README.md.
@@ -178,7 +199,7 @@ $(BENCH_STAMP): benchmarks/requirements.txt $(VENV_STAMP)
 	@touch "$@"
 
 bench: venv $(BENCH_STAMP)
-	@echo "==> benchmarks: planned DR failover$(if $(filter 1 yes true,$(BENCH_QUICK)), quick run)"
+	@echo "==> benchmarks: planned DR failover$(if $(filter 1 yes true,$(BENCH_QUICK)), (quick run))"
 	cd "$(ROOT)" && "$(PY)" -m benchmarks failover $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)
 
 clean:
