@@ -119,7 +119,7 @@ def _machine_section(m: dict[str, Any], out: dict[str, Any]) -> list[str]:
         ["vaultlab / requests", f"{m['vaultlab']} / {m['requests']}"],
         ["load average (1, 5, 15 min) at start / end",
          f"{' '.join(f'{x:.1f}' for x in load)} / {' '.join(f'{x:.1f}' for x in load_end)}"],
-        ["tree", f"commit {m['commit'] or '?'}"
+        ["code measured", f"a copy of the collection and of vaultlab taken at the start: commit {m['commit'] or '?'}"
          + (f" plus uncommitted changes in {len(m['uncommitted_files_under_test'])} file(s) under "
             "plugins/, roles/, playbooks/ or emulator/src/" if m["uncommitted_files_under_test"] else "")],
         ["mode", f"{'quick' if cfg['quick'] else 'full'}: {cfg['runs']} run(s) per method and profile, "
@@ -142,8 +142,8 @@ def _methods_section(out: dict[str, Any]) -> list[str]:
         "* **(a)** `benchmarks/raw_failover.py`: Python + requests, polls every 10 ms;",
         "* **(b)** `benchmarks/playbooks/peer_failover.yml`: the same steps as `ansible.builtin.uri` tasks "
         "with `until`/`retries`/`delay: 5`, as playbooks are commonly written;",
-        "* **(c)** `ansible-playbook playbooks/dr_failover.yml -e confirm_promote=dr` (the collection, as it "
-        "was in the tree at the time).", "",
+        "* **(c)** `ansible-playbook playbooks/dr_failover.yml -e confirm_promote=dr` (the collection as the "
+        "working tree held it when the benchmark started: every run uses that copy).", "",
         "Steps of (a) and (b): batch DR operation token minted on the primary; wait until `dr` has every WAL "
         "and the same merkle root; demote the primary; wait until `dr` holds its final state (merkle roots "
         "equal); promote `dr`; wait until it serves (DR primary, `sys/health` 200, an authenticated read "

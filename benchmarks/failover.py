@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import _common as c
 from . import _labs
@@ -38,7 +40,9 @@ from . import raw_failover
 NAME = "failover"
 PLAYBOOKS = c.BENCH_DIR / "playbooks"
 CALLBACKS = c.BENCH_DIR / "callback_plugins"
+# Where ansible-playbook finds the collection; run() points it at a snapshot of the tree.
 COLLECTIONS = c.REPO_ROOT / ".collections"
+SNAPSHOT_PARTS = ("galaxy.yml", "meta", "plugins", "roles", "playbooks")
 BIN = Path(c.PYTHON).parent
 METHODS = ["raw", "peer", "collection"]
 METHOD_LABELS = {
@@ -153,6 +157,43 @@ def check_prerequisites() -> None:
         raise c.NotAvailable(f"ansible-playbook is not next to {c.PYTHON}; use the project venv")
 
 
+def collection_file(*parts: str) -> Path:
+    return COLLECTIONS.joinpath("ansible_collections", "vaultops", "replication", *parts)
+
+
+@contextmanager
+def snapshot() -> Iterator[Path]:
+    """Copy the collection (plugins, roles, playbooks, meta) and vaultlab's sources as they are now
+    and use those copies for the whole benchmark: others may edit the working tree meanwhile, and
+    every run of one benchmark must measure the same code. vaultlab is picked up from the copy
+    through PYTHONPATH (ahead of the editable install); the collection through COLLECTIONS."""
+    global COLLECTIONS  # pylint: disable=global-statement
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    with c.scratch_dir("snapshot") as snap:
+        dest = snap / "collections" / "ansible_collections" / "vaultops" / "replication"
+        dest.mkdir(parents=True)
+        for part in SNAPSHOT_PARTS:
+            src = c.REPO_ROOT / part
+            if src.is_dir():
+                shutil.copytree(src, dest / part, ignore=ignore)
+            elif src.exists():
+                shutil.copy2(src, dest / part)
+        saved_path, saved_collections = os.environ.get("PYTHONPATH"), COLLECTIONS
+        lab_src = c.REPO_ROOT / "emulator" / "src" / "vaultlab"
+        if lab_src.is_dir():
+            shutil.copytree(lab_src, snap / "vaultlab-src" / "vaultlab", ignore=ignore)
+            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(snap / "vaultlab-src"), saved_path) if p)
+        COLLECTIONS = snap / "collections"
+        try:
+            yield snap
+        finally:
+            COLLECTIONS = saved_collections
+            if saved_path is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = saved_path
+
+
 def base_env(work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "ANSIBLE_", "BENCH_"))}
     env.update({
@@ -242,7 +283,7 @@ def method_command(method: str, lab_dir: Path, work: Path) -> list[str]:
     if method == "peer":
         return ansible_playbook("-i", inventory, str(PLAYBOOKS / "peer_failover.yml"),
                                 "-e", "old_primary=primary", "-e", "new_primary=dr")
-    return ansible_playbook("-i", inventory, str(c.REPO_ROOT / "playbooks" / "dr_failover.yml"),
+    return ansible_playbook("-i", inventory, str(collection_file("playbooks", "dr_failover.yml")),
                             "-e", "confirm_promote=dr")
 
 
@@ -631,7 +672,7 @@ def collection_runs_sets() -> bool:
     import yaml
 
     try:
-        plays = yaml.safe_load((c.REPO_ROOT / "playbooks" / "dr_failover.yml").read_text(encoding="utf-8"))
+        plays = yaml.safe_load(collection_file("playbooks", "dr_failover.yml").read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return False
     return isinstance(plays, list) and any("sets" in str(play.get("hosts", "")) for play in plays
@@ -665,7 +706,7 @@ def sets_sample(cfg: Config, count: int, method: str) -> dict[str, Any]:
             inventories = ["-i", str(lab_dir / "inventory.yml"), "-i", str(work / "sets.yml"), "-f", str(max(5, count))]
             if collection_runs_sets():
                 promote = ",".join(set_names(i)[1] for i in range(1, count + 1))
-                cmd = ansible_playbook(*inventories, str(c.REPO_ROOT / "playbooks" / "dr_failover.yml"),
+                cmd = ansible_playbook(*inventories, str(collection_file("playbooks", "dr_failover.yml")),
                                        "-e", "sets=bench_sets", "-e", f"confirm_promote={promote}")
                 label = f"dr_failover.yml -e sets=... ({count} sets)"
             else:
@@ -813,9 +854,13 @@ def run(quick: bool) -> dict[str, Any]:
     failures: list[str] = []
     started = time.perf_counter()
     parts = {"methods": run_methods, "detection": run_detection, "repoint": run_repoint, "sets": run_sets}
-    for part in cfg.parts:
-        print(f"\n== {NAME}: {part}", flush=True)
-        parts[part](cfg, out, failures)
+    with snapshot():
+        print("   measuring a snapshot of the collection and of vaultlab taken now "
+              f"(commit {machine['commit'] or '?'}, {len(machine['uncommitted_files_under_test'])} uncommitted "
+              "file(s) under plugins/, roles/, playbooks/, emulator/src/)", flush=True)
+        for part in cfg.parts:
+            print(f"\n== {NAME}: {part}", flush=True)
+            parts[part](cfg, out, failures)
     out["elapsed_s"] = time.perf_counter() - started
     out["machine"]["loadavg_at_end"] = list(os.getloadavg())
     out["targets"] = targets(out)

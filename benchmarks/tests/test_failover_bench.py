@@ -132,3 +132,20 @@ def test_timeline_attributes_every_second_to_an_action():
     assert t["startup_s"] == 2.0
     assert t["by_action"]["ansible.builtin.set_fact"] == {"tasks": 2, "seconds": 3.5}
     assert t["by_action"]["vaultops.replication.promote"] == {"tasks": 1, "seconds": 4.5}
+
+
+def test_snapshot_measures_a_copy_and_restores(monkeypatch):
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    before = failover.COLLECTIONS
+    with failover.snapshot() as snap:
+        playbook = failover.collection_file("playbooks", "dr_failover.yml")
+        assert playbook.is_file() and snap in playbook.parents
+        assert (failover.collection_file("plugins", "modules") / "promote.py").is_file()
+        env = failover.base_env(snap)
+        assert env["ANSIBLE_COLLECTIONS_PATH"] == str(snap / "collections")
+        probe = subprocess.run([c.PYTHON, "-c", "import vaultlab; print(vaultlab.__file__)"], env=env,
+                               capture_output=True, text=True, check=True)
+        assert probe.stdout.startswith(str(snap))
+    assert failover.COLLECTIONS == before
+    assert "PYTHONPATH" not in __import__("os").environ
+    assert not snap.exists()
