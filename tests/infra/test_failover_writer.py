@@ -195,9 +195,8 @@ def test_drained_writer_loses_nothing_over_repeated_switchovers(tmp_path, profil
         writers = []
         for run, (playbook, promoted, demoted) in enumerate(DRAINED_RUNS, 1):
             tasks, flag = _drain_tasks(tmp_path, run)
-            # dr_failover.yml takes drain_tasks; dr_failback.yml passes no drain option to the
-            # role, so failback sets the role variable itself.
-            drain = ("drain_tasks=%s" if playbook == "dr_failover" else "dr_failover_drain_tasks=%s") % tasks
+            # Both playbooks take drain_tasks (the failback passes it on as dr_failback_drain_tasks).
+            drain = "drain_tasks=%s" % tasks
             writer = Writer(clusters.client[demoted].url, clusters.root, "run%d" % run, interval=WRITE_INTERVAL)
             writers.append(writer)
             with _FlagDrain(writer, flag) as drained:
