@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What an operator sees (issue 14): a dry run (check mode or -e plan=true) prints the steps and
+what blocks them and changes nothing; a run that fails after the promotion still ends with the
+summary (timeline so far, every cluster's role now, whether a re-run is safe), and the re-run
+finishes the job."""
+from __future__ import annotations
+
+import subprocess
+
+from conftest import ROOT, demo_lab, recap_changed
+
+
+def _dr_roles(lab):
+    return {name: (data or {}).get("dr", {}).get("mode") for name, data in demo_lab.read_roles(lab.info).items()}
+
+
+def test_dry_run_changes_nothing_and_a_failed_run_still_summarises(lab):
+    lab.playbook("setup_replication", "confirm_wipe=dr,perf", own_tokens=True)
+    info = lab.info
+    lab.extra_env["VAULT_TOKEN_PERF"] = demo_lab.generate_root(info, "perf", info["primary"]["unseal_keys_b64"])
+    before = _dr_roles(lab)
+    assert before == {"primary": "primary", "dr": "secondary", "perf": "disabled"}, before
+
+    # Check mode: the plan, nothing changed.
+    cmd = lab.playbook_cmd("dr_failover", ["confirm_promote=dr"]) + ["--check"]
+    out = subprocess.run(cmd, env=lab.env(), cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, timeout=600, check=False)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "3. switch over: wait until primary is quiet" in out.stdout
+    assert "Nothing blocks the run." in out.stdout
+    assert recap_changed(out.stdout) == 0 and _dr_roles(lab) == before
+
+    # An explicit plan that would be refused: printed, then the run fails; still nothing changed.
+    refused = lab.playbook("dr_failover", "confirm_promote=dr", "plan=true", "failover_type=unplanned", check=False)
+    assert refused.returncode != 0
+    assert "BLOCKED: An unplanned failover promotes dr" in refused.stdout
+    assert _dr_roles(lab) == before
+
+    # A failure after the promotion (the performance secondary is down, so verification cannot
+    # pass): the run stops, and the summary says where it stopped and where every cluster is.
+    lab.vaultlab("fault", "kill", "--cluster", "perf")
+    failed = lab.playbook("dr_failover", "confirm_promote=dr", "wait_timeout=5", check=False)
+    assert failed.returncode != 0
+    assert 'The failover STOPPED at "Re-point performance secondaries' in failed.stdout \
+        or 'The failover STOPPED at "Verify' in failed.stdout, failed.stdout[-4000:]
+    assert "Now: primary DR secondary, dr DR primary" in failed.stdout
+    assert "Safe to re-run" in failed.stdout
+    assert _dr_roles(lab)["dr"] == "primary"
+
+    # Back up (restarted nodes come back sealed), the same command finishes the job.
+    lab.vaultlab("fault", "restart", "--cluster", "perf", "--unseal")
+    again = lab.playbook("dr_failover", "confirm_promote=dr")
+    assert "dr is the DR primary. primary follows it as DR secondary." in again.stdout
+    final = lab.playbook("dr_failover", "confirm_promote=dr")
+    assert recap_changed(final.stdout) == 0
+    hits = demo_lab.find_leaks(lab.info, [str(lab.logs)])
+    assert hits == [], hits[:5]
