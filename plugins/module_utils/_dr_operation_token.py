@@ -37,9 +37,11 @@ BATCH_ROLE_SETTINGS = {"orphan": True, "renewable": False, "token_type": "batch"
 class CeremonyError(Exception):
     """A ceremony step that cannot go on; ``result`` carries the progress reached so far."""
 
-    def __init__(self, message, note=None, **result):
-        # ``note`` says what became of an attempt that was started before this run.
+    def __init__(self, message, note=None, kind=None, **result):
+        # ``note`` says what became of an attempt that was started before this run; ``kind`` is
+        # classify_share_error's name of the refusal.
         super().__init__(message)
+        self.kind = kind
         self.headline = message
         self.note = note
         self.message = "%s %s" % (message, note) if note else message
@@ -158,26 +160,26 @@ def submit_shares(update, shares, nonce, required, progress=0):
                     note="Vault reset the attempt: progress is back to 0 and the attempt with nonce %s is "
                          "still open; let all %s holders contribute again to nonce %s." % (
                              nonce, required or "required", nonce),
-                    progress=0, attempt_running=True, **partial)
+                    kind=kind, progress=0, attempt_running=True, **partial)
             if kind == "malformed":
                 raise CeremonyError(
                     "key_shares[%d] is not a valid key share (%s). Give the share in hex or base64 as "
                     "printed by vault operator init." % (index, vault_msg),
                     note="Nothing was counted for it; the attempt with nonce %s is unchanged%s." % (
                         nonce, " (%d share(s) of this run counted)" % accepted if accepted else ""),
-                    progress=progress, attempt_running=True, **partial)
+                    kind=kind, progress=progress, attempt_running=True, **partial)
             if kind == "nonce_mismatch":
                 raise CeremonyError(
                     "the ceremony attempt changed while this task ran (%s). Somebody cancelled and "
-                    "restarted it; check with the other key holders." % vault_msg, **partial)
+                    "restarted it; check with the other key holders." % vault_msg, kind=kind, **partial)
             if kind == "not_in_progress":
                 raise CeremonyError(
                     "the ceremony attempt with nonce %s disappeared while this task ran (cancelled or "
-                    "completed by someone else)." % nonce, attempt_running=False, **partial)
+                    "completed by someone else)." % nonce, kind=kind, attempt_running=False, **partial)
             if kind == "other_strategy":
                 raise CeremonyError(
                     "another key ceremony (for example generate-root) is running on this cluster: %s. "
-                    "Finish or cancel it first." % vault_msg, **partial)
+                    "Finish or cancel it first." % vault_msg, kind=kind, **partial)
             raise
         accepted += 1
         progress = int(status.get("progress") or 0)
@@ -403,7 +405,7 @@ class Runner:
         try:
             outcome = submit_shares(update, shares, nonce, required, progress)
         except (CeremonyError, VaultError) as exc:
-            self.fail_ceremony(exc, action, nonce, required, changed)
+            self.fail_ceremony(exc, action, nonce, required, changed, generated_otp)
 
         changed = changed or outcome["accepted"] > 0
         status = outcome["status"] or current
@@ -448,11 +450,15 @@ class Runner:
             after = {"started": True, "nonce": nonce, "progress": progress, "required": required}
         return result, diff_before, dict(roles_of(roles), attempt=after)
 
-    def fail_ceremony(self, exc, action, nonce, required, changed):
-        """Fail after a refused share; an attempt started by this very run is withdrawn.
+    def fail_ceremony(self, exc, action, nonce, required, changed, generated_otp=None):
+        """Fail after a refused share.
 
-        Nobody but this run knows the OTP of an attempt it started, so leaving it open would only
-        block the cluster (and returning the OTP in a failure would spread a secret).
+        When the shares reached the threshold and Vault rejected their combination, Vault keeps the
+        attempt open under the same nonce and OTP with progress 0 (reference 5.3), so it stays open
+        here as well: the failure returns the nonce and, when this run started the attempt and the
+        OTP was generated, the OTP (a secret, as on a successful partial run), and tells the holders
+        to contribute again to that nonce. Any other refusal in a run that started the attempt
+        withdraws it: nobody has contributed to it but this run, whose input must be fixed first.
         """
         if isinstance(exc, CeremonyError):
             info = dict(exc.result)
@@ -463,7 +469,21 @@ class Runner:
         info.setdefault("nonce", nonce)
         changed = changed or info.pop("accepted", 0) > 0
         info.pop("already", None)
-        if action in ("start", "replace"):
+        started_here = action in ("start", "replace")
+        if action == "replace":
+            info["cancelled"] = True
+        if started_here and isinstance(exc, CeremonyError) and exc.kind == "rejected":
+            retry = "pass nonce: %s" % nonce
+            if generated_otp:
+                info["otp"] = generated_otp
+                retry += " and the otp this run returned (the last run needs it to decode the token)"
+            elif self.params["otp"]:
+                retry += " and the otp this run was given"
+            msg = "%s %s Retry: %s.%s" % (exc.headline, exc.note, retry, (
+                " The foreign attempt this run replaced was cancelled before it started this one."
+                if action == "replace" else ""))
+            self.ctx.fail_json(msg=msg, changed=True, required=required, **info)
+        if started_here:
             try:
                 _api.operation_token_attempt_cancel(self.client)
                 withdrawn = ("The attempt this run started (nonce %s) was cancelled so that no half-finished "

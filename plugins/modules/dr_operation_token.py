@@ -26,8 +26,11 @@ description:
     Vault 2.0 and anybody may have started one.
   - A key share Vault already counted in this attempt is treated as progress, not as an error.
     When the combined shares do not verify, Vault resets the attempt to progress 0 but keeps it
-    open under the same nonce; the module fails with a message saying so, and every holder has
-    to contribute again to the same nonce.
+    open under the same nonce and OTP; so does the module. It fails with a message saying so and
+    returns RV(nonce) (and RV(otp) when this very run started the attempt and the OTP was
+    generated), and every holder has to contribute again to the same nonce. Any other refusal in
+    the run that started the attempt (for example a malformed share) cancels that attempt, which
+    nobody else has contributed to yet.
   - "O(method=batch) runs B(on the DR primary): it makes sure the ACL policy O(policy_name)
     and the orphan batch token role O(role_name) exist with exactly the content described
     below (written only when they differ), then issues a batch token from that role with
@@ -261,6 +264,26 @@ EXAMPLES = r"""
       - "{{ my_key_share }}"
   no_log: true
 
+# Vault rejected the combined shares (a share of the wrong cluster): the attempt stays open with
+# progress 0 under the same nonce and OTP. The failed run returned both; contribute again.
+- name: Start the ceremony with every share (one operator)
+  vaultops.replication.dr_operation_token:
+    url: https://vault-dr.example.com:8200
+    key_shares: "{{ primary_unseal_keys[:3] }}"
+  register: dr_token
+  ignore_errors: true
+  no_log: true
+
+- name: Retry under the same nonce once the wrong share is replaced
+  vaultops.replication.dr_operation_token:
+    url: https://vault-dr.example.com:8200
+    nonce: "{{ dr_token.nonce }}"
+    otp: "{{ dr_token.otp }}"
+    key_shares: "{{ corrected_primary_unseal_keys[:3] }}"
+  register: dr_token_retry
+  when: dr_token is failed and dr_token.attempt_running | default(false)
+  no_log: true
+
 # Somebody else's attempt blocks the ceremony: cancel it deliberately and start over.
 - name: Replace a stale attempt
   vaultops.replication.dr_operation_token:
@@ -311,6 +334,9 @@ otp:
   description:
     - One-time password generated for the attempt started by this run. Needed to decode the
       token; Vault shows it only once. B(Secret.)
+    - Also returned when the run that started the attempt failed because Vault rejected the
+      combined key shares: the attempt stays open under the same nonce and OTP, and the retry
+      needs both.
     - Not returned when you gave O(otp) yourself, or when the attempt was started earlier.
   returned: when this run started the attempt and Vault (or the module, for legacy servers) generated the OTP
   type: str

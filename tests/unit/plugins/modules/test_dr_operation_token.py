@@ -373,6 +373,37 @@ def test_wrong_share_in_resumed_attempt_keeps_it_open(capsys, vault):
     assert again["dr_operation_token"] == TOKEN
 
 
+def test_rejected_quorum_in_the_run_that_started_the_attempt_leaves_it_open(capsys, vault):
+    """Vault keeps the attempt (nonce, OTP) open with progress 0 when the quorum is rejected; so does
+    the module, and it hands back what the retry needs: the nonce and, secret, the OTP."""
+    out = run(capsys, {"key_shares": SHARES[:2] + ["ff" * 16 + "09"]})
+    assert out["failed"] and out["changed"] and out["attempt_running"] and out["progress"] == 0
+    assert vault.attempt is not None and vault.attempt["provided"] == []
+    assert "attempt_cancel" not in vault.writes()
+    assert out["nonce"] == vault.attempt["nonce"] and out["otp"] == vault.attempt["otp"]
+    assert "progress is back to 0" in out["msg"] and "still open" in out["msg"]
+    assert "Retry: pass nonce: %s and the otp this run returned" % out["nonce"] in out["msg"]
+    assert "cancelled" not in out["msg"]
+    # The retry under the same nonce completes and decodes with the OTP of the failed run.
+    again = run(capsys, {"key_shares": SHARES[:3], "nonce": out["nonce"], "otp": out["otp"]})
+    assert again["complete"] and again["dr_operation_token"] == TOKEN and vault.attempt is None
+
+
+def test_rejected_quorum_with_a_given_otp_does_not_return_it(capsys, vault):
+    otp = "Z" * OTP_LENGTH
+    out = run(capsys, {"key_shares": ["ff" * 16 + "09"] + SHARES[:2], "otp": otp})
+    assert out["failed"] and out["attempt_running"] and vault.attempt["otp"] == otp
+    assert out.get("otp") in (None, "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+    assert "and the otp this run was given" in out["msg"] and otp not in json.dumps(out)
+
+
+def test_rejected_quorum_after_replacing_a_foreign_attempt(capsys, vault):
+    run(capsys, {})
+    out = run(capsys, {"key_shares": SHARES[:2] + ["ff" * 16 + "09"], "cancel_foreign_attempt": True})
+    assert out["failed"] and out["cancelled"] is True and out["attempt_running"]
+    assert vault.attempt is not None and out["nonce"] == vault.attempt["nonce"] and out["otp"]
+
+
 def test_failed_run_withdraws_the_attempt_it_started(capsys, vault):
     out = run(capsys, {"key_shares": [SHARES[0], "not-hex!"]})
     assert out["failed"] and "key_shares[1]" in out["msg"] and "was cancelled" in out["msg"]
