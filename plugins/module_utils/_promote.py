@@ -25,7 +25,12 @@ from ansible_collections.vaultops.replication.plugins.module_utils._status impor
     read_type_status,
     roles_of,
 )
-from ansible_collections.vaultops.replication.plugins.module_utils._waiter import WaitTimeout, wait_until
+from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
+    ServingTimeout,
+    WaitTimeout,
+    wait_serving,
+    wait_until,
+)
 
 # How long a secondary may keep reporting a live connection to its primary after that primary
 # died, before we believe the connection is real (heartbeats time out within seconds).
@@ -380,26 +385,18 @@ class Runner:
 
     def wait_promoted(self):
         timeout = self.params["wait_timeout"]
-
-        def probe():
-            status = read_type_status(self.client, self.rtype)
-            code, body = _api.health(self.client, standbyok=True, perfstandbyok=True)
-            leader = None
-            if code == 200:
-                try:
-                    leader = _api.leader(self.client)
-                except VaultAPIError:
-                    leader = None
-            return status, code, body, leader
-
         try:
-            return wait_until(probe, lambda v: promoted_ready(self.rtype, *v), timeout,
-                              "%s to be %s primary with an active node" % (self.where, self.label))[0]
-        except WaitTimeout as exc:
+            served = wait_serving(self.client, self.rtype, "primary", timeout,
+                                  description="%s to serve as %s primary" % (self.where, self.label))
+        except ServingTimeout as exc:
+            self.waited = exc.waited
             self.fail("Vault accepted the promotion, but %s. Check the cluster's health and logs." % exc.message,
                       changed=True, promoted=True)
         except VaultError as exc:
             self.fail_api(exc, "read the status of %s after promoting it" % self.where)
+        # How long the promoted cluster took to serve (see _waiter.wait_serving).
+        self.waited = served.waited
+        return served.status
 
     def wait_disconnected(self, target):
         """Give a dead primary's heartbeat time to expire before believing the secondary's view."""

@@ -12,10 +12,11 @@ from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultError
 from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, Plan
 from ansible_collections.vaultops.replication.plugins.module_utils._runner import module_spec as _module_spec
-from ansible_collections.vaultops.replication.plugins.module_utils._status import read_type_status, roles_of
+from ansible_collections.vaultops.replication.plugins.module_utils._status import roles_of
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
-    WaitTimeout,
-    wait_until,
+    ServingTimeout,
+    role_phrase,
+    wait_serving,
 )
 
 
@@ -128,29 +129,20 @@ class PrimaryRunner(object):
     def read_statuses(self):
         return self.ctx.read_replication(self.client, self.label)
 
-    def probe_after_change(self):
-        status = read_type_status(self.client, self.mode, retry_on_status=False)
-        code, body = _api.health(self.client)
-        return status, code, body or {}
-
-    def wait_for_role(self, role):
-        health_key = "replication_%s_mode" % self.mode
-
-        def done(value):
-            status, code, body = value
-            if status.role != role or code in (501, 503) or body.get("sealed"):
-                return False
-            return body.get(health_key, role) == role
-
+    def wait_serving(self, role):
+        """Wait until the cluster serves in its new role (not merely reports it: Vault switches the
+        mode at once, then is unavailable for a while); returns the seconds waited."""
+        timeout = self.params["wait_timeout"]
         try:
-            wait_until(self.probe_after_change, done, self.params["wait_timeout"],
-                       "the %s role to become %s" % (TITLE[self.mode], role))
-        except WaitTimeout as exc:
-            last = exc.last_value[0].role if exc.last_value else "unknown"
-            detail = " (last error: %s)" % exc.last_error if getattr(exc, "last_error", None) else ""
-            values = (TITLE[self.mode], role, self.params["wait_timeout"], last, detail)
-            self.fail("The change was sent, but the cluster did not report the %s role %r within %ss; it last "
-                      "reported %r%s. Check the cluster and run again." % values)
+            return wait_serving(self.client, self.mode, role, timeout,
+                                description="%s to serve %s" % (self.label, role_phrase(self.mode, role))).waited
+        except ServingTimeout as exc:
+            self.fail("The change was sent, but %s did not serve %s within %ss (last seen: %s). Check the cluster "
+                      "and run again; raise wait_timeout if it is only slow."
+                      % (self.label, role_phrase(self.mode, role), timeout, exc.seen), changed=True,
+                      waited=exc.waited)
+        except VaultError as exc:
+            self.ctx.fail_from(exc, "read the state of %s after the change" % self.label, changed=True)
 
     def perform(self, action):
         func, what = {
@@ -182,7 +174,7 @@ class PrimaryRunner(object):
             self.ctx.warn(warning)
 
         before_roles = roles_of(before)
-        result = dict(changed=plan.changed, actions=plan.actions)
+        result = dict(changed=plan.changed, actions=plan.actions, waited=0.0)
         if not plan.changed:
             result.update(role=before[self.mode].role, status=before[self.mode].as_dict(),
                           diff=dict(before=before_roles, after=dict(before_roles)))
@@ -199,10 +191,11 @@ class PrimaryRunner(object):
         vault_warnings = []
         for action in plan.actions:
             vault_warnings.extend(self.perform(action))
-        self.wait_for_role(plan.after_role)
+        waited = self.wait_serving(plan.after_role)
         after = self.read_statuses()
         result.update(role=after[self.mode].role, status=after[self.mode].as_dict(),
-                      diff=dict(before=before_roles, after=roles_of(after)), vault_warnings=vault_warnings)
+                      diff=dict(before=before_roles, after=roles_of(after)), vault_warnings=vault_warnings,
+                      waited=waited)
         self.ctx.exit_json(**result)
 
 

@@ -18,6 +18,7 @@ from ansible_collections.vaultops.replication.plugins.module_utils._client impor
 )
 from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, Plan
 from ansible_collections.vaultops.replication.plugins.module_utils._runner import (
+    cluster_suboptions,
     module_spec as _module_spec,
     prefixed_connection_spec,
 )
@@ -27,7 +28,10 @@ from ansible_collections.vaultops.replication.plugins.module_utils._tokens impor
     inspect_activation_token,
 )
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import (
+    ServingTimeout,
     WaitTimeout,
+    role_phrase,
+    wait_serving,
     wait_until,
 )
 
@@ -240,6 +244,11 @@ def _iso(ts):
         return None
 
 
+# Options that describe the one secondary of a run, so they cannot go with ``secondaries`` (each
+# entry gives its own); an activation token is minted for one secondary id.
+SINGLE_SECONDARY_OPTIONS = ("url", "cluster", "id", "activation_token", "standby_urls")
+
+
 def module_spec():
     """Options and constraints of replication_secondary (module and action plugin)."""
     return _module_spec(dict(
@@ -261,11 +270,25 @@ def module_spec():
         standby_urls=dict(type="list", elements="str"),
         revoke=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=120),
+        secondaries=dict(type="list", elements="dict", options=dict(cluster_suboptions(), id=dict(type="str"))),
         **prefixed_connection_spec("primary")
-    ))
+    ), mutually_exclusive=[["secondaries", option] for option in SINGLE_SECONDARY_OPTIONS])
 
 
 class SecondaryRunner(object):
+    # ``secondaries``: one run per entry, concurrently (_runner.execute_fan_out); an entry's
+    # ``name`` is its secondary id unless it gives ``id``.
+    FAN_OUT = "secondaries"
+    FAN_OUT_DEFAULTS = {"id": "name"}
+
+    @staticmethod
+    def fan_out_problem(params):
+        """Why the task's options do not apply to every entry of ``secondaries`` (or None)."""
+        if params.get("state") == "minted":
+            return ("state=minted runs against the primary and mints one activation token for the id given in id; "
+                    "it does not take secondaries.")
+        return None
+
     def __init__(self, ctx):
         self.ctx = ctx
         self.params = ctx.params
@@ -277,6 +300,8 @@ class SecondaryRunner(object):
         self.token_claims = None
         self.vault_warnings = []
         self.minted_id = None
+        # Seconds spent waiting for the cluster to serve in its new role (returned as ``waited``).
+        self.waited = 0.0
 
     # ------------------------------------------------------------------ helpers
     def fail(self, msg, **kwargs):
@@ -354,6 +379,18 @@ class SecondaryRunner(object):
             elif p.get("primary_url") and not p.get("id"):
                 self.fail("Minting an activation token on primary_url needs the secondary id: set id.")
 
+    def read_primary(self):
+        """The primary's status of ``mode``, after checking it is unsealed. With ``secondaries`` every
+        entry decides from the same read (each entry only changes its own secondary id there)."""
+        def read():
+            self.check_unsealed(self.primary, self.primary_label)
+            return self.read_statuses(self.primary, self.primary_label)[self.mode]
+        return self.ctx.once(("primary-status", self.primary.url), read)
+
+    def check_primary_token(self):
+        self.ctx.once(("primary-token", self.primary.url),
+                      lambda: self.check_token(self.primary, "primary_token", self.primary_label))
+
     def primary_client(self):
         if self.primary is None and self.params.get("primary_url"):
             try:
@@ -421,41 +458,41 @@ class SecondaryRunner(object):
         self.vault_warnings.extend(warnings or [])
 
     def wait_streaming(self, secondary_id):
-        def probe():
-            sec = self.read_type(self.client)
-            prim = self.read_type(self.primary) if self.primary is not None else None
-            return sec, prim
-
-        def done(value):
-            sec, prim = value
-            if not sec.is_streaming:
-                return False
-            if prim is None:
-                return True
+        """After enable or update-primary: wait until the secondary streams from the primary, the
+        primary (when we can read it) sees it connected, and the secondary serves in its role."""
+        def primary_sees_it(sec):
+            if self.primary is None:
+                return None
+            prim = self.read_type(self.primary)
             sid = sec.secondary_id or secondary_id
-            return sec.cluster_id == prim.cluster_id and prim.secondary_connected(sid)
+            if sec.cluster_id != prim.cluster_id or not prim.secondary_connected(sid):
+                return "the primary does not list the secondary %r as connected yet" % sid
+            return None
 
-        try:
-            wait_until(probe, done, self.params["wait_timeout"],
-                       "the %s secondary to stream from the primary" % self.title)
-        except WaitTimeout as exc:
-            sec = exc.last_value[0] if exc.last_value else None
-            seen = ("mode %r, state %r, connection_state %r" % (sec.mode, sec.state, sec.connection_state)
-                    if sec is not None else "no answer")
-            self.fail("The %s secondary at %s did not start streaming from the primary within %ss (last seen: %s%s). "
-                      "Check that it can reach the primary's API and cluster ports (primary_api_addr, ca_file, "
-                      "primary_cluster_addr) and run again." % (
-                          self.title, self.client.url, self.params["wait_timeout"], seen,
-                          "; last error: %s" % exc.last_error if exc.last_error is not None else ""))
+        self.wait_serving(self.client, "secondary", streaming=True, also=primary_sees_it,
+                          hint="Check that it can reach the primary's API and cluster ports (primary_api_addr, "
+                               "ca_file, primary_cluster_addr) and run again.")
 
     def wait_role(self, client, label, role):
+        self.wait_serving(client, role, label=label, hint="Check it and run again.")
+
+    def wait_serving(self, client, role, streaming=False, also=None, label=None, hint=""):
+        """``_waiter.wait_serving`` for this module's type; adds the time to ``self.waited`` and
+        fails the task (the change was made) when the cluster does not serve in time."""
+        label = label or self.ctx.label(client.url)
+        timeout = self.params["wait_timeout"]
         try:
-            wait_until(lambda: self.read_type(client), lambda s: s.role == role, self.params["wait_timeout"],
-                       "%s to report %s role %s" % (label, self.title, role))
-        except WaitTimeout as exc:
-            last = exc.last_value.role if exc.last_value is not None else "unknown"
-            self.fail("%s did not report the %s role %r within %ss (last seen %r); check it and run again."
-                      % (label, self.title, role, self.params["wait_timeout"], last))
+            served = wait_serving(client, self.mode, role, timeout, streaming=streaming, also=also,
+                                  description="%s to serve %s" % (label, role_phrase(self.mode, role)))
+        except ServingTimeout as exc:
+            self.waited += exc.waited
+            self.fail("The change was sent, but %s did not serve %s within %ss (last seen: %s). %s" % (
+                label, role_phrase(self.mode, role), timeout, exc.seen, hint), changed=True,
+                waited=round(self.waited, 3))
+        except VaultError as exc:
+            self.ctx.fail_from(exc, "read the state of %s after the change" % label, changed=True)
+        self.waited += served.waited
+        return served.status
 
     def standby_clients(self):
         p = self.params
@@ -539,7 +576,8 @@ class SecondaryRunner(object):
         else:
             after_roles = roles_of(after_statuses)
         result = dict(changed=plan.changed, actions=plan.actions, role=after_roles[self.mode],
-                      status=status.as_dict(), diff=dict(before=before_roles, after=after_roles))
+                      status=status.as_dict(), diff=dict(before=before_roles, after=after_roles),
+                      waited=round(self.waited, 3))
         if plan.changed and not predicted:
             result["vault_warnings"] = self.vault_warnings
         result.update(extra)
@@ -565,8 +603,7 @@ class SecondaryRunner(object):
         prim = None
         token_source = "activation_token" if p.get("activation_token") else None
         if self.primary_client() is not None:
-            self.check_unsealed(self.primary, self.primary_label)
-            prim = self.read_statuses(self.primary, self.primary_label)[self.mode]
+            prim = self.read_primary()
             if token_source is None:
                 token_source = "mint"
         elif token_source:
@@ -583,7 +620,7 @@ class SecondaryRunner(object):
         secondary_id = p.get("id")
         current_filter = None
         if p.get("paths_filter") is not None and prim is not None and prim.role == "primary":
-            self.check_token(self.primary, "primary_token", self.primary_label)
+            self.check_primary_token()
             current_filter = self.read_filter(secondary_id)
 
         standbys = self.standby_clients()
@@ -610,7 +647,7 @@ class SecondaryRunner(object):
         # Everything that can fail without writing is checked before the first write.
         mints = "secondary-token" in plan.actions
         if mints or "paths-filter" in plan.actions:
-            self.check_token(self.primary, "primary_token", self.primary_label)
+            self.check_primary_token()
         # A DR secondary refuses ordinary tokens on every path, so its token can only be checked once it is no
         # longer one; the token that works after the disable is one of its (old) primary's.
         dr_secondary_now = self.mode == "dr" and before["dr"].role in ("secondary", "bootstrapping")

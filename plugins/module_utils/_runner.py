@@ -14,6 +14,7 @@ ActionBase: options arrive validated, the result leaves as a plain dict.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from ansible.module_utils.common.parameters import remove_values
@@ -225,6 +226,33 @@ class RunnerExit(BaseException):
         self.result = result
 
 
+class _Shared(object):
+    """Values computed once for the runs of one fan-out (see RunnerContext.once)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._locks = {}
+        self._done = {}
+
+    def once(self, key, compute):
+        with self._lock:
+            key_lock = self._locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self._done:
+                try:
+                    self._done[key] = ("value", compute())
+                except RunnerExit as end:
+                    self._done[key] = ("exit", dict(end.result))
+                except Exception as exc:
+                    self._done[key] = ("error", exc)
+            kind, value = self._done[key]
+        if kind == "exit":
+            raise RunnerExit(dict(value))
+        if kind == "error":
+            raise value
+        return value
+
+
 class RunnerContext:
     """What a runner gets instead of an AnsibleModule.
 
@@ -246,10 +274,18 @@ class RunnerContext:
         self.names = {}
         self._client = None
         self._clients = {}
+        # What the runs of one fan-out share (``once``); a run of its own has its own.
+        self.shared = _Shared()
 
     @property
     def diff(self):
         return self._diff
+
+    def once(self, key, compute):
+        """``compute()`` once for ``key`` among the runs of one fan-out (each run of its own computes
+        it), for reads every entry would repeat against the same cluster; the other runs get the
+        same value, or end the same way when it ended the run (fail_json) or raised."""
+        return self.shared.once(key, compute)
 
     # -- ending the run ------------------------------------------------------------------------
 
@@ -468,7 +504,7 @@ def _unset(value):
 # Running
 
 
-def execute(runner_class, params, check_mode=False, diff=False, env=None):
+def execute(runner_class, params, check_mode=False, diff=False, env=None, shared=None):
     """Run ``runner_class(context).run()`` and return the task result as a dict.
 
     ``params``: validated options (AnsibleModule.params, or the action plugin's validated task
@@ -476,9 +512,16 @@ def execute(runner_class, params, check_mode=False, diff=False, env=None):
     in ``warnings``. Every result carries ``started`` and ``ended`` (epoch seconds) and
     ``elapsed`` (seconds), for timelines built from task results. (Not ``finished``: ansible-core
     reserves that result key for async jobs and turns it into a boolean.)
+    A runner with ``FAN_OUT`` whose list option is given runs once per entry instead
+    (``execute_fan_out``); ``shared`` is what the runs of one fan-out share (RunnerContext.once).
     """
+    fan_out = getattr(runner_class, "FAN_OUT", None)
+    if fan_out and params.get(fan_out) is not None:
+        return execute_fan_out(runner_class, params, fan_out, check_mode=check_mode, diff=diff, env=env)
     started = time.time()
     ctx = RunnerContext(params, check_mode=check_mode, diff=diff, env=env)
+    if shared is not None:
+        ctx.shared = shared
     try:
         missing = missing_libraries(runner_class)
         if missing:
@@ -502,3 +545,150 @@ def execute(runner_class, params, check_mode=False, diff=False, env=None):
         result["warnings"] = list(result.get("warnings") or []) + ctx.warnings
     result.update(started=started, ended=ended, elapsed=round(ended - started, 3))
     return censor(result, ctx.no_log_values)
+
+
+# ---------------------------------------------------------------------------------------------
+# One task, many clusters
+#
+# A runner class may set ``FAN_OUT`` to the name of a list option whose entries are cluster dicts
+# (the shape of ``cluster``, as the roles keep them in ``topology_clusters``). When the task gives
+# that option, execute() runs the runner once per entry, all at once, each in its own thread with
+# its own context and clients, and returns ``results`` (one per entry) instead of one result.
+# ``FAN_OUT_DEFAULTS`` maps options to the entry key that fills them when the entry leaves them
+# out (replication_secondary: ``{"id": "name"}``); an optional ``fan_out_problem(params)`` refuses
+# options that do not apply per entry.
+
+# Entries run at the same time at most; each spends its time waiting on HTTP.
+FAN_OUT_WORKERS = 64
+
+
+def fan_out_params(params, option, entry, defaults=None):
+    """The options of one entry's run: the task's options without ``option``; the entry as
+    ``cluster`` (its connection keys that are set win over the flat ones, which thus serve as
+    defaults for every entry); the entry's other keys as options of their own; ``defaults``
+    ({option: entry key}) fill options neither the entry nor the task set."""
+    out = dict(params)
+    out[option] = None
+    cluster_keys = set(cluster_suboptions())
+    out["cluster"] = dict((k, v) for k, v in entry.items() if k in cluster_keys)
+    for key in CONNECTION_KEYS:
+        if not _unset(entry.get(key)):
+            out[key] = entry[key]
+    for key, value in entry.items():
+        if key not in cluster_keys and value is not None:
+            out[key] = value
+    for key, source in (defaults or {}).items():
+        if _unset(out.get(key)) and not _unset(entry.get(source)):
+            out[key] = entry[source]
+    return out
+
+
+def fan_out_names(entries, defaults=None):
+    """How each entry is called in results and messages: its ``name``, else what fills a default
+    option (e.g. ``id``), else its url, else its position."""
+    names = []
+    for index, entry in enumerate(entries):
+        name = entry.get("name")
+        for key in (defaults or {}):
+            name = name or entry.get(key)
+        names.append(str(name or entry.get("url") or "#%d" % index))
+    return names
+
+
+def _fan_out_problem(option, entries, names):
+    for index, entry in enumerate(entries):
+        if _unset(entry.get("url")):
+            return ("%s[%d] has no url: every entry names its cluster's API address (url), so that no entry "
+                    "falls back to the url option or VAULT_ADDR." % (option, index))
+    seen = {}
+    for index, name in enumerate(names):
+        if name in seen:
+            return "%s lists %r twice (entries %d and %d); each cluster may appear once." % (
+                option, name, seen[name], index)
+        seen[name] = index
+    return None
+
+
+def _run_entry(runner_class, params, check_mode, diff, env, shared):
+    try:
+        return execute(runner_class, params, check_mode=check_mode, diff=diff, env=env, shared=shared)
+    except Exception as exc:
+        # A bug in one entry's run must neither hide the others' results nor end as a traceback.
+        return dict(failed=True, msg="%s failed unexpectedly (a bug in vaultops.replication): %s: %s" % (
+            getattr(runner_class, "__name__", "the runner"), type(exc).__name__, exc))
+
+
+def execute_fan_out(runner_class, params, option, check_mode=False, diff=False, env=None):
+    """Run ``runner_class`` for every entry of the list option ``option`` concurrently; the task
+    result has ``results`` (each entry's result plus ``name``, ``changed``, ``failed``, ``msg``),
+    ``changed`` when any entry changed, and fails listing every failed entry with its message."""
+    started = time.time()
+    entries = [dict(e or {}) for e in params.get(option) or []]
+    defaults = getattr(runner_class, "FAN_OUT_DEFAULTS", None) or {}
+    names = fan_out_names(entries, defaults)
+    result = dict(changed=False, results=[])
+    check = getattr(runner_class, "fan_out_problem", None)
+    problem = (check(params) if check else None) or _fan_out_problem(option, entries, names)
+    if problem:
+        result.update(failed=True, msg=problem)
+    else:
+        runs = [None] * len(entries)
+        pending = list(range(len(entries)))
+        lock = threading.Lock()
+        shared = _Shared()
+
+        def worker():
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    index = pending.pop(0)
+                runs[index] = _run_entry(runner_class, fan_out_params(params, option, entries[index], defaults),
+                                         check_mode, diff, env, shared)
+
+        threads = [threading.Thread(target=worker, name="vaultops-%s-%d" % (option, n))
+                   for n in range(min(len(entries), FAN_OUT_WORKERS))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        result.update(_merge_fan_out(option, names, runs))
+    ended = time.time()
+    result.update(started=started, ended=ended, elapsed=round(ended - started, 3))
+    return result
+
+
+def _merge_fan_out(option, names, runs):
+    results = []
+    warnings = []
+    before = {}
+    after = {}
+    for name, run in zip(names, runs):
+        item = dict(run)
+        item["name"] = name
+        item["changed"] = bool(item.get("changed"))
+        item["failed"] = bool(item.get("failed"))
+        if not item.get("msg"):
+            actions = item.get("actions")
+            item["msg"] = ("changed" if item["changed"] else "unchanged") + (
+                " (%s)" % ", ".join(actions) if actions else "")
+        warnings.extend("%s: %s" % (name, w) for w in item.pop("warnings", None) or [])
+        if isinstance(item.get("diff"), dict):
+            before[name] = item["diff"].get("before")
+            after[name] = item["diff"].get("after")
+        results.append(item)
+    failed = [r for r in results if r["failed"]]
+    out = dict(changed=any(r["changed"] for r in results), results=results)
+    if before or after:
+        out["diff"] = dict(before=before, after=after)
+    if warnings:
+        out["warnings"] = warnings
+    changed = sum(1 for r in results if r["changed"])
+    if failed:
+        out.update(failed=True, msg="%d of %d entries of %s failed: %s" % (
+            len(failed), len(results), option, "; ".join("%s: %s" % (r["name"], r["msg"]) for r in failed)))
+    elif not results:
+        out["msg"] = "%s is empty; nothing to do." % option
+    else:
+        out["msg"] = "%d of %d entries of %s changed." % (changed, len(results), option)
+    return out

@@ -216,3 +216,95 @@ def read_cluster_status(c):
     return ClusterStatus(ReplicationStatus.from_api("dr", both["dr"]),
                          ReplicationStatus.from_api("performance", both["performance"]),
                          health=body, health_code=code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving in a role: what a cluster answers once Vault's "brief period of unavailability" after
+# enable, demote, promote, update-primary or disable is over. During that window the status
+# endpoints already report the new mode, so the mode alone proves nothing; each predicate below
+# returns why the cluster does not serve yet (a short phrase for messages), or None. They are
+# applied in order by ``_waiter.wait_serving``.
+
+# sys/health answered as a standby: serving only if sys/leader names another node as active
+# (the URL points at a standby of a serving cluster), see ``leader_problem``.
+HEALTH_STANDBY = "standby"
+
+
+def serving_health_code(rtype, role):
+    """The sys/health code of a node serving in ``role`` of ``rtype`` (default query): 472 for a DR
+    secondary, 200 otherwise."""
+    return 472 if rtype == "dr" and role == "secondary" else 200
+
+
+def role_problem(status, role, streaming=False):
+    """``status`` (ReplicationStatus of the type changed) does not show ``role`` settled yet.
+
+    A primary must report ``state: running`` (Vault's own "OK" for a primary; it reports another
+    state while it reconfigures; a missing state is accepted for versions that leave it out). With
+    ``streaming`` a secondary must stream WALs over a live connection (after activation or
+    update-primary); a demoted primary has no primary to stream from yet, so it is not asked to.
+    """
+    if status is None:
+        return "no replication status"
+    if status.role != role:
+        return "%s replication reports mode %r, not %r" % (status.rtype, status.mode, role)
+    if role == "primary" and status.state not in (None, "", "running"):
+        return "the %s primary reports state %r, not 'running'" % (status.rtype, status.state)
+    if role == "secondary" and streaming and not status.is_streaming:
+        return "the %s secondary does not stream yet (state %r, connection_state %r)" % (
+            status.rtype, status.state, status.connection_state)
+    return None
+
+
+def health_problem(rtype, role, code, body):
+    """sys/health (default query) does not show a node serving in ``role``; HEALTH_STANDBY when
+    it answers as a standby (429/473), which ``leader_problem`` settles."""
+    body = body if isinstance(body, dict) else {}
+    state = health_state(code, body)
+    if state in ("uninitialized", "sealed"):
+        return "sys/health reports the node %s" % state
+    mode = body.get("replication_%s_mode" % rtype)
+    if mode is not None and mode != role:
+        return "sys/health reports replication_%s_mode %r" % (rtype, mode)
+    wanted = serving_health_code(rtype, role)
+    if code == wanted:
+        return None
+    if wanted == 200 and state in ("standby", "perfstandby"):
+        return HEALTH_STANDBY
+    return "sys/health answered %s, not %d" % (code, wanted)
+
+
+def leader_problem(leader, health_standby=False):
+    """sys/leader does not name an active node (Vault names none while it reconfigures), or the
+    node answered sys/health as a standby while claiming to be the active node itself."""
+    if not isinstance(leader, dict):
+        return "sys/leader gave no answer"
+    if leader.get("ha_enabled") is False:
+        return "sys/health answers as a standby without HA" if health_standby else None
+    if not leader.get("leader_address"):
+        return "sys/leader names no active node"
+    if health_standby and leader.get("is_self"):
+        return "sys/health answers as a standby on the node sys/leader names active"
+    return None
+
+
+# The answer a DR secondary gives to every client request: proof that it serves as one.
+DR_SECONDARY_REFUSAL = "disabled in replication DR secondary mode"
+
+
+def request_problem(rtype, role, error):
+    """A real client request (auth/token/lookup-self) was not served. ``error`` is None (answered
+    200) or the VaultError it raised. A refused token (403) is an answer too: only a serving node
+    gets as far as checking it; so is a DR secondary's refusal of client requests when the cluster
+    is to be one."""
+    if error is None:
+        return None
+    status = getattr(error, "status", None)
+    if status == 403:
+        return None
+    errors = getattr(error, "errors", None) or []
+    if status == 400 and rtype == "dr" and role == "secondary" and any(DR_SECONDARY_REFUSAL in e for e in errors):
+        return None
+    if status is None:
+        return "auth/token/lookup-self got no answer (%s)" % (getattr(error, "message", None) or error)
+    return "auth/token/lookup-self answered HTTP %s%s" % (status, ": %s" % "; ".join(errors) if errors else "")

@@ -2,16 +2,26 @@
 # Copyright: (c) 2026, vaultops maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Poll until a condition holds: short first intervals, bounded backoff, one overall deadline."""
+"""Poll until a condition holds: short first intervals, bounded backoff, one overall deadline;
+and the one wait every change of replication role ends with (``wait_serving``)."""
 
 from __future__ import annotations
 
 import time
 
+from ansible_collections.vaultops.replication.plugins.module_utils import _api
 from ansible_collections.vaultops.replication.plugins.module_utils._client import (
     VaultAPIError,
     VaultConnectionError,
     VaultError,
+)
+from ansible_collections.vaultops.replication.plugins.module_utils._status import (
+    HEALTH_STANDBY,
+    health_problem,
+    leader_problem,
+    read_type_status,
+    request_problem,
+    role_problem,
 )
 
 # What a node answers during the "brief period of unavailability" after enable, promote,
@@ -80,3 +90,152 @@ def wait_until(probe, done, timeout, description, interval=0.05, max_interval=1.
             raise WaitTimeout(description, last_value=last_value, last_error=last_error, timeout=timeout)
         sleep(min(delay, remaining))
         delay = min(delay * 2, max_interval)
+
+
+# ---------------------------------------------------------------------------------------------
+# Waiting until a cluster serves in its new role
+
+# Polling cadence of wait_serving: the first look after 20 ms, then backing off to 0.5 s, so a
+# role that settles at once costs one round of reads and a slow one is seen within 0.5 s.
+SERVING_INTERVAL = 0.02
+SERVING_MAX_INTERVAL = 0.5
+
+
+def role_phrase(rtype, role):
+    """``as DR primary``, ``as performance secondary``, ``with DR replication disabled`` (for
+    "serve <phrase>" in messages)."""
+    title = "DR" if rtype == "dr" else "performance"
+    if role == "disabled":
+        return "with %s replication disabled" % title
+    return "as %s %s" % (title, role)
+
+
+class ServingState:
+    """What one round of wait_serving's reads found: ``status`` (ReplicationStatus of the type),
+    ``health`` ((code, body)), ``leader`` (sys/leader body), ``answered`` (whether the real
+    request was served) and ``problem`` (why the cluster does not serve yet; None when it does).
+    Reads stop at the first problem, so later fields may be None."""
+
+    def __init__(self):
+        self.status = None
+        self.health = None
+        self.leader = None
+        self.answered = None
+        self.problem = None
+
+    def __repr__(self):
+        return "ServingState(problem=%r)" % (self.problem,)
+
+
+class ServingTimeout(WaitTimeout):
+    """The cluster did not serve in its new role before the deadline. ``state`` is the last
+    ServingState (or None when no read succeeded); ``waited`` the seconds waited."""
+
+    def __init__(self, timeout_exc, state, waited):
+        super().__init__(timeout_exc.description, last_value=state, last_error=timeout_exc.last_error,
+                         timeout=timeout_exc.timeout)
+        self.state = state
+        self.waited = waited
+        seen = state.problem if state is not None and state.problem else None
+        if seen:
+            self.message = "%s; last seen: %s" % (self.message, seen)
+            self.args = (self.message,)
+
+    @property
+    def seen(self):
+        """The last reason the cluster did not serve (or the last error), for messages."""
+        if self.state is not None and self.state.problem:
+            return self.state.problem
+        if self.last_error is not None:
+            return getattr(self.last_error, "message", None) or str(self.last_error)
+        return "no answer"
+
+
+class ServingResult:
+    """``status``: the type's ReplicationStatus read in the round that showed the cluster serving;
+    ``waited``: seconds from the call until then (3 decimals); ``polls``: rounds of reads."""
+
+    def __init__(self, status, waited, polls):
+        self.status = status
+        self.waited = waited
+        self.polls = polls
+
+
+class _Probing(object):
+    """The client as seen by a probe: a status code is the answer, so the client's own retries on
+    429/5xx (seconds of backoff inside one call) are switched off; unreachable nodes are still
+    retried. Everything else is the wrapped client's."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def request(self, *args, **kwargs):
+        kwargs["retry_on_status"] = False
+        return self._client.request(*args, **kwargs)
+
+
+def serving_probe(client, rtype, role, streaming=False, also=None):
+    """One round of reads: ``() -> ServingState``. In order, stopping at the first problem: the
+    replication status of ``rtype`` (``_status.role_problem``; then ``also(status)``, a further
+    condition returning a problem or None), sys/health, sys/leader and a real client request
+    (auth/token/lookup-self with the client's token, or without one: only a serving node answers
+    it with 200 or 403). Transient errors propagate for ``wait_until`` to tolerate."""
+    probing = _Probing(client)
+
+    def probe():
+        state = ServingState()
+        state.status = read_type_status(probing, rtype, retry_on_status=False)
+        state.problem = role_problem(state.status, role, streaming=streaming)
+        if state.problem is None and also is not None:
+            state.problem = also(state.status)
+        if state.problem is not None:
+            return state
+        code, body = _api.health(probing)
+        state.health = (code, body)
+        problem = health_problem(rtype, role, code, body)
+        standby = problem == HEALTH_STANDBY
+        if problem is not None and not standby:
+            state.problem = problem
+            return state
+        state.leader = _api.leader(probing)
+        state.problem = leader_problem(state.leader, health_standby=standby)
+        if state.problem is not None:
+            return state
+        error = None
+        try:
+            _api.lookup_self(probing)
+        except VaultError as exc:
+            error = exc
+        state.problem = request_problem(rtype, role, error)
+        state.answered = state.problem is None
+        return state
+
+    return probe
+
+
+def wait_serving(client, rtype, role, timeout, streaming=False, also=None, description=None,
+                 interval=SERVING_INTERVAL, max_interval=SERVING_MAX_INTERVAL, clock=time.monotonic,
+                 sleep=time.sleep):
+    """Wait until the cluster behind ``client`` serves in ``role`` (``primary``, ``secondary`` or
+    ``disabled``) of replication type ``rtype``: status, sys/health, sys/leader and a real request
+    agree (see ``serving_probe``). Polls after ``interval`` s, backing off to ``max_interval`` s,
+    for at most ``timeout`` s. Returns a ServingResult (``waited`` in seconds). Raises
+    ServingTimeout, or the VaultError of a read that failed for good (not a transient answer)."""
+    start = clock()
+    description = description or "the cluster at %s to serve %s" % (client.url, role_phrase(rtype, role))
+    probe = serving_probe(client, rtype, role, streaming=streaming, also=also)
+    polls = []
+
+    def counted():
+        polls.append(None)
+        return probe()
+
+    try:
+        state = wait_until(counted, lambda s: s.problem is None, timeout, description, interval=interval,
+                           max_interval=max_interval, clock=clock, sleep=sleep)
+    except WaitTimeout as exc:
+        raise ServingTimeout(exc, exc.last_value, round(clock() - start, 3))
+    return ServingResult(state.status, round(clock() - start, 3), len(polls))

@@ -335,7 +335,7 @@ otp:
     - One-time password generated for the attempt started by this run. Needed to decode the
       token; Vault shows it only once. B(Secret.)
     - Also returned when the run that started the attempt failed because Vault rejected the
-      combined key shares: the attempt stays open under the same nonce and OTP, and the retry
+      combined key shares. The attempt stays open under the same nonce and OTP, and the retry
       needs both.
     - Not returned when you gave O(otp) yourself, or when the attempt was started earlier.
   returned: when this run started the attempt and Vault (or the module, for legacy servers) generated the OTP

@@ -17,8 +17,13 @@ description:
     asked for. Requests that the current role makes wrong are refused with a message saying what to
     do instead, before anything is written (for example enabling a primary on a cluster that is a
     secondary of that type, where the answer is to promote it with M(vaultops.replication.promote)).
-  - After each change it waits until the cluster reports the new role and answers again (Vault is
-    briefly unavailable after enable, demote and disable).
+  - After each change it waits until the cluster B(serves) in its new role, not merely reports it.
+    Vault switches the mode at once but is unavailable for a while after enable, demote and disable.
+    It polls (from 20 ms, backing off to 0.5 s) until the replication status shows the role
+    settled (a primary in state C(running)), C(sys/health) answers as a serving node (200; 472 for
+    a DR secondary), C(sys/leader) names an active node and a real request
+    (C(auth/token/lookup-self)) is answered, for at most O(wait_timeout) seconds, and returns how
+    long that took in RV(waited). The next task can use the cluster at once.
 options:
   mode:
     description:
@@ -50,8 +55,9 @@ options:
     type: str
   wait_timeout:
     description:
-      - Seconds to wait for the cluster to report its new role and answer requests after a change,
-        and for a cluster found bootstrapping to finish before deciding.
+      - Seconds to wait after a change for the cluster to serve in its new role (see above), and for
+        a cluster found bootstrapping to finish before deciding. When the cluster does not serve in
+        time the task fails (reporting a change) with what it last saw.
     type: int
     default: 120
 extends_documentation_fragment:
@@ -168,6 +174,13 @@ diff:
       description: Roles after the run (predicted in check mode), keyed by replication type.
       type: dict
       sample: {dr: primary, performance: disabled}
+waited:
+  description:
+    - Seconds the run waited, after its change, for the cluster to serve in its new role (0 when
+      nothing was changed, and in check mode).
+  returned: always
+  type: float
+  sample: 2.06
 vault_warnings:
   description: Warnings Vault returned with the change, for example that it will be briefly unavailable.
   returned: when a change was made

@@ -27,6 +27,14 @@ description:
     primary; tokens accepted; activation token well formed and not expired; consent to wipe).
   - O(state=absent) disables the secondary role; with O(revoke=true) and O(primary_url) the id is also
     revoked on the primary.
+  - After activation, C(update-primary) or disabling, the module waits until the cluster B(serves) in its
+    new role. It streams from the primary (and the primary lists it as connected), C(sys/health) answers
+    as a serving node (472 for a DR secondary, 200 otherwise), C(sys/leader) names an active node and a
+    real request (C(auth/token/lookup-self)) is answered. It polls from 20 ms, backing off to 0.5 s, for
+    at most O(wait_timeout) seconds, and returns how long that took in RV(waited).
+  - With O(secondaries) one task does the same for many secondaries of one primary at once (for example
+    re-pointing every performance secondary after a DR fail-over). Each entry runs concurrently with its
+    own connections, and the result lists them in RV(results).
 options:
   mode:
     description: Replication type.
@@ -144,10 +152,60 @@ options:
     default: false
   wait_timeout:
     description:
-      - Seconds to wait after activation or re-pointing for the secondary to stream from the primary (and
-        the primary to see it connected), for standbys to be unsealed, and after disabling for the new role.
+      - Seconds to wait after activation or re-pointing for the secondary to serve as one (see above), for
+        standbys to be unsealed, and after disabling for the cluster to serve with the role disabled.
     type: int
     default: 120
+  secondaries:
+    description:
+      - Several secondaries of the primary at O(primary_url), each a cluster in the shape of O(cluster)
+        (the entries of the roles' C(topology_clusters) fit as they are). The module runs once per entry,
+        all entries at the same time, each with its own connections, with every other option as given
+        (for example O(mode), O(state), O(primary_url), O(primary_token), O(allow_wipe)).
+      - Set values of an entry (O(secondaries[].url), O(secondaries[].token), TLS settings) are used for
+        that entry; the flat options O(token), O(ca_cert), O(client_cert), O(client_key) and
+        O(validate_certs) serve as defaults for entries that leave them out. Every entry needs its own
+        O(secondaries[].url).
+      - The secondary id of an entry is O(secondaries[].id), or else its O(secondaries[].name).
+      - Cannot be combined with O(url), O(cluster), O(id), O(activation_token) (a token is minted for one
+        id) or O(standby_urls) (give O(secondaries[].nodes) with O(unseal_keys) instead), nor with
+        O(state=minted).
+      - The task reports a change when any entry changed, and fails when any entry failed, listing each
+        failed entry with its message; the entries that succeeded are done all the same. Check mode and
+        diff apply to every entry.
+    type: list
+    elements: dict
+    suboptions:
+      url:
+        description: API address of this secondary.
+        type: str
+      token:
+        description: Token of this secondary (see O(token)).
+        type: str
+      ca_cert:
+        description: CA bundle to verify this secondary's certificate (see O(ca_cert)).
+        type: path
+      client_cert:
+        description: Client certificate for this secondary (see O(client_cert)).
+        type: path
+      client_key:
+        description: Key of O(secondaries[].client_cert).
+        type: path
+      validate_certs:
+        description: Whether to verify this secondary's certificate (see O(validate_certs)).
+        type: bool
+      name:
+        description: Name of the cluster, used in messages and RV(results), and its secondary id unless
+          O(secondaries[].id) is set.
+        type: str
+      nodes:
+        description: API addresses of the secondary's nodes; the ones other than O(secondaries[].url) are
+          unsealed with O(unseal_keys) after activation, as for O(cluster.nodes).
+        type: list
+        elements: str
+      id:
+        description: Secondary id of this cluster (default O(secondaries[].name)).
+        type: str
 extends_documentation_fragment:
   - vaultops.replication.connection
   - vaultops.replication.connection.primary
@@ -259,6 +317,31 @@ EXAMPLES = r"""
     primary_token: "{{ primary_root_token }}"
     dr_operation_token: "{{ old_primary_dr_operation_token }}"
 
+# After a DR fail-over: make every performance secondary follow the new primary, in one task and
+# all at once (each entry's name is its secondary id). Entries of the roles' topology_clusters fit.
+- name: Re-point the performance secondaries at the promoted cluster (update-primary, no wipe)
+  vaultops.replication.replication_secondary:
+    mode: performance
+    primary_url: https://vault-dr.example.com:8200
+    primary_token: "{{ primary_root_token }}"
+    secondaries:
+      - name: perf-eu
+        url: https://vault-eu.example.com:8200
+        token: "{{ eu_cluster_token }}"
+      - name: perf-us
+        url: https://vault-us.example.com:8200
+        token: "{{ us_cluster_token }}"
+      - url: https://vault-ap.example.com:8200
+        id: perf-ap
+        token: "{{ ap_cluster_token }}"
+  register: repointed
+
+- name: The same from the inventory's topology
+  vaultops.replication.replication_secondary:
+    mode: performance
+    primary_cluster: "{{ topology_clusters['dr'] }}"
+    secondaries: "{{ topology_perf_secondaries | map('extract', topology_clusters) | list }}"
+
 - name: Detach a DR secondary and forget its id on the primary
   vaultops.replication.replication_secondary:
     url: https://vault-dr.example.com:8200
@@ -276,14 +359,14 @@ actions:
     - Operations performed (or planned, in check mode), in order. Possible values are C(revoke-secondary),
       C(secondary-token), C(disable), C(enable), C(update-primary), C(paths-filter), C(delete-paths-filter)
       and C(unseal-standbys).
-  returned: always
+  returned: always, except with O(secondaries) (then per entry in RV(results))
   type: list
   elements: str
   sample: [secondary-token, enable, unseal-standbys]
 role:
   description:
     - Replication role of O(mode) on the cluster at O(url) after the run (predicted in check mode).
-  returned: always
+  returned: always, except with O(secondaries) (then per entry in RV(results))
   type: str
   sample: secondary
 secondary_id:
@@ -295,7 +378,7 @@ status:
   description:
     - Normalised replication status of O(mode) of the cluster at O(url), read after the change (as observed
       before it in check mode).
-  returned: always
+  returned: always, except with O(secondaries) (then per entry in RV(results))
   type: dict
   sample:
     role: secondary
@@ -339,6 +422,54 @@ vault_warnings:
   returned: when a change was made
   type: list
   elements: str
+waited:
+  description:
+    - Seconds the run waited, after its changes, for the cluster to serve in its new role (0 when nothing
+      was changed, and in check mode).
+  returned: always, except with O(secondaries) (then per entry in RV(results))
+  type: float
+  sample: 3.12
+results:
+  description:
+    - With O(secondaries), one result per entry, in the order given, with the keys a run for one
+      secondary returns (RV(actions), RV(role), RV(status), RV(secondary_id), RV(diff), RV(waited),
+      RV(vault_warnings) ...) plus the ones below. The top-level keys of a single run are not returned
+      then, apart from RV(diff) (before and after keyed by entry name).
+  returned: when O(secondaries) is given
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The entry's name (its O(secondaries[].name), else its id, else its url).
+      type: str
+      sample: perf-eu
+    changed:
+      description: Whether this entry changed.
+      type: bool
+      sample: true
+    failed:
+      description: Whether this entry failed.
+      type: bool
+      sample: false
+    msg:
+      description: The entry's failure message, or C(changed (<actions>)) / C(unchanged).
+      type: str
+      sample: changed (revoke-secondary, secondary-token, update-primary)
+  sample:
+    - name: perf-eu
+      changed: true
+      failed: false
+      msg: changed (revoke-secondary, secondary-token, update-primary)
+      actions: [revoke-secondary, secondary-token, update-primary]
+      role: secondary
+      secondary_id: perf-eu
+      waited: 2.31
+msg:
+  description:
+    - With O(secondaries), how many entries changed, or which failed and why.
+  returned: when O(secondaries) is given
+  type: str
+  sample: 3 of 3 entries of secondaries changed.
 started:
   description: When the run started, in seconds since the epoch (the controller's or the module host's clock).
   returned: always

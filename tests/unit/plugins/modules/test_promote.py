@@ -170,7 +170,7 @@ class FakeLab:
         self.calls = []
         self.sent = []
         for name in ("replication_status", "replication_type_status", "demote_primary",
-                     "promote_secondary", "health", "leader"):
+                     "promote_secondary", "health", "leader", "lookup_self"):
             monkeypatch.setattr(_api, name, self._wrap(name, getattr(self, name)))
 
     def _wrap(self, name, fn):
@@ -227,6 +227,14 @@ class FakeLab:
 
     def leader(self, cl, c):
         return {"ha_enabled": True, "leader_address": c.url}
+
+    def lookup_self(self, cl, c):
+        if cl.modes["dr"] == "secondary":
+            raise VaultAPIError(400, ["path disabled in replication DR secondary mode"], "GET",
+                                "auth/token/lookup-self")
+        if c.token != "root":
+            raise VaultAPIError(403, ["permission denied"], "GET", "auth/token/lookup-self")
+        return {"id": "root"}
 
 
 def run(capsys, args, check=False, diff=False):

@@ -89,6 +89,11 @@ def test_validate_cluster_addr(value, ok):
 URL = "http://vault-a:8200"
 
 
+# What a node answers during the reconfiguration window after a change, one signal at a time
+# (vaultlab's realistic profile shows all of them at once; Vault's own mix is not public).
+WINDOW_SIGNALS = ("state", "health", "leader", "request")
+
+
 class FakeVault:
     def __init__(self, monkeypatch):
         self.status = {"dr": {"mode": "disabled"}, "performance": {"mode": "disabled"}}
@@ -96,8 +101,12 @@ class FakeVault:
         self.token = "root"
         self.calls = []
         self.unreachable = False
-        for name in ("replication_status", "replication_type_status", "health", "lookup_self", "enable_primary",
-                     "demote_primary", "disable_primary"):
+        self.lookups = 0
+        # After a change: how many more reads of each kind answer as Vault does inside the window.
+        self.window = dict.fromkeys(WINDOW_SIGNALS, 0)
+        self.window_after_change = dict.fromkeys(WINDOW_SIGNALS, 0)
+        for name in ("replication_status", "replication_type_status", "health", "leader", "lookup_self",
+                     "enable_primary", "demote_primary", "disable_primary"):
             monkeypatch.setattr(_api, name, getattr(self, name))
 
     def _reach(self, c):
@@ -105,22 +114,53 @@ class FakeVault:
         if self.unreachable:
             raise VaultConnectionError(URL, "refused", "Connection refused")
 
+    def _in_window(self, signal):
+        if self.window[signal] > 0:
+            self.window[signal] -= 1
+            return True
+        return False
+
+    def changed(self):
+        self.window = dict(self.window_after_change)
+
     def replication_status(self, c):
         self._reach(c)
         return json.loads(json.dumps(self.status))
 
     def replication_type_status(self, c, rtype, retry_on_status=True):
         self._reach(c)
-        return dict(self.status[rtype])
+        out = dict(self.status[rtype])
+        if out["mode"] == "primary" and self._in_window("state"):
+            out["state"] = "idle"
+        return out
 
     def health(self, c, **q):
         self._reach(c)
         body = {"initialized": True, "sealed": self.sealed}
         for t in ("dr", "performance"):
             body["replication_%s_mode" % t] = self.status[t]["mode"]
-        return (503 if self.sealed else 200), body
+        if self.sealed:
+            return 503, body
+        if self.status["dr"]["mode"] == "secondary":
+            return 472, body
+        if self._in_window("health"):
+            return 429, dict(body, standby=True)
+        return 200, body
+
+    def leader(self, c):
+        self._reach(c)
+        if self._in_window("leader"):
+            return {"ha_enabled": True, "is_self": False, "leader_address": ""}
+        return {"ha_enabled": True, "is_self": True, "leader_address": URL}
 
     def lookup_self(self, c):
+        self.lookups += 1
+        if self._in_window("request"):
+            raise VaultAPIError(503, ["Vault is temporarily unavailable while replication is reconfigured"], "GET",
+                                "auth/token/lookup-self")
+        if self.status["dr"]["mode"] == "secondary":
+            raise VaultAPIError(400, ["path disabled in replication DR secondary mode"], "GET",
+                                "auth/token/lookup-self")
         if c.token != self.token:
             raise VaultAPIError(403, ["permission denied"], "GET", "auth/token/lookup-self")
         return {}
@@ -131,16 +171,19 @@ class FakeVault:
             raise VaultAPIError(400, ["already enabled"], "POST", "sys/replication/%s/primary/enable" % rtype)
         self.status[rtype] = {"mode": "primary", "cluster_id": "set-1", "state": "running",
                               "primary_cluster_addr": primary_cluster_addr or "", "known_secondaries": []}
+        self.changed()
         return ["This cluster is being enabled as a primary for replication."]
 
     def demote_primary(self, c, rtype):
         self.calls.append(("demote", rtype))
         self.status[rtype] = dict(self.status[rtype], mode="secondary", state="idle")
+        self.changed()
         return []
 
     def disable_primary(self, c, rtype):
         self.calls.append(("disable", rtype))
         self.status[rtype] = {"mode": "disabled"}
+        self.changed()
         return []
 
 
@@ -267,4 +310,59 @@ def test_wait_timeout(vault, capsys, monkeypatch):
         return []
     monkeypatch.setattr(_api, "enable_primary", stuck)
     out = run(capsys, {"mode": "dr", "wait_timeout": 0})
-    assert out["failed"] and "did not report the DR role 'primary'" in out["msg"]
+    assert out["failed"] and out["changed"]
+    assert "did not serve as DR primary within 0s" in out["msg"]
+    assert "last seen: dr replication reports mode 'disabled', not 'primary'" in out["msg"]
+
+
+@pytest.mark.parametrize("signal", WINDOW_SIGNALS)
+def test_waits_out_each_sign_of_the_window(vault, capsys, signal):
+    """Each sign of the reconfiguration window on its own keeps the module waiting: the mode
+    reported at once is not enough (the bug: any health code but 501/503 used to pass)."""
+    vault.window_after_change[signal] = 3
+    out = run(capsys, {"mode": "dr"})
+    assert out["changed"] and out["role"] == "primary"
+    assert vault.window[signal] == 0  # every window answer was read before the module returned
+    assert isinstance(out["waited"], float) and out["waited"] > 0
+
+
+@pytest.mark.parametrize("signal,seen", [
+    ("state", "the dr primary reports state 'idle', not 'running'"),
+    ("health", "sys/leader names no active node"),  # answering 429 is fine only with another active node
+    ("leader", "sys/leader names no active node"),
+    ("request", "auth/token/lookup-self answered HTTP 503"),
+])
+def test_window_that_never_ends_fails_naming_what_was_seen(vault, capsys, signal, seen):
+    vault.window_after_change[signal] = 10 ** 6
+    if signal == "health":
+        vault.window_after_change["leader"] = 10 ** 6
+    out = run(capsys, {"mode": "dr", "wait_timeout": 0})
+    assert out["failed"] and out["changed"] and seen in out["msg"], out["msg"]
+    assert "within 0s" in out["msg"] and 0 <= out["waited"] < 1
+    assert vault.calls == [("enable", "dr", None)]
+
+
+def test_standby_node_of_a_serving_cluster_is_serving(vault, capsys, monkeypatch):
+    """url may point at a standby: 429 with another node named active, and requests answered."""
+    vault.window_after_change["health"] = 10 ** 6
+    monkeypatch.setattr(_api, "leader", lambda c: {"ha_enabled": True, "is_self": False,
+                                                   "leader_address": "http://vault-b:8200"})
+    out = run(capsys, {"mode": "dr", "wait_timeout": 5})
+    assert out["changed"] and not out.get("failed") and out["waited"] < 1
+
+
+def test_demoted_dr_primary_serves_as_dr_secondary(vault, capsys):
+    """A demoted DR primary answers 472 and refuses client requests as a DR secondary does; that
+    is serving in its new role. Its missing leader during the window is waited out."""
+    vault.status["dr"] = {"mode": "primary", "cluster_id": "set-1", "state": "running"}
+    vault.window_after_change["leader"] = 2
+    out = run(capsys, {"mode": "dr", "state": "demoted"})
+    assert out["changed"] and out["role"] == "secondary" and vault.window["leader"] == 0
+    assert vault.lookups >= 2  # check_token before the demotion, then the request after the window
+
+
+def test_unchanged_and_check_runs_wait_for_nothing(vault, capsys):
+    vault.window_after_change["state"] = 10 ** 6
+    assert run(capsys, {"mode": "dr"}, check=True)["waited"] == 0.0
+    vault.status["dr"] = {"mode": "primary", "cluster_id": "set-1", "state": "running"}
+    assert run(capsys, {"mode": "dr"})["waited"] == 0.0

@@ -277,7 +277,7 @@ class FakeLab:
         self.tokens = {}
         self.dr_operation_token = "dr-op-token"
         self.standbys = {}
-        for name in ("replication_status", "replication_type_status", "health", "lookup_self",
+        for name in ("replication_status", "replication_type_status", "health", "leader", "lookup_self",
                      "mint_secondary_token", "revoke_secondary", "enable_secondary", "update_primary",
                      "disable_secondary", "read_paths_filter", "write_paths_filter", "delete_paths_filter",
                      "seal_status", "unseal"):
@@ -317,7 +317,12 @@ class FakeLab:
         body = {"initialized": True, "sealed": cl.sealed}
         for t in ("dr", "performance"):
             body["replication_%s_mode" % t] = cl.status[t]["mode"]
-        return (503 if cl.sealed else 200), body
+        if cl.sealed:
+            return 503, body
+        return (472 if cl.status["dr"]["mode"] == "secondary" else 200), body
+
+    def leader(self, c):
+        return {"ha_enabled": True, "is_self": True, "leader_address": c.url}
 
     def lookup_self(self, c):
         self.record(c, "lookup_self")
@@ -709,5 +714,98 @@ def test_dr_secondary_of_another_set_is_disabled_then_activated(lab, capsys):
     out = run(capsys, args)
     assert out["changed"] and [w[1] for w in lab.writes()] == ["mint", "disable_secondary", "enable"]
     assert lab[S].status["dr"]["cluster_id"] == SET
-    # the DR secondary's token could not be checked up front (it refuses ordinary tokens)
-    assert (S, "lookup_self") not in lab.calls
+    # the DR secondary's token could not be checked up front (it refuses ordinary tokens); the
+    # only requests made with it are the waits' proofs that it serves, after the disable
+    lookups = [i for i, call in enumerate(lab.calls) if call[:2] == (S, "lookup_self")]
+    assert lookups and min(lookups) > lab.calls.index((S, "disable_secondary", "dr"))
+
+
+# ---------------------------------------------------------------------------------------------- secondaries
+
+PERFS = ["http://perf-%d:8200" % i for i in range(1, 4)]
+
+
+@pytest.fixture
+def perf_lab(monkeypatch):
+    """A performance primary P and three performance secondaries of its set that lost their
+    primary (after a DR failover: not connected, not listed as connected by P)."""
+    lab = FakeLab(monkeypatch, P, *PERFS)
+    lab[P].status["performance"] = {"mode": "primary", "cluster_id": OTHER_SET, "state": "running",
+                                    "known_secondaries": ["perf-%d" % i for i in range(1, 4)], "secondaries": []}
+    for i, url in enumerate(PERFS, 1):
+        lab[url].token = "tok-%d" % i
+        lab[url].status["performance"] = {"mode": "secondary", "cluster_id": OTHER_SET, "secondary_id": "perf-%d" % i,
+                                          "state": "idle", "connection_state": "transient_failure", "primaries": []}
+    return lab
+
+
+def entries(**extra):
+    return [dict(dict(name="perf-%d" % i, url=url, token="tok-%d" % i), **extra) for i, url in enumerate(PERFS, 1)]
+
+
+FAN = dict(mode="performance", primary_url=P, primary_token="root")
+
+
+def test_secondaries_repointed_in_one_task_four_passes(perf_lab, capsys):
+    args = dict(FAN, secondaries=entries())
+    check = run(capsys, args, check=True)
+    assert check["changed"] and perf_lab.writes() == []
+    assert [r["actions"] for r in check["results"]] == [["revoke-secondary", "secondary-token", "update-primary"]] * 3
+    applied = run(capsys, args)
+    assert applied["changed"] and not applied.get("failed")
+    assert [r["name"] for r in applied["results"]] == ["perf-1", "perf-2", "perf-3"]
+    assert all(r["changed"] and not r["failed"] and r["status"]["state"] == "stream-wals" for r in applied["results"])
+    assert all(isinstance(r["waited"], float) for r in applied["results"])
+    # each entry's name was its secondary id, and each was re-pointed without a wipe
+    assert sorted(w[3] for w in perf_lab.writes() if w[1] == "mint") == ["perf-1", "perf-2", "perf-3"]
+    assert sorted(w[0] for w in perf_lab.writes() if w[1] == "update_primary") == sorted(PERFS)
+    assert not any(perf_lab[u].data_wiped for u in PERFS)
+    assert applied["diff"]["after"] == dict(("perf-%d" % i, {"dr": "disabled", "performance": "secondary"})
+                                            for i in range(1, 4))
+    assert not any(t in json.dumps(applied) for t in perf_lab.tokens)
+    assert not any("tok-%d" % i in json.dumps(applied) for i in range(1, 4))
+    assert run(capsys, args, check=True)["changed"] is False
+    n = len(perf_lab.writes())
+    again = run(capsys, args)
+    assert again["changed"] is False and len(perf_lab.writes()) == n
+    assert [r["msg"] for r in again["results"]] == ["unchanged"] * 3
+
+
+def test_secondaries_read_the_primary_once(perf_lab, capsys):
+    run(capsys, dict(FAN, secondaries=entries()))
+    reads = [c for c in perf_lab.calls if c[:2] == (P, "replication_status")]
+    token_checks = [c for c in perf_lab.calls if c[:2] == (P, "lookup_self")]
+    assert len(reads) == 1 and len(token_checks) == 1
+    assert len([c for c in perf_lab.calls if c[1] == "update_primary"]) == 3
+
+
+def test_secondaries_failures_are_listed_and_the_others_done(perf_lab, capsys):
+    items = entries()
+    items[1]["token"] = "wrong"
+    items[2]["id"] = "explicit-id"
+    out = run(capsys, dict(FAN, secondaries=items))
+    assert out["failed"] and out["changed"]
+    assert out["msg"].startswith("1 of 3 entries of secondaries failed: perf-2: The token given in 'token' was "
+                                 "rejected")
+    by_name = dict((r["name"], r) for r in out["results"])
+    assert by_name["perf-1"]["changed"] and not by_name["perf-1"]["failed"]
+    assert by_name["perf-2"]["failed"] and perf_lab[PERFS[1]].status["performance"]["state"] == "idle"
+    assert by_name["perf-3"]["secondary_id"] == "explicit-id"
+    assert "Traceback" not in json.dumps(out)
+
+
+@pytest.mark.parametrize("extra,text", [
+    (dict(url=S), "parameters are mutually exclusive: secondaries|url"),
+    (dict(id="x"), "parameters are mutually exclusive: secondaries|id"),
+    (dict(state="minted"), "state=minted runs against the primary"),
+])
+def test_secondaries_refuses_options_of_one_secondary(perf_lab, capsys, extra, text):
+    out = run(capsys, dict(FAN, secondaries=entries(), **extra))
+    assert out["failed"] and text in out["msg"] and perf_lab.writes() == []
+
+
+def test_secondaries_entry_without_url(perf_lab, capsys):
+    items = entries()
+    del items[0]["url"]
+    out = run(capsys, dict(FAN, secondaries=items), )
+    assert out["failed"] and "secondaries[0] has no url" in out["msg"] and perf_lab.writes() == []
