@@ -238,6 +238,7 @@ class Runner:
         # Timeline of this run (step, cluster, start, end, duration, detail) for the roles' reports.
         self.steps = []
         self.facts = {}
+        self.waited = 0.0  # seconds the promoted cluster took to serve
 
     def fail(self, msg, **extra):
         if self.demoted_old_url and "promoted" not in extra:
@@ -622,7 +623,7 @@ class Runner:
             fence_pending = not self.fence(old)
         elif old is not None and plan.promote:
             self.step("fence old primary", old.url, time.time(), time.time(), "demoted by this run")
-        result.update(fence_pending=fence_pending, steps=self.steps,
+        result.update(fence_pending=fence_pending, steps=self.steps, waited=round(self.waited or 0.0, 3),
                       disrupted_at=self.facts.get("disrupted_at"), promoted_at=self.facts.get("promoted_at"),
                       old_primary_last_wal=self.facts.get("old_primary_last_wal"),
                       new_primary_wal_at_promotion=self.facts.get("new_primary_wal_at_promotion"))

@@ -277,6 +277,12 @@ switchover:
       V(unknown).
   returned: when the switch-over ran
   type: dict
+waited:
+  description: Seconds the promoted cluster took to serve as primary after the promotion was accepted (status, health,
+    leader and a token lookup; 0 when nothing was promoted).
+  returned: success
+  type: float
+  sample: 0.42
 fence_pending:
   description: The old primary (O(old_primary_url)) did not answer unsealed within O(fence_timeout), so it could not
     be checked or demoted after the promotion.

@@ -490,6 +490,7 @@ def test_switchover_is_the_default_path_and_promotes_after_the_proof(capsys, pla
                                                  "fence old primary"]
     assert out["old_primary_last_wal"] == 41 and out["new_primary_wal_at_promotion"] == 41
     assert out["disrupted_at"] <= out["promoted_at"]
+    assert out["waited"] >= 0
     assert out["switchover"]["merkle_root"] == "abc"
 
 
