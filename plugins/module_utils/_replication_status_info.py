@@ -145,8 +145,10 @@ class Runner(object):
                 return status, prim
 
             try:
+                # Polls from 20 ms, at most every 0.25 s: the change is seen within a quarter second.
                 wait_until(probe, lambda v: not unmet_conditions(v[0], conditions, v[1]), p["wait_timeout"],
-                           "%s replication to be %s" % (TITLE[mode], " and ".join(conditions)))
+                           "%s replication to be %s" % (TITLE[mode], " and ".join(conditions)),
+                           interval=0.02, max_interval=0.25)
             except WaitTimeout as exc:
                 if exc.last_value is not None:
                     status, prim = exc.last_value
@@ -226,7 +228,7 @@ class Runner(object):
         if problems and p["wait_timeout"] > 0:
             try:
                 seen, problems = wait_until(observe, lambda v: not v[1], p["wait_timeout"],
-                                            "the expected topology", interval=0.02, max_interval=0.5)
+                                            "the expected topology", interval=0.02, max_interval=0.25)
             except WaitTimeout as exc:
                 seen, problems = exc.last_value or (seen, problems)
         result = _topology.summary(seen, nodes)
