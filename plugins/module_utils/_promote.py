@@ -495,13 +495,9 @@ class Runner:
         timeout = self.params["fence_timeout"]
         seen = old
         if seen.status is None and timeout > 0:
-            def probe():
-                now = self.observe_old()
-                return now
-
             try:
-                seen = wait_until(probe, lambda o: o.status is not None, timeout,
-                                  "the old primary %s to answer unsealed" % old.url, interval=0.2, max_interval=1.0)
+                seen = wait_until(self.observe_old, lambda o: o.status is not None, timeout,
+                                  "the old primary %s to answer unsealed" % old.url, interval=0.2, max_interval=0.5)
             except WaitTimeout as exc:
                 seen = exc.last_value or old
         if seen.status is None:
