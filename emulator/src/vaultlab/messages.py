@@ -154,3 +154,9 @@ FORWARD_FAILED = "error during forwarding RPC request: {reason}"
 FORWARD_NO_PRIMARY = "this performance secondary knows no primary to forward the write to"
 FORWARD_CONFLICT = ("the primary kept changing the data this write depends on; retry the request")
 REPL_RELOAD_SUBSYSTEM = ("unsupported subsystem \"{subsystem}\": only \"license\" can be reloaded")
+
+# sys/storage/raft/snapshot (Vault's handleStorageRaftSnapshotWrite; the read errors are [?])
+SNAPSHOT_KEYS_MISMATCH = ("could not verify hash file, possibly the snapshot is using a different set of "
+                          "unseal keys; use the snapshot-force API to bypass this check")
+SNAPSHOT_UNREADABLE = "failed to read snapshot file: {reason}"
+SNAPSHOT_NO_BODY = "no snapshot supplied: send the archive from GET sys/storage/raft/snapshot as the request body"

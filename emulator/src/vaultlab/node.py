@@ -95,6 +95,8 @@ SUDO = [
     "sys/replication/primary/secondary-token",
     "sys/replication/reindex",
     "auth/token/create-orphan",
+    "sys/storage/raft/snapshot",
+    "sys/storage/raft/snapshot-force",
 ]
 
 

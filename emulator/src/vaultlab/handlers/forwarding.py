@@ -161,8 +161,9 @@ class CapturingStorage(Storage):
 
 def applies(node: Any, method: str, path: str) -> bool:
     """Whether this request runs under a capture: a write on a performance secondary's active
-    node, outside ``sys/replication/*`` (replication state is local to each cluster)."""
-    if method.upper() not in WRITE_METHODS or path.startswith("sys/replication/"):
+    node, outside ``sys/replication/*`` (replication state is local to each cluster) and
+    ``sys/storage/*`` (a snapshot restore installs data on this cluster only)."""
+    if method.upper() not in WRITE_METHODS or path.startswith(("sys/replication/", "sys/storage/")):
         return False
     repl = getattr(node, "replication", None)
     if repl is None or not node.active:
