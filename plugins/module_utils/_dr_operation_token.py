@@ -178,7 +178,7 @@ def submit_shares(update, shares, nonce, required, progress=0):
                     "completed by someone else)." % nonce, kind=kind, attempt_running=False, **partial)
             if kind == "other_strategy":
                 raise CeremonyError(
-                    "another key ceremony (for example generate-root) is running on this cluster: %s. "
+                    "another key ceremony (generate-root or a DR operation token) is running on this cluster: %s. "
                     "Finish or cancel it first." % vault_msg, kind=kind, **partial)
             raise
         accepted += 1
@@ -269,6 +269,13 @@ def legacy_otp():
 # ---------------------------------------------------------------------------------------
 
 class Runner:
+    # The ceremony's endpoints and names; the root_token runner (_root_token) runs the same
+    # ceremony on sys/generate-root with its own.
+    NOUN = "DR operation token"
+    RESULT_KEY = "dr_operation_token"
+    DECODE_FLAG = " -dr-token"
+    CEREMONY = "The DR operation token ceremony"
+
     def __init__(self, ctx):
         self.ctx = ctx
         self.params = ctx.params
@@ -327,21 +334,41 @@ class Runner:
 
     # -- ceremony ---------------------------------------------------------------------
 
+    @staticmethod
+    def api_status(client):
+        return _api.operation_token_attempt_status(client)
+
+    @staticmethod
+    def api_start(client, otp=None):
+        return _api.operation_token_attempt_start(client, otp=otp)
+
+    @staticmethod
+    def api_update(client, key, nonce):
+        return _api.operation_token_attempt_update(client, key, nonce)
+
+    @staticmethod
+    def api_cancel(client):
+        _api.operation_token_attempt_cancel(client)
+
+    def require_target(self, roles):
+        """Fail unless the cluster can run this ceremony."""
+        self.require_dr_secondary(roles, self.CEREMONY)
+
     def attempt_status(self):
-        return self.call("read the DR operation token attempt", _api.operation_token_attempt_status)
+        return self.call("read the %s attempt" % self.NOUN, self.api_status)
 
     def cancel(self):
-        self.call("cancel the DR operation token attempt", _api.operation_token_attempt_cancel)
+        self.call("cancel the %s attempt" % self.NOUN, self.api_cancel)
 
     def start(self, otp):
         try:
-            return _api.operation_token_attempt_start(self.client, otp=otp)
+            return self.api_start(self.client, otp=otp)
         except VaultError as exc:
             if isinstance(exc, VaultAPIError) and exc.has_error(WRONG_OTP_LENGTH):
                 self.ctx.fail_json(msg=(
                     "Vault refused the given otp: %s. Omit otp to let Vault generate one, or give one of "
                     "exactly the length Vault reports as otp_length." % "; ".join(exc.errors)))
-            self.fail_vault(exc, "start the DR operation token attempt")
+            self.fail_vault(exc, "start the %s attempt" % self.NOUN)
 
     def ceremony(self, roles):
         p = self.params
@@ -350,7 +377,7 @@ class Runner:
             self.ctx.fail_json(msg="key_shares contains an empty entry; give every share as hex or base64.")
         if len(set(shares)) != len(shares):
             self.ctx.fail_json(msg="key_shares lists the same share twice; each holder's share counts once.")
-        self.require_dr_secondary(roles, "The DR operation token ceremony")
+        self.require_target(roles)
         attempt = self.attempt_status()
         before = attempt_view(attempt)
         otp_length = p["otp_length"] if p["otp_length"] is not None else attempt.get("otp_length")
@@ -400,7 +427,7 @@ class Runner:
         progress = int(current.get("progress") or 0)
 
         def update(key, nonce_):
-            return _api.operation_token_attempt_update(self.client, key, nonce_)
+            return self.api_update(self.client, key, nonce_)
 
         try:
             outcome = submit_shares(update, shares, nonce, required, progress)
@@ -427,17 +454,17 @@ class Runner:
             if not otp:
                 result["msg"] = ("quorum reached; Vault returned the encoded token, but without the otp of "
                                  "the run that started the attempt it cannot be decoded here. Decode it with "
-                                 "'vault operator generate-root -dr-token -decode=<encoded_token> -otp=<otp>'.")
-                self.warnings.append("dr_operation_token not returned: give otp to decode the token.")
+                                 "'vault operator generate-root%s -decode=<encoded_token> -otp=<otp>'." % self.DECODE_FLAG)
+                self.warnings.append("%s not returned: give otp to decode the token." % self.RESULT_KEY)
             else:
                 try:
-                    result["dr_operation_token"] = decode_operation_token(encoded, otp, otp_length)
-                    result["msg"] = "quorum reached; DR operation token generated and decoded."
+                    result[self.RESULT_KEY] = decode_operation_token(encoded, otp, otp_length)
+                    result["msg"] = "quorum reached; %s generated and decoded." % self.NOUN
                 except VaultError as exc:  # the token is gone from Vault: hand back what we have
                     result["msg"] = ("quorum reached, but the encoded token could not be decoded with the given "
                                      "otp (%s). It is returned as encoded_token; decode it with the otp of the run "
                                      "that started the attempt." % exc)
-                    self.warnings.append("dr_operation_token not returned: %s" % exc)
+                    self.warnings.append("%s not returned: %s" % (self.RESULT_KEY, exc))
             after = {"started": False, "nonce": None, "progress": 0, "required": required}
         else:
             progress = int(status.get("progress") or 0)
@@ -485,7 +512,7 @@ class Runner:
             self.ctx.fail_json(msg=msg, changed=True, required=required, **info)
         if started_here:
             try:
-                _api.operation_token_attempt_cancel(self.client)
+                self.api_cancel(self.client)
                 withdrawn = ("The attempt this run started (nonce %s) was cancelled so that no half-finished "
                              "attempt stays behind; fix the input and run the task again." % nonce)
                 info.update(attempt_running=False, progress=0, nonce=None)
@@ -497,11 +524,11 @@ class Runner:
             if isinstance(exc, CeremonyError):
                 msg = exc.headline
             else:
-                msg = "Failed to contribute a key share to the DR operation token attempt: %s." % exc.message
+                msg = "Failed to contribute a key share to the %s attempt: %s." % (self.NOUN, exc.message)
             msg = "%s %s" % (msg, withdrawn)
             self.ctx.fail_json(msg=msg, changed=changed, required=required, **info)
         if msg is None:
-            self.fail_vault(exc, "contribute a key share to the DR operation token attempt")
+            self.fail_vault(exc, "contribute a key share to the %s attempt" % self.NOUN)
         self.ctx.fail_json(msg=msg, changed=changed, required=required, **info)
 
     @staticmethod
