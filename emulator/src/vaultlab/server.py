@@ -26,7 +26,7 @@ from aiohttp import web
 from . import faults as faults_lib
 from . import messages
 from .handlers import auth as auth_handlers
-from .handlers import forwarding, generate_root, kv, snapshot
+from .handlers import auth_methods, forwarding, generate_root, kv, snapshot
 from .handlers import sys as sys_handlers
 from .handlers.common import VaultError, client_token, error_response, operation, raw, read_body, vault_path
 from .node import Node
@@ -240,6 +240,8 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
     add("sys/policy", auth_handlers.policy_legacy)
     add("sys/policy/{name:.+}", auth_handlers.policy_legacy)
     add("sys/mounts", kv.mounts)
+    add("sys/auth", auth_methods.auth)
+    add("sys/auth/{path:.*}", auth_methods.auth)
     add("sys/storage/raft/snapshot", snapshot.snapshot)
     add("sys/storage/raft/snapshot-force", snapshot.snapshot_force)
     add("sys/mounts/{path:.*}", kv.mounts)
