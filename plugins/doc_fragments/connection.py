@@ -28,9 +28,15 @@ options:
     type: str
   ca_cert:
     description:
-      - Path on the controller to a PEM bundle of the CA certificates that signed the Vault
-        server certificate. Without it the system trust store is used.
+      - Path on the controller to a PEM bundle (or a hashed directory) of the CA certificates
+        that signed the Vault server certificate. Only these CAs are trusted then.
       - If not set, O(cluster.ca_cert) is used, then the E(VAULT_CACERT) environment variable.
+      - If none of them is set, the first of the environment variables E(REQUESTS_CA_BUNDLE),
+        E(CURL_CA_BUNDLE), E(SSL_CERT_FILE) and E(SSL_CERT_DIR) that is set names the trusted
+        CAs; without any, the system trust store is used (OpenSSL's default CA file or
+        directory, for example C(/etc/ssl/certs) on Debian), and only where the system has none
+        the certifi bundle of the C(requests) library.
+      - The certificate is verified in every case unless O(validate_certs) is false.
     type: path
   client_cert:
     description:
@@ -48,6 +54,23 @@ options:
       - If not set, O(cluster.validate_certs) is used, then the E(VAULT_SKIP_VERIFY) environment
         variable (inverted, as the Vault CLI reads it); otherwise V(true).
     type: bool
+  proxies:
+    description:
+      - HTTP(S) proxy for the requests to Vault. A string is one proxy URL for both C(http://)
+        and C(https://) Vault addresses, for example V(http://proxy.example.com:3128); a dict maps
+        the scheme of the Vault address (V(http), V(https), or V(all) for both) to a proxy URL.
+        HTTPS goes through the proxy as a C(CONNECT) tunnel, so TLS is still verified against
+        the Vault server certificate. C(socks5://) proxies need the C(PySocks) library.
+      - If not set, the environment decides as it does for the Vault CLI. E(VAULT_PROXY_ADDR) (or the
+        older E(VAULT_HTTP_PROXY)) is the proxy for every Vault request; otherwise
+        E(HTTPS_PROXY) / E(HTTP_PROXY) (by the scheme of the Vault address) or E(ALL_PROXY) is
+        used unless E(NO_PROXY) lists the host (names, domain suffixes, C(host:port), IP
+        addresses and CIDR networks, or C(*)). Lower-case names win over upper-case ones.
+        Without any of them the connection is direct.
+      - The same proxy serves every cluster the module talks to. To reach some clusters directly,
+        list them in E(NO_PROXY) instead of setting this option.
+      - Treated as a secret (a proxy URL may carry a password), so it never appears in output.
+    type: raw
   timeout:
     description:
       - Seconds to wait for Vault to accept a connection and to answer a single request.

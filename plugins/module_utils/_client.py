@@ -10,6 +10,7 @@ Private to the collection: the interface is documented in docs/dev/contracts.md.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json as _json
 import os
 import socket
@@ -63,6 +64,15 @@ ERROR_SNIPPET_CHARS = 200
 # Upper bound of one backoff sleep between session retries (seconds). Modules poll with their
 # own waiter; the session retries only smooth over blips.
 MAX_BACKOFF = 4
+
+# Where trusted CA certificates come from when ca_cert is not given, first match wins: the
+# variables Python's requests library reads, then OpenSSL's (which curl, Go programs such as the
+# Vault CLI, and Python's ssl module read), then the system trust store.
+CA_ENVIRONMENT = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+# The Vault CLI's proxy for Vault requests only; it wins over HTTP(S)_PROXY and NO_PROXY.
+VAULT_PROXY_ENVIRONMENT = ("VAULT_PROXY_ADDR", "VAULT_HTTP_PROXY")
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
 
 
 class VaultError(Exception):
@@ -251,9 +261,10 @@ class VaultClient:
     """Talks to one Vault cluster (one URL) over a pooled, retrying requests session."""
 
     def __init__(self, url, token=None, ca_cert=None, client_cert=None, client_key=None,
-                 validate_certs=True, timeout=30, retries=3, backoff_factor=0.25):
+                 validate_certs=True, timeout=30, retries=3, backoff_factor=0.25, proxies=None, env=None):
         if not HAS_REQUESTS:
             raise VaultError("the Python library 'requests' is required to talk to Vault")
+        env = os.environ if env is None else env
         self.url = self._normalise_url(url)
         self.token = token or None
         self.ca_cert = ca_cert or None
@@ -276,6 +287,11 @@ class VaultClient:
             # requests would only notice at the first call, with a bare OSError.
             if path and not os.path.exists(path):
                 raise VaultError("%s: no such file or directory: %s" % (option, path))
+        # verify= for requests (a CA file or directory, or False) and, for messages, where it came from.
+        self.verify, self.trust_source = resolve_trust(self.ca_cert, self.validate_certs, env)
+        self._proxies = normalise_proxies(proxies, "proxies")
+        self._proxy_env = dict((name, env.get(name)) for name in _proxy_variables() if env.get(name))
+        self.proxy_for(self.url)  # a malformed proxy variable fails here, not at the first call
         self.backoff_factor = backoff_factor
         self._session = self._new_session(RETRY_STATUSES)
         # Polls of endpoints whose status code *is* the answer (sys/health) must not be
@@ -308,16 +324,36 @@ class VaultClient:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["User-Agent"] = USER_AGENT
-        # A CA bundle path is what requests expects in verify=; True means system roots.
-        if self.validate_certs:
-            session.verify = self.ca_cert or True
-        else:
-            session.verify = False
+        session.verify = self.verify
         if self.client_cert:
             session.cert = (self.client_cert, self.client_key) if self.client_key else self.client_cert
-        # VAULT_* or REQUESTS_CA_BUNDLE from the environment must not override explicit options.
+        # The environment is read once, in __init__, from the mapping the caller gives (the
+        # controller's environment plus the task's ``environment``, which os.environ does not
+        # hold), and the result is passed explicitly. requests' own reading would also let
+        # REQUESTS_CA_BUNDLE override a session's CA bundle, i.e. beat an explicit ca_cert.
         session.trust_env = False
         return session
+
+    def proxy_for(self, url):
+        """``(proxy URL or None, where it came from)`` for a request to ``url``: the ``proxies``
+        option, else VAULT_PROXY_ADDR / VAULT_HTTP_PROXY, else <scheme>_proxy / ALL_PROXY unless
+        NO_PROXY lists the host, else a direct connection."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if self._proxies is not None:
+            return self._proxies.get(scheme), "the proxies option"
+        env = self._proxy_env
+        for name in VAULT_PROXY_ENVIRONMENT:
+            if env.get(name):
+                return _check_proxy_url(env[name], name), name
+        no_proxy = _first_set(env, "no_proxy")
+        if no_proxy and _bypasses_proxy(parts, no_proxy[1]):
+            return None, "NO_PROXY"
+        for name in ("%s_proxy" % scheme, "all_proxy"):
+            found = _first_set(env, name)
+            if found:
+                return _check_proxy_url(found[1], found[0]), found[0]
+        return None, None
 
     def with_token(self, token):
         """A client for the same cluster and connection pool, authenticated with another token."""
@@ -379,19 +415,23 @@ class VaultClient:
         origin_scheme = urlsplit(url).scheme
         hops = 0
         while True:
+            proxy, proxy_source = self.proxy_for(url)
+            proxies = {urlsplit(url).scheme: proxy} if proxy else {}
             try:
                 with warnings.catch_warnings():
                     if not self.validate_certs:
                         # The user chose not to verify; one warning per call would drown the log.
                         warnings.simplefilter("ignore")
                     resp = session.request(method, url, headers=headers, data=body, params=params,
-                                           timeout=self.timeout, allow_redirects=False)
-            except requests.exceptions.RequestException as exc:
+                                           timeout=self.timeout, allow_redirects=False, proxies=proxies)
+            except (requests.exceptions.RequestException, OSError, ValueError) as exc:
+                # OSError/ValueError: e.g. a CA bundle or client key file that exists but cannot be
+                # read or parsed.
                 reason, cause = classify_transport_error(exc)
-                raise VaultConnectionError(_redact_url(url), reason, cause)
-            except (OSError, ValueError) as exc:
-                # e.g. a CA bundle or client key file that exists but cannot be read or parsed
-                reason, cause = classify_transport_error(exc)
+                if reason == "tls" and self.validate_certs:
+                    cause = "%s (trusted CAs: %s)" % (cause, self.trust_source)
+                if proxy:
+                    cause = "%s (through proxy %s from %s)" % (cause, _redact_url(proxy), proxy_source)
                 raise VaultConnectionError(_redact_url(url), reason, cause)
             if resp.status_code not in FOLLOWED_REDIRECTS or "Location" not in resp.headers:
                 return resp
@@ -410,3 +450,151 @@ class VaultClient:
                 # the token stays behind; the call then fails with 403 instead of leaking it.
                 headers = dict(headers)
                 del headers[TOKEN_HEADER]
+
+
+# ---------------------------------------------------------------------------------------------
+# Trust and proxies from the options and the environment
+
+_SYSTEM_TRUST = []
+
+
+def system_trust():
+    """``(verify, description)`` for the operating system's CA certificates, as OpenSSL finds
+    them (its default CA file, else its default CA directory); requests' own certifi bundle
+    only where the system has none."""
+    if not _SYSTEM_TRUST:
+        paths = ssl.get_default_verify_paths()
+        found = None
+        if paths.openssl_cafile and os.path.isfile(paths.openssl_cafile):
+            found = paths.openssl_cafile
+        elif paths.openssl_capath and os.path.isdir(paths.openssl_capath) and os.listdir(paths.openssl_capath):
+            found = paths.openssl_capath
+        if found:
+            _SYSTEM_TRUST.append((found, "the system trust store (%s)" % found))
+        else:
+            _SYSTEM_TRUST.append((True, "the certifi bundle of requests (no system trust store found)"))
+    return _SYSTEM_TRUST[0]
+
+
+def resolve_trust(ca_cert, validate_certs, env):
+    """``(verify, description)``: no verification when ``validate_certs`` is false; ``ca_cert``
+    when given; else the first of CA_ENVIRONMENT that is set; else the system trust store."""
+    if not validate_certs:
+        return False, "none (validate_certs is false)"
+    if ca_cert:
+        return ca_cert, "ca_cert %s" % ca_cert
+    for name in CA_ENVIRONMENT:
+        value = (env.get(name) or "").strip()
+        if not value:
+            continue
+        value = os.path.expanduser(value)
+        if not os.path.exists(value):
+            raise VaultError("the environment variable %s names %s, which does not exist: point it at a CA bundle, "
+                             "unset it, or set ca_cert (which wins over it)" % (name, value))
+        return value, "%s=%s" % (name, value)
+    return system_trust()
+
+
+def _proxy_variables():
+    names = list(VAULT_PROXY_ENVIRONMENT)
+    for base in ("no_proxy", "http_proxy", "https_proxy", "all_proxy"):
+        names += [base, base.upper()]
+    return names
+
+
+def _first_set(env, name):
+    """``(variable, value)`` of ``name`` in lower case, else upper case (lower case wins, as in
+    curl and Python's urllib), or None."""
+    for variable in (name, name.upper()):
+        value = (env.get(variable) or "").strip()
+        if value:
+            return variable, value
+    return None
+
+
+def _check_proxy_url(value, source):
+    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(text, str) or not text:
+        raise VaultError("%s must be a proxy URL such as http://proxy.example.com:3128, got %r" % (source, value))
+    if "://" not in text:
+        text = "http://" + text  # as curl and requests read a bare host:port
+    parts = urlsplit(text)
+    try:
+        parts.port  # pylint: disable=pointless-statement
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+        raise VaultError("%s must be a proxy URL such as http://proxy.example.com:3128 (scheme %s), got %r"
+                         % (source, ", ".join(PROXY_SCHEMES), _redact_url(text)))
+    return text
+
+
+def normalise_proxies(value, option):
+    """The ``proxies`` option as ``{scheme: proxy URL}``, or None when not set.
+
+    A string is the proxy for both http and https URLs; a dict maps ``http`` / ``https`` (or
+    ``all``, for both) to a proxy URL."""
+    if value is None or value == "" or value == {}:
+        return None
+    if isinstance(value, str):
+        proxy = _check_proxy_url(value, option)
+        return {"http": proxy, "https": proxy}
+    if not isinstance(value, dict):
+        raise VaultError("%s must be a proxy URL or a dict of scheme (http, https, all) to proxy URL, got %s"
+                         % (option, type(value).__name__))
+    out = {}
+    for key, proxy in value.items():
+        scheme = str(key).lower()
+        if scheme not in ("http", "https", "all"):
+            raise VaultError("%s: unknown key %r; use http, https or all (the scheme of the Vault URL)" % (option, key))
+        if proxy in (None, ""):
+            continue
+        checked = _check_proxy_url(proxy, "%s.%s" % (option, key))
+        if scheme == "all":
+            out.setdefault("http", checked)
+            out.setdefault("https", checked)
+        else:
+            out[scheme] = checked
+    return out
+
+
+def _bypasses_proxy(parts, no_proxy):
+    """True when NO_PROXY (comma- or space-separated: ``*``, host names and domain suffixes with
+    or without a leading dot or ``*.``, ``host:port``, IP addresses and CIDR networks) lists the
+    host of ``parts`` (a urlsplit result)."""
+    host = (parts.hostname or "").lower().rstrip(".")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in no_proxy.replace(" ", ",").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        entry_port = None
+        if entry.startswith("["):  # [v6]:port
+            close = entry.find("]")
+            rest = entry[close + 1:]
+            entry_port = rest[1:] if rest.startswith(":") else None
+            entry = entry[1:close]
+        elif entry.count(":") == 1:
+            entry, entry_port = entry.split(":", 1)
+        if entry_port is not None and (not entry_port.isdigit() or int(entry_port) != port):
+            continue
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        domain = entry[2:] if entry.startswith("*.") else entry.lstrip(".")
+        if domain and (host == domain or host.endswith("." + domain)):
+            return True
+    return False

@@ -89,6 +89,8 @@ def connection_argument_spec():
         client_cert=dict(type="path"),
         client_key=dict(type="path", no_log=False),
         validate_certs=dict(type="bool"),
+        # A proxy URL may carry credentials (http://user:password@proxy:3128).
+        proxies=dict(type="raw", no_log=True),
         timeout=dict(type="int", default=30),
         retries=dict(type="int", default=3),
         cluster=dict(type="dict", options=cluster_suboptions()),
@@ -374,7 +376,8 @@ class RunnerContext:
         try:
             return VaultClient(url, token=token, ca_cert=ca_cert, client_cert=client_cert, client_key=client_key,
                                validate_certs=validate_certs, timeout=30 if timeout is None else timeout,
-                               retries=3 if retries is None else retries)
+                               retries=3 if retries is None else retries, proxies=self.params.get("proxies"),
+                               env=self.env)
         except VaultError as exc:
             self.fail_json(msg="Invalid connection options (%s, timeout, retries, client_cert/client_key): %s"
                            % (url_option, exc.message))

@@ -477,12 +477,253 @@ def test_https_to_plain_http_port_is_a_tls_error(stub_vault):
     assert err.value.reason == "tls"
 
 
-def test_environment_does_not_override_options(stub_vault, monkeypatch, tmp_path):
-    # REQUESTS_CA_BUNDLE / proxies from the environment must not change where or how we connect.
+def test_process_environment_is_not_read_when_env_is_given(stub_vault, monkeypatch, tmp_path):
+    # The client reads only the mapping it is given (the runner passes the controller's
+    # environment plus the task's); requests must not read os.environ behind its back.
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
     stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
-    assert make_client(stub_vault.url).request("GET", "sys/health").status == 200
+    assert make_client(stub_vault.url, env={}).request("GET", "sys/health").status == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Trusted CAs: ca_cert, then REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / SSL_CERT_FILE / SSL_CERT_DIR,
+# then the system trust store; verified unless validate_certs is false
+
+
+@pytest.fixture
+def other_ca(tmp_path_factory):
+    """A CA bundle that did not sign the stub's certificate (a certificate of its own)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "some other CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    path = tmp_path_factory.mktemp("other-ca") / "ca.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return str(path)
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_ca_bundle_from_the_environment_is_trusted(tls_stub_vault, self_signed_cert, variable):
+    tls_stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    client = make_client(tls_stub_vault.url, env={variable: self_signed_cert[0]})
+    assert client.request("GET", "sys/health").status == 200
+    assert client.trust_source == "%s=%s" % (variable, self_signed_cert[0])
+
+
+def test_ca_directory_from_ssl_cert_dir_is_trusted(tls_stub_vault, self_signed_cert, tmp_path):
+    # A hashed directory as OpenSSL reads it (c_rehash layout: <subject hash>.0).
+    cert_pem = open(self_signed_cert[0]).read()
+    der = ssl.PEM_cert_to_DER_cert(cert_pem)
+    import subprocess
+    subject_hash = subprocess.run(["openssl", "x509", "-noout", "-subject_hash", "-in", self_signed_cert[0]],
+                                  stdout=subprocess.PIPE, text=True, check=False).stdout.strip()
+    if not subject_hash:
+        pytest.skip("no openssl command to compute the subject hash")
+    (tmp_path / ("%s.0" % subject_hash)).write_text(ssl.DER_cert_to_PEM_cert(der))
+    tls_stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    assert make_client(tls_stub_vault.url, env={"SSL_CERT_DIR": str(tmp_path)}).request("GET", "sys/health").status == 200
+
+
+def test_explicit_ca_cert_wins_over_the_environment(tls_stub_vault, self_signed_cert, other_ca):
+    tls_stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    client = make_client(tls_stub_vault.url, ca_cert=self_signed_cert[0],
+                         env={"REQUESTS_CA_BUNDLE": other_ca, "SSL_CERT_FILE": other_ca})
+    assert client.request("GET", "sys/health").status == 200
+    # and the other way round: a wrong explicit CA is not rescued by a right environment
+    client = make_client(tls_stub_vault.url, ca_cert=other_ca, retries=0,
+                         env={"REQUESTS_CA_BUNDLE": self_signed_cert[0]})
+    with pytest.raises(VaultConnectionError) as err:
+        client.request("GET", "sys/health")
+    assert err.value.reason == "tls"
+    assert "trusted CAs: ca_cert %s" % other_ca in err.value.cause
+
+
+def test_requests_ca_bundle_wins_over_ssl_cert_file(tls_stub_vault, self_signed_cert, other_ca):
+    client = make_client(tls_stub_vault.url, retries=0,
+                         env={"REQUESTS_CA_BUNDLE": other_ca, "SSL_CERT_FILE": self_signed_cert[0]})
+    with pytest.raises(VaultConnectionError) as err:
+        client.request("GET", "sys/health")
+    assert err.value.reason == "tls"
+    assert "REQUESTS_CA_BUNDLE=%s" % other_ca in err.value.cause
+
+
+def test_without_ca_settings_the_system_trust_store_is_used(tls_stub_vault):
+    client = make_client(tls_stub_vault.url, retries=0, env={})
+    verify, source = _client.system_trust()
+    assert client.verify == verify
+    if verify is not True:
+        assert source.startswith("the system trust store (")
+    with pytest.raises(VaultConnectionError) as err:  # the throw-away certificate is in no system store
+        client.request("GET", "sys/health")
+    assert err.value.reason == "tls"
+    assert source in err.value.cause
+
+
+def test_validate_certs_false_ignores_every_ca_setting(tls_stub_vault, tmp_path):
+    tls_stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    client = make_client(tls_stub_vault.url, validate_certs=False,
+                         env={"REQUESTS_CA_BUNDLE": str(tmp_path / "missing.pem")})
+    assert client.verify is False
+    assert client.request("GET", "sys/health").status == 200
+
+
+def test_missing_bundle_named_by_the_environment_is_a_clear_error(tmp_path):
+    with pytest.raises(VaultError) as err:
+        make_client("https://127.0.0.1:8200", env={"SSL_CERT_FILE": str(tmp_path / "gone.pem")})
+    assert "SSL_CERT_FILE" in err.value.message
+    assert "set ca_cert" in err.value.message
+
+
+# ---------------------------------------------------------------------------------------------
+# Proxies: the proxies option, then VAULT_PROXY_ADDR / VAULT_HTTP_PROXY, then
+# <scheme>_proxy / ALL_PROXY unless NO_PROXY lists the host; direct otherwise
+
+
+@pytest.fixture
+def proxy():
+    from ansible_collections.vaultops.replication.tests.unit.http_proxy import ForwardProxy
+
+    server = ForwardProxy()
+    yield server
+    server.close()
+
+
+def _hostport(url):
+    return url.split("://", 1)[1]
+
+
+def test_https_proxy_from_the_environment_tunnels_with_tls_verified(tls_stub_vault, self_signed_cert, proxy):
+    tls_stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    client = make_client(tls_stub_vault.url, ca_cert=self_signed_cert[0], env={"HTTPS_PROXY": proxy.url})
+    assert client.request("GET", "sys/health").status == 200
+    assert proxy.targets == ["CONNECT %s" % _hostport(tls_stub_vault.url)]
+    assert len(tls_stub_vault.requests) == 1
+
+
+def test_tls_is_verified_through_the_proxy(tls_stub_vault, proxy):
+    client = make_client(tls_stub_vault.url, retries=0, env={"https_proxy": proxy.url})
+    with pytest.raises(VaultConnectionError) as err:
+        client.request("GET", "sys/health")
+    assert err.value.reason == "tls"
+    assert "through proxy %s from https_proxy" % proxy.url in err.value.cause
+    assert proxy.targets == ["CONNECT %s" % _hostport(tls_stub_vault.url)]
+
+
+def test_http_proxy_forwards_plain_http(stub_vault, proxy):
+    stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    client = make_client(stub_vault.url, env={"HTTP_PROXY": proxy.url, "HTTPS_PROXY": "http://127.0.0.1:9"})
+    assert client.request("GET", "sys/health").status == 200
+    assert proxy.targets == ["GET %s/v1/sys/health" % stub_vault.url]
+    assert stub_vault.requests[0].headers["X-Vault-Token"] == TOKEN
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "127.0.0.0/8", "*", "localhost,127.0.0.1"])
+def test_no_proxy_bypasses_the_environment_proxy(stub_vault, proxy, no_proxy):
+    stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    client = make_client(stub_vault.url, env={"HTTP_PROXY": proxy.url, "NO_PROXY": no_proxy})
+    assert client.request("GET", "sys/health").status == 200
+    assert proxy.targets == []
+
+
+def test_proxies_option_wins_over_the_environment_and_no_proxy(stub_vault, proxy):
+    stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    client = make_client(stub_vault.url, proxies={"http": proxy.url},
+                         env={"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "*"})
+    assert client.request("GET", "sys/health").status == 200
+    assert len(proxy.targets) == 1
+
+
+def test_proxies_option_for_the_other_scheme_means_direct(stub_vault, proxy):
+    stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    client = make_client(stub_vault.url, proxies={"https": proxy.url}, env={"HTTP_PROXY": "http://127.0.0.1:9"})
+    assert client.request("GET", "sys/health").status == 200
+    assert proxy.targets == []
+
+
+def test_vault_proxy_addr_wins_over_no_proxy(stub_vault, proxy):
+    stub_vault.route("GET", "sys/health", Reply(200, {"initialized": True}))
+    client = make_client(stub_vault.url, env={"VAULT_PROXY_ADDR": proxy.url, "NO_PROXY": "127.0.0.1",
+                                              "HTTP_PROXY": "http://127.0.0.1:9"})
+    assert client.request("GET", "sys/health").status == 200
+    assert len(proxy.targets) == 1
+    assert client.proxy_for(stub_vault.url) == (proxy.url, "VAULT_PROXY_ADDR")
+
+
+def test_unreachable_proxy_is_named_without_its_password(stub_vault, closed_port):
+    client = make_client(stub_vault.url, retries=0,
+                         env={"HTTP_PROXY": "http://user:s3cret@127.0.0.1:%d" % closed_port})
+    with pytest.raises(VaultConnectionError) as err:
+        client.request("GET", "sys/health")
+    assert "through proxy http://127.0.0.1:%d from HTTP_PROXY" % closed_port in err.value.message
+    assert "s3cret" not in err.value.message
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, None),
+    ("", None),
+    ({}, None),
+    ("http://p:3128", {"http": "http://p:3128", "https": "http://p:3128"}),
+    ("p:3128", {"http": "http://p:3128", "https": "http://p:3128"}),
+    ({"https": "http://p:3128"}, {"https": "http://p:3128"}),
+    ({"all": "http://a:1", "https": "http://b:2"}, {"http": "http://a:1", "https": "http://b:2"}),
+    ({"HTTP": "socks5h://s:1080", "https": ""}, {"http": "socks5h://s:1080"}),
+])
+def test_proxies_option_shapes(value, expected):
+    assert _client.normalise_proxies(value, "proxies") == expected
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("ftp://p:21", "proxies must be a proxy URL"),
+    ("http://", "proxies must be a proxy URL"),
+    ("http://p:notaport", "proxies must be a proxy URL"),
+    (["http://p:3128"], "got list"),
+    ({"ftp": "http://p:1"}, "unknown key 'ftp'"),
+    ({"https": 3128}, "proxies.https must be a proxy URL"),
+])
+def test_bad_proxies_option_is_a_clear_error(value, fragment):
+    with pytest.raises(VaultError) as err:
+        make_client("https://127.0.0.1:8200", proxies=value, env={})
+    assert fragment in err.value.message
+
+
+def test_bad_proxy_variable_names_the_variable():
+    with pytest.raises(VaultError) as err:
+        make_client("https://127.0.0.1:8200", env={"HTTPS_PROXY": "ftp://user:pw@p:21"})
+    assert "HTTPS_PROXY must be a proxy URL" in err.value.message
+    assert "pw" not in err.value.message
+
+
+@pytest.mark.parametrize("url, no_proxy, bypass", [
+    ("https://vault.example.com:8200", "example.com", True),
+    ("https://vault.example.com:8200", ".example.com", True),
+    ("https://vault.example.com:8200", "*.example.com", True),
+    ("https://example.com:8200", ".example.com", True),
+    ("https://vault.example.com:8200", "ample.com", False),
+    ("https://vault.example.com:8200", "vault.example.com:8200", True),
+    ("https://vault.example.com:8200", "vault.example.com:443", False),
+    ("https://vault.example.com", "vault.example.com:443", True),
+    ("https://10.1.2.3:8200", "10.0.0.0/8", True),
+    ("https://10.1.2.3:8200", "10.1.2.4", False),
+    ("https://[::1]:8200", "::1", True),
+    ("https://[::1]:8200", "[::1]:8200", True),
+    ("https://VAULT.Example.com:8200", "other.org vault.example.com", True),
+    ("https://vault.example.com:8200", " , ", False),
+])
+def test_no_proxy_matching(url, no_proxy, bypass):
+    from urllib.parse import urlsplit
+    assert _client._bypasses_proxy(urlsplit(url), no_proxy) is bypass
 
 
 # ---------------------------------------------------------------------------------------------

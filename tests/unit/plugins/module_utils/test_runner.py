@@ -63,9 +63,10 @@ def failure(func, *args, **kwargs):
 
 def test_connection_spec_shape():
     spec = connection_argument_spec()
-    assert set(spec) == {"url", "token", "ca_cert", "client_cert", "client_key", "validate_certs", "timeout",
-                         "retries", "cluster"}
+    assert set(spec) == {"url", "token", "ca_cert", "client_cert", "client_key", "validate_certs", "proxies",
+                         "timeout", "retries", "cluster"}
     assert spec["token"]["no_log"] is True
+    assert spec["proxies"] == {"type": "raw", "no_log": True}
     assert spec["client_key"]["no_log"] is False
     # No default and no fallback where cluster may give the value: the context resolves them.
     assert "default" not in spec["validate_certs"] and "fallback" not in spec["url"]
@@ -75,6 +76,19 @@ def test_connection_spec_shape():
     assert cluster["token"]["no_log"] is True
     # A fresh dict each time: modules may change their copy.
     assert connection_argument_spec() is not spec
+
+
+def test_clients_get_the_proxies_option_and_the_context_environment():
+    # The task's environment (in ctx.env, not os.environ) decides proxies and trusted CAs.
+    ctx = RunnerContext({"url": "https://vault.example.com:8200", "proxies": None},
+                        env={"HTTPS_PROXY": "http://proxy.example.com:3128", "NO_PROXY": "other.example.com"})
+    ctx.resolve_connection()
+    assert ctx.client.proxy_for("https://vault.example.com:8200") == ("http://proxy.example.com:3128", "HTTPS_PROXY")
+    ctx = RunnerContext({"url": "https://vault.example.com:8200", "proxies": "http://explicit:1",
+                         "primary_url": "https://p.example.com:8200"}, env={"HTTPS_PROXY": "http://proxy:3128"})
+    ctx.resolve_connection()
+    assert ctx.client.proxy_for(ctx.client.url)[0] == "http://explicit:1"
+    assert ctx.client_for("primary").proxy_for("https://p.example.com:8200")[0] == "http://explicit:1"
 
 
 def test_module_spec_merges_and_checks_constraints():
