@@ -160,3 +160,12 @@ SNAPSHOT_KEYS_MISMATCH = ("could not verify hash file, possibly the snapshot is 
                           "unseal keys; use the snapshot-force API to bypass this check")
 SNAPSHOT_UNREADABLE = "failed to read snapshot file: {reason}"
 SNAPSHOT_NO_BODY = "no snapshot supplied: send the archive from GET sys/storage/raft/snapshot as the request body"
+
+# audit devices (Vault's texts; a blocked request is Vault's opaque 500, observed in
+# hashicorp/vault#550 and #15932)
+AUDIT_UNKNOWN_TYPE = 'unknown backend type: "{type}"'
+AUDIT_PATH_IN_USE = "path already in use"
+AUDIT_FILE_PATH_REQUIRED = "file_path is required"
+AUDIT_TEST_FAILED = "audit backend failed test message: {reason}"
+AUDIT_NO_DEVICE = "no audit device enabled at {path}"
+AUDIT_BLOCKED = INTERNAL

@@ -97,6 +97,8 @@ SUDO = [
     "auth/token/create-orphan",
     "sys/storage/raft/snapshot",
     "sys/storage/raft/snapshot-force",
+    "sys/audit",
+    "sys/audit/*",
 ]
 
 
@@ -977,6 +979,8 @@ class Node:
             "cluster": self.cluster_name,
             "node": self.name,
             "pid": os.getpid(),
+            # Relative audit file paths resolve here (one directory per node).
+            "data_dir": str(self.dir / "clusters" / self.cluster_name / "nodes" / self.name),
             "api_addr": self.api_addr,
             "cluster_addr": self.cluster_addr,
             "initialized": config is not None,

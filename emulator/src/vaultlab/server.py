@@ -23,9 +23,11 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from . import audit as audit_lib
 from . import faults as faults_lib
 from . import messages
 from .handlers import auth as auth_handlers
+from .handlers import audit as audit_handlers
 from .handlers import auth_methods, forwarding, generate_root, kv, snapshot
 from .handlers import sys as sys_handlers
 from .handlers.common import VaultError, client_token, error_response, operation, raw, read_body, vault_path
@@ -74,6 +76,65 @@ def _existing(node: Node, path: str) -> bool:
     return kv.exists(node, path)
 
 
+async def _serve(node: Node, request: web.Request, handler: Handler, vpath: str) -> web.StreamResponse:
+    """Authenticate, authorise and run the handler (forwarded on a performance secondary)."""
+    if not node.is_unauthenticated(vpath):
+        token = client_token(request)
+        entry = node.lookup_token(token)
+        if entry is None:
+            raise VaultError(403, [messages.PERMISSION_DENIED])
+        capability = operation(request)
+        if capability == "update" and not _existing(node, vpath):
+            capability = "create"
+        acl_path = vpath
+        if capability == "list" and not acl_path.endswith("/"):
+            acl_path += "/"  # Vault checks list permission on the folder form of the path
+        if not node.allowed(entry, acl_path, capability):
+            raise VaultError(403, [messages.PERMISSION_DENIED])
+        node.use_token(token, entry)
+        request["vault_token"] = token
+        request["vault_token_entry"] = entry
+    if forwarding.applies(node, request.method, vpath):
+        return await forwarding.run(node, request, handler)
+    return await handler(request)
+
+
+async def _audit_begin(node: Node, request: web.Request, vpath: str) -> audit_lib.Context | None:
+    """Log the request to the node's audit devices; refuse it (500) when none can."""
+    if vpath in audit_lib.NOT_AUDITED or not audit_lib.devices(node) or not audit_lib.active(node):
+        return None
+    body: Any = None
+    if request.can_read_body and request.content_type != "application/octet-stream":
+        try:
+            text = await request.text()
+            body = json.loads(text) if text.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+    token = client_token(request)
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    context = audit_lib.Context(node, request.method, vpath, operation(request), peer[0] if peer else "",
+                                body if isinstance(body, dict) else None, token, node.lookup_token(token))
+    try:
+        context.log_request()
+    except audit_lib.AuditFailure:
+        raise VaultError(500, [messages.AUDIT_BLOCKED]) from None
+    return context
+
+
+def _audit_end(context: audit_lib.Context, response: web.StreamResponse) -> None:
+    body = None
+    if isinstance(response, web.Response) and response.content_type == "application/json" and response.text:
+        try:
+            body = json.loads(response.text)
+        except ValueError:
+            body = None
+    try:
+        context.log_response(response.status, body)
+    except audit_lib.AuditFailure:
+        # Vault fails the request when the response cannot be audited, even though it ran.
+        raise VaultError(500, [messages.AUDIT_BLOCKED]) from None
+
+
 def make_middleware(node: Node) -> Any:
     @web.middleware
     async def vault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -104,25 +165,14 @@ def make_middleware(node: Node) -> Any:
                 if verdict:
                     status, errors = verdict
                     raise VaultError(status, errors)
-            if not node.is_unauthenticated(vpath):
-                token = client_token(request)
-                entry = node.lookup_token(token)
-                if entry is None:
-                    raise VaultError(403, [messages.PERMISSION_DENIED])
-                capability = operation(request)
-                if capability == "update" and not _existing(node, vpath):
-                    capability = "create"
-                acl_path = vpath
-                if capability == "list" and not acl_path.endswith("/"):
-                    acl_path += "/"  # Vault checks list permission on the folder form of the path
-                if not node.allowed(entry, acl_path, capability):
-                    raise VaultError(403, [messages.PERMISSION_DENIED])
-                node.use_token(token, entry)
-                request["vault_token"] = token
-                request["vault_token_entry"] = entry
-            if forwarding.applies(node, request.method, vpath):
-                return await forwarding.run(node, request, handler)
-            return await handler(request)
+            audit = await _audit_begin(node, request, vpath)
+            try:
+                response = await _serve(node, request, handler, vpath)
+            except VaultError as exc:
+                response = exc.response(head=head)
+            if audit is not None:
+                _audit_end(audit, response)
+            return response
         except VaultError as exc:
             return exc.response(head=head)
         except web.HTTPException:
@@ -240,6 +290,9 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
     add("sys/policy", auth_handlers.policy_legacy)
     add("sys/policy/{name:.+}", auth_handlers.policy_legacy)
     add("sys/mounts", kv.mounts)
+    add("sys/audit", audit_handlers.audit)
+    add("sys/audit/{path:.*}", audit_handlers.audit)
+    add("sys/audit-hash/{path:.*}", audit_handlers.audit_hash)
     add("sys/auth", auth_methods.auth)
     add("sys/auth/{path:.*}", auth_methods.auth)
     add("sys/storage/raft/snapshot", snapshot.snapshot)
@@ -332,6 +385,7 @@ async def serve(lab_dir: Path, cluster: str, name: str) -> None:
     cluster_sock = _bind(int(record.get("cluster_port", 0)))
     node = Node(lab_dir, cluster, name, api_port=api_sock.getsockname()[1],
                 cluster_port=cluster_sock.getsockname()[1])
+    audit_lib.node_data_dir(node)  # relative audit file paths resolve in it
     ssl_ctx = None
     if node.tls:
         from .crypto import tls
