@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api, _topology
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _guard_rails, _topology
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultError
 from ansible_collections.vaultops.replication.plugins.module_utils._plan import TITLE, TYPES
 from ansible_collections.vaultops.replication.plugins.module_utils._runner import (
@@ -68,6 +68,8 @@ def module_spec():
         wait_timeout=dict(type="int", default=60),
         clusters=dict(type="list", elements="dict", options=cluster_suboptions()),
         declared=dict(type="dict"),
+        inspect=dict(type="list", elements="str", default=list(_guard_rails.INSPECTIONS),
+                     choices=list(_guard_rails.INSPECTIONS)),
         expect=dict(type="dict", options=dict(
             dr_primary=dict(type="str", required=True),
             dr_secondaries=dict(type="list", elements="str", default=[]),
@@ -179,7 +181,20 @@ class Runner(object):
         for t in TYPES:
             if mode in (t, "both"):
                 result[t] = statuses[t].as_dict()
+        result.update(self.inspect_one(client, statuses, health.get("cluster_name") or client.url))
         ctx.exit_json(**result)
+
+    def inspect_one(self, client, statuses, name):
+        """Local mounts, audit devices, own token and the guard-rail warnings of the cluster at O(url)."""
+        what = tuple(dict.fromkeys(self.params.get("inspect") or []))
+        if not what:
+            facts = _guard_rails.empty_inspection("not inspected")
+        else:
+            facts = _guard_rails.inspect_cluster(client, what)
+        observed = {name: dict(facts, reachable=True, **dict((t, statuses[t].as_dict()) for t in TYPES))}
+        # Not "warnings": that result key is Ansible's own warning display.
+        facts["cluster_warnings"] = _guard_rails.warnings(observed)[name]
+        return facts
 
     # -- several clusters at once ----------------------------------------------------------
 
@@ -214,6 +229,8 @@ class Runner(object):
                                   "expectation mentions." % (", ".join(unknown), "is" if len(unknown) == 1 else "are"))
         nodes = dict((c.get("name") or c["url"], c.get("nodes") or []) for c in p["clusters"])
         started = time.monotonic()
+        # Read once, beside the status reads (and any wait), so it adds about nothing to the run time.
+        inspection = _guard_rails.Inspection(clients, tuple(dict.fromkeys(p.get("inspect") or [])))
 
         def observe():
             seen = _topology.observe(clients)
@@ -231,7 +248,8 @@ class Runner(object):
                                             "the expected topology", interval=0.02, max_interval=0.25)
             except WaitTimeout as exc:
                 seen, problems = exc.last_value or (seen, problems)
-        result = _topology.summary(seen, nodes)
+        _topology.add_inspection(seen, inspection.result())
+        result = _topology.summary(seen, nodes, p.get("declared"))
         result.update(changed=False, problems=problems, waited=round(time.monotonic() - started, 3),
                       rows=_topology.rows(seen, p.get("declared")))
         if problems:

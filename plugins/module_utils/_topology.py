@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _guard_rails
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultError
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 
@@ -161,13 +161,28 @@ def primaries(observed, rtype, members=None):
             if (members is None or n in members) and o["reachable"] and o[rtype].get("role") == "primary"]
 
 
-def summary(observed, node_urls=None):
-    """Everything a role needs in one dict: clusters, relations, dr_primaries, performance_primaries."""
+def add_inspection(observed, inspections):
+    """Merge what ``_guard_rails.inspect_all`` read (local mounts, audit devices, own token) into
+    ``observed``; a cluster missing from ``inspections`` is reported as not inspected."""
+    for name, o in observed.items():
+        o.update(inspections.get(name) or _guard_rails.empty_inspection("not inspected"))
+    return observed
+
+
+def summary(observed, node_urls=None, declared=None):
+    """Everything a role needs in one dict: clusters, relations, dr_primaries, performance_primaries,
+    and the guard-rail warnings (``cluster_warnings``, also each cluster's ``warnings``), computed from
+    the inspected facts (``add_inspection``) and ``declared`` ({name: primary|dr-secondary|perf-secondary})."""
+    links = relations(observed, node_urls)
+    by_cluster = _guard_rails.warnings(observed, links, declared)
+    for name, o in observed.items():
+        o["warnings"] = by_cluster.get(name, [])
     return {
         "clusters": observed,
-        "relations": relations(observed, node_urls),
+        "relations": links,
         "dr_primaries": primaries(observed, "dr"),
         "performance_primaries": primaries(observed, "performance"),
+        "cluster_warnings": _guard_rails.flatten(by_cluster),
     }
 
 
@@ -232,6 +247,10 @@ def expectation_problems(observed, dr_primary, dr_secondaries=(), performance_se
     return out
 
 
+def _paths(entries):
+    return None if entries is None else [e["path"] for e in entries]
+
+
 def rows(observed, declared=None):
     """One flat row per cluster (no secrets) for tables and reports; ``declared`` optionally maps a
     cluster name to how the inventory declares it (primary, dr-secondary, perf-secondary)."""
@@ -255,5 +274,9 @@ def rows(observed, declared=None):
             "performance_connection": perf.get("connection_state"),
             "performance_cluster_id": perf.get("cluster_id"),
             "error": o["error"],
+            # Guard rails (None: not read, e.g. no token or a DR secondary): paths only, no secrets.
+            "local_mounts": _paths(o.get("local_mounts")),
+            "audit_devices": _paths(o.get("audit_devices")),
+            "warnings": [w["code"] for w in o.get("warnings") or []],
         })
     return out

@@ -19,6 +19,11 @@ description:
     one) and returns how they relate (RV(relations)) - which secondary follows which primary, whether it is connected
     and streaming, and how far behind it is. With O(expect) it waits until the topology is as expected (one DR primary,
     every secondary streaming from it and listed by it as connected) and fails listing every difference when it is not.
+  - With a token for a cluster it also reads what replication does not protect (O(inspect)) - the cluster's local
+    mounts and whether they hold keys, its audit devices, and whether the cluster accepts the token as its own - and
+    returns named warnings (RV(cluster_warnings)). These reads run beside the status reads, never retry, and never
+    fail the task - what a token may not read (HTTP 403), a DR secondary (which serves no requests) or a missing
+    endpoint is reported as unknown (V(null)) with the reason.
 options:
   mode:
     description:
@@ -68,7 +73,9 @@ options:
         description: Name of the cluster in the results (default its O(clusters[].url)).
         type: str
       token:
-        description: Accepted so that O(cluster)-shaped dicts can be passed as they are; not used.
+        description:
+          - Token of this cluster, used only for O(inspect) (the replication status needs none). Without it the
+            cluster's local mounts, audit devices and token check are reported as unknown.
         type: str
       ca_cert:
         description: CA bundle to verify the cluster's certificate.
@@ -119,6 +126,23 @@ options:
           (default O(expect.dr_primary) plus O(expect.dr_secondaries)).
         type: list
         elements: str
+  inspect:
+    description:
+      - What to read with the cluster's own token besides the replication status (of O(url), or of each entry of
+        O(clusters) that has a C(token)). Give V([]) to read nothing more.
+      - V(local_mounts) - secrets engines and auth methods mounted with C(local=true) (not replicated to performance
+        secondaries; deleted by the first bootstrap of a secondary, kept by later re-syncs) and, for C(kv) and
+        C(transit), how many top-level keys each holds. Needs C(read) on C(sys/mounts), C(sys/auth) and C(list) on the
+        local mounts.
+      - V(audit_devices) - the audit devices (C(sys/audit), needs C(sudo)). A replicated C(file) device writes to the
+        same path on every cluster it reaches, and Vault blocks a cluster's requests when no audit device can write.
+      - V(token) - whether the cluster accepts the token (C(auth/token/lookup-self)). Tokens and leases are local to
+        each performance cluster, so this tells whether the token is one of the cluster's own.
+    type: list
+    elements: str
+    choices: [local_mounts, audit_devices, token]
+    default: [local_mounts, audit_devices, token]
+    version_added: 0.2.0
 extends_documentation_fragment:
   - vaultops.replication.connection
   - vaultops.replication.connection.primary
@@ -191,6 +215,16 @@ EXAMPLES = r"""
       performance_secondaries: [us]
     wait_timeout: 120
 
+- name: Show the guard-rail warnings (replicated file audit devices, local mounts a bootstrap would delete)
+  ansible.builtin.debug:
+    msg: "{{ topology.cluster_warnings | map(attribute='message') | list }}"
+  when: topology.cluster_warnings | length > 0
+
+- name: Read only the replication status, nothing that needs a token
+  vaultops.replication.replication_status_info:
+    url: https://vault-a.example.com:8200
+    inspect: []
+
 - name: On the primary, wait until every performance secondary is connected
   vaultops.replication.replication_status_info:
     url: https://vault-a.example.com:8200
@@ -213,6 +247,12 @@ clusters:
       error: ""
       dr: {role: primary, cluster_id: a2389ae9-f17b-440d-a2a0-d853aa1be487, last_dr_wal: 9}
       performance: {role: primary}
+      local_mounts: [{path: site-kv/, kind: secret, type: kv, description: "", keys: 3, holds_data: true}]
+      local_mounts_error: ""
+      audit_devices: [{path: file/, type: file, local: false, file_path: /var/log/vault/audit.log, description: ""}]
+      audit_devices_error: ""
+      own_token: {checked: true, accepted: true, error: "", policies: [root], type: service, ttl: 0, orphan: true}
+      warnings: []
 relations:
   description:
     - With O(clusters), one entry per reachable secondary and replication type, computed from both sides' status.
@@ -238,10 +278,71 @@ performance_primaries:
   elements: str
   sample: [eu]
 rows:
-  description: With O(clusters), one flat row per cluster (roles, states, WAL, errors; no secrets) for tables and reports.
+  description:
+    - With O(clusters), one flat row per cluster (roles, states, WAL, errors; no secrets) for tables and reports.
+    - Also C(local_mounts) and C(audit_devices) (their paths, null when unknown) and C(warnings) (the codes of the
+      cluster's RV(cluster_warnings)).
   returned: when O(clusters) is given
   type: list
   elements: dict
+cluster_warnings:
+  description:
+    - Guard-rail warnings computed from what O(inspect) read (with O(clusters), over all clusters; each cluster's own
+      are also in its RV(clusters) entry under C(warnings)). Each has C(code), C(cluster), C(message) and the facts it
+      is about (C(path), C(file_path), C(reaches) or C(mounts)).
+    - C(replicated_file_audit_device) - a replicated C(file) audit device writes to C(file_path) on every cluster it
+      reaches (C(reaches)); where that path does not exist or cannot be written, Vault blocks requests there unless
+      another device can log them.
+    - C(no_local_audit_device) - a cluster in a replication set has only replicated audit devices, nothing local to
+      fall back on.
+    - C(local_mount_with_data_before_activation) - a cluster that O(declared) declares a secondary, and that is not one
+      yet, has local mounts holding keys; activating it deletes them.
+    - C(local_mount_not_covered_by_dr) - a cluster has local mounts that no DR secondary copies (for example a
+      performance secondary without a DR secondary of its own).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - code: replicated_file_audit_device
+      cluster: eu
+      path: file/
+      file_path: /var/log/vault/audit.log
+      reaches: [eu-dr, us]
+      message: "eu: the replicated file audit device file/ writes to /var/log/vault/audit.log on eu and every cluster ..."
+local_mounts:
+  description:
+    - Without O(clusters), the local secrets engines and auth methods of the cluster at O(url) (C(path), C(kind)
+      secret or auth, C(type), C(description), C(keys) - top-level keys, null when the type cannot be counted -,
+      C(holds_data)). Null when they could not be read (C(local_mounts_error) says why). With O(clusters) the same
+      keys are in each RV(clusters) entry.
+  returned: unless O(clusters) is given
+  type: list
+  elements: dict
+  sample: [{path: site-kv/, kind: secret, type: kv, description: "", keys: 3, holds_data: true}]
+local_mounts_error:
+  description: Why RV(local_mounts) is null (empty when it was read).
+  returned: unless O(clusters) is given
+  type: str
+audit_devices:
+  description:
+    - Without O(clusters), the audit devices of the cluster at O(url) (C(path), C(type), C(local), C(file_path) for
+      C(file) devices, C(description)). Null when they could not be read (C(audit_devices_error) says why).
+  returned: unless O(clusters) is given
+  type: list
+  elements: dict
+  sample: [{path: file/, type: file, local: false, file_path: /var/log/vault/audit.log, description: ""}]
+audit_devices_error:
+  description: Why RV(audit_devices) is null (empty when it was read).
+  returned: unless O(clusters) is given
+  type: str
+own_token:
+  description:
+    - Without O(clusters), whether the cluster at O(url) accepts the token as one of its own (C(checked), C(accepted)
+      true, false or null when unknown, C(error), and when accepted C(policies), C(type), C(ttl), C(orphan); never the
+      token or its accessor).
+  returned: unless O(clusters) is given
+  type: dict
+  sample: {checked: true, accepted: true, error: "", policies: [root], type: service, ttl: 0, orphan: true}
 problems:
   description: With O(expect), every difference from the expected topology (empty when as expected).
   returned: when O(clusters) is given
