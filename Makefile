@@ -43,16 +43,18 @@ EMULATOR_TESTS := $(wildcard emulator/tests)
 MOLECULE_SCENARIOS := $(wildcard molecule/*/molecule.yml)
 ACCEPTANCE_TESTS := $(wildcard tests/infra/test_*.py)
 
-.PHONY: help venv lint sanity units emulator-test integration molecule acceptance test demo build clean distclean bench ee
+.PHONY: help venv lint sanity units emulator-test integration molecule acceptance docs docs-test test demo build clean distclean bench ee
 
 help:
 	@echo "make demo           run the end-to-end demo against vaultlab"
-	@echo "make test           lint, sanity, units, emulator-test, integration, molecule, acceptance"
+	@echo "make test           lint, sanity, units, emulator-test, integration, molecule, acceptance, docs"
 	@echo "make venv           create/update .venv ($(PYTHON_VERSION)) and the .collections link"
 	@echo "make lint|sanity|units|emulator-test|integration|molecule|acceptance   one suite"
 	@echo "     ARGS='...' is passed on to ansible-test (sanity/units/integration), e.g. ARGS=promote"
 	@echo "     SCENARIO=name runs one Molecule scenario; TESTS='path::test' one acceptance test"
 	@echo "     TEST_JOBS=n sets how many jobs make test runs at once (default: cores, at most 2)"
+	@echo "make docs           build the documentation site into build/docs/html (docs/requirements.txt)"
+	@echo "make docs-test      build it and open every page and a drill report in headless Chromium"
 	@echo "make build          build dist/vaultops-replication-*.tar.gz and prove it installs"
 	@echo "make ee             build the example execution environment (awx/) with podman or docker"
 	@echo "make bench          failover benchmarks -> docs/performance.md (not in make test; BENCH_QUICK=1: short)"
@@ -134,10 +136,31 @@ else
 	cd "$(ROOT)" && "$(PY)" -m pytest -p no:cacheprovider $(or $(TESTS),tests/infra)
 endif
 
+# Documentation site: hand-written guides (docs/*.md) plus the module and role reference that
+# antsibull-docs generates, built by Sphinx into build/docs/html. Its toolchain (and Playwright
+# for the browser check) is pinned in docs/requirements.txt, installed into the same venv only
+# when a docs target runs.
+DOCS_STAMP := $(VENV)/.make-docs-stamp
+
+$(DOCS_STAMP): docs/requirements.txt $(VENV_STAMP)
+	@echo "==> installing docs/requirements.txt into $(VENV)"
+	"$(PY)" -m pip install -q -r docs/requirements.txt
+	@touch "$@"
+
+docs: venv $(DOCS_STAMP)
+	@echo "==> building the documentation site"
+	cd "$(ROOT)" && bash scripts/build-docs
+
+# Builds the site itself and opens every page and a rendered drill report in headless Chromium
+# (Debian's chromium package; .ci/run installs it). A missing browser fails the test.
+docs-test: venv $(DOCS_STAMP)
+	@echo "==> pytest tests/docs"
+	cd "$(ROOT)" && "$(PY)" -m pytest -p no:cacheprovider tests/docs
+
 # Runs every suite even after a failure, prints a per-suite table and ends with one
 # "N passed, N failed, N skipped" line; exits non-zero when anything failed.
 test: venv
-	"$(PY)" scripts/run-tests lint sanity units emulator-test integration molecule acceptance
+	"$(PY)" scripts/run-tests lint sanity units emulator-test integration molecule acceptance docs
 
 demo: venv
 	@if [ -f scripts/demo.sh ]; then \
