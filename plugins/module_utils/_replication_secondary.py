@@ -10,7 +10,7 @@ import re
 import time
 from urllib.parse import urlparse
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _cluster_contents, _snapshot
 from ansible_collections.vaultops.replication.plugins.module_utils._client import (
     VaultAPIError,
     VaultClient,
@@ -39,7 +39,12 @@ DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h)?)+$")
 
 
 class Refusal(Exception):
-    """The request cannot be carried out from the observed state; nothing was written."""
+    """The request cannot be carried out from the observed state; nothing was written. ``kind``
+    names refusals the caller adds to (``wipe``: consent to the wipe is missing)."""
+
+    def __init__(self, message, kind=None):
+        super().__init__(message)
+        self.kind = kind
 
 
 def normalise_filter(value):
@@ -166,7 +171,7 @@ def decide_present(mode, sec, sec_other, prim=None, secondary_id=None, token_sou
                 raise Refusal(
                     "The cluster at url %s. Activating it as a %s secondary ERASES ALL ITS DATA (tokens, secrets, "
                     "auth methods; its seal keys are replaced by the primary's). Set allow_wipe: true to confirm."
-                    % (what, title))
+                    % (what, title), kind="wipe")
             if mode == "dr" and sec_other.role not in ("disabled",):
                 raise Refusal(
                     "The cluster at url is a performance %s; a DR secondary cannot run performance replication of its "
@@ -237,6 +242,39 @@ def decide_minted(mode, prim, secondary_id, paths_filter=None):
     return Plan(actions=actions, after_role="primary", secondary_id=secondary_id)
 
 
+def wipes(mode, sec, sec_other, prim=None, token_addr=None):
+    """Whether state=present would activate (wipe) the cluster rather than leave it or re-point it:
+    replication of ``mode`` is disabled there or it belongs to another replication set. Pure."""
+    if sec.role in ("primary", "unknown"):
+        return False
+    if mode == "performance" and sec_other.role in ("secondary", "bootstrapping"):
+        return False
+    return relation(sec, prim, token_addr) in ("disabled", "other-set")
+
+
+def decide_backup(holds, backup, backup_dir, dr_secondary=False):
+    """Whether to snapshot the cluster before it is wiped. Pure; raises Refusal.
+
+    ``holds``: ``_cluster_contents.holds_data`` (True, False, or None when it could not be read);
+    ``backup``: the option (False = explicit opt-out); ``dr_secondary``: the cluster is a DR
+    secondary now (of another set), which cannot be snapshotted. Returns True (take one) or False.
+    """
+    if not backup or holds is False:
+        return False
+    if dr_secondary:
+        raise Refusal(
+            "The cluster at url is a DR secondary of another replication set: it answers no snapshot request, so it "
+            "cannot be backed up before the wipe (its data is a copy of its DR primary's). Back up that primary "
+            "(vaultops.replication.raft_snapshot), then set backup: false to activate this cluster.", kind="backup")
+    if not backup_dir:
+        what = ("holds data" if holds else "may hold data (what it holds could not be read completely)")
+        raise Refusal(
+            "The cluster at url %s, which activating it erases. Give backup_dir (a private directory where a raft "
+            "snapshot of the cluster is saved before the wipe; restore it with vaultops.replication.raft_snapshot), "
+            "or set backup: false to activate it without a backup." % what, kind="backup")
+    return True
+
+
 def _iso(ts):
     try:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(ts)))
@@ -265,6 +303,8 @@ def module_spec():
             paths=dict(type="list", elements="str", required=True),
         )),
         allow_wipe=dict(type="bool", default=False),
+        backup=dict(type="bool", default=True),
+        backup_dir=dict(type="path"),
         dr_operation_token=dict(type="str", no_log=True),
         unseal_keys=dict(type="list", elements="str", no_log=True),
         standby_urls=dict(type="list", elements="str"),
@@ -357,6 +397,16 @@ class SecondaryRunner(object):
             parsed = urlparse(value)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
                 self.fail("standby_urls entry %r is not a Vault API address (scheme and host)." % value)
+        if p.get("backup_dir"):
+            if state != "present":
+                self.fail("backup_dir is for state=present (the snapshot taken before an activation wipes the "
+                          "cluster); leave it out with state=%s." % state)
+            if not p["backup"]:
+                self.fail("backup: false and backup_dir contradict each other: give backup_dir to take a snapshot "
+                          "before the wipe, or backup: false (without backup_dir) to skip it.")
+            problem = _snapshot.directory_problem(p["backup_dir"])
+            if problem:
+                self.fail("backup_dir: %s." % problem)
         if p.get("paths_filter") is not None and self.mode != "performance":
             self.fail("paths_filter applies to performance replication only (mode=performance).")
         if state == "minted":
@@ -575,13 +625,43 @@ class SecondaryRunner(object):
             after_roles[self.mode] = plan.after_role
         else:
             after_roles = roles_of(after_statuses)
+        diff = dict(before=dict(before_roles), after=dict(after_roles))
+        if "wipe" in extra:
+            # What the activation erases, and the snapshot taken (or to be taken) before it.
+            diff["before"]["contents"] = extra["wipe"]
+            diff["after"]["contents"] = "erased by the activation"
+        if "backup" in extra:
+            diff["before"]["backup"] = None
+            diff["after"]["backup"] = extra["backup"]["path"]
         result = dict(changed=plan.changed, actions=plan.actions, role=after_roles[self.mode],
-                      status=status.as_dict(), diff=dict(before=before_roles, after=after_roles),
-                      waited=round(self.waited, 3))
+                      status=status.as_dict(), diff=diff, waited=round(self.waited, 3))
         if plan.changed and not predicted:
             result["vault_warnings"] = self.vault_warnings
         result.update(extra)
         self.ctx.exit_json(**result)
+
+    def refuse(self, exc, before, contents):
+        """Fail for a Refusal; the wipe and backup refusals list what the cluster holds."""
+        msg = str(exc)
+        extra = {}
+        if getattr(exc, "kind", None) in ("wipe", "backup") and contents is not None:
+            msg = "%s %s" % (msg, _cluster_contents.describe(contents))
+            extra["wipe"] = contents
+        self.fail(msg, diff=dict(before=roles_of(before), after=roles_of(before)), **extra)
+
+    def read_contents(self, before):
+        """What the cluster at url holds (``_cluster_contents.read_contents``), as far as it can be read."""
+        unreadable = None
+        if before["dr"].role in ("secondary", "bootstrapping"):
+            unreadable = "the cluster is a DR secondary, which answers no such reads"
+        elif not self.client.token:
+            unreadable = "no token for the cluster at url (set token)"
+        if unreadable:
+            return {"mounts": None, "auth": None, "policies": None, "unreadable": {"everything": unreadable}}
+        return _cluster_contents.read_contents(self.client)
+
+    def backup_label(self):
+        return _snapshot.label_of(self.client.url, self.ctx.names.get(""))
 
     def read_filter(self, secondary_id):
         if self.primary is None or not secondary_id or self.mode != "performance":
@@ -626,19 +706,33 @@ class SecondaryRunner(object):
         standbys = self.standby_clients()
         sealed = self.sealed_standbys(standbys) if standbys else []
 
+        token_addr = p.get("primary_api_addr") or (self.token_claims or {}).get("addr")
+        # What an activation would erase, read before deciding: the refusal and check mode list it.
+        contents = None
+        if wipes(self.mode, before[self.mode], before[OTHER[self.mode]], prim, token_addr):
+            contents = self.read_contents(before)
         try:
             plan = decide_present(
                 self.mode, before[self.mode], before[OTHER[self.mode]], prim=prim, secondary_id=secondary_id,
-                token_source=token_source, token_addr=p.get("primary_api_addr") or (self.token_claims or {}).get("addr"),
+                token_source=token_source, token_addr=token_addr,
                 allow_wipe=p["allow_wipe"], has_dr_token=bool(p.get("dr_operation_token")),
                 paths_filter=p.get("paths_filter"), current_filter=current_filter, has_standbys=bool(standbys),
                 sealed_standbys=[c.url for c in sealed])
         except Refusal as exc:
-            self.fail(str(exc), diff=dict(before=roles_of(before), after=roles_of(before)))
+            self.refuse(exc, before, contents)
         for warning in plan.warnings:
             self.ctx.warn(warning)
 
         extra = dict(secondary_id=plan.secondary_id)
+        if "enable" in plan.actions:
+            try:
+                backup = decide_backup(_cluster_contents.holds_data(contents), p["backup"], p.get("backup_dir"),
+                                       dr_secondary=before["dr"].role in ("secondary", "bootstrapping"))
+            except Refusal as exc:
+                self.refuse(exc, before, contents)
+            if backup:
+                plan.actions.insert(0, "snapshot")
+            extra["wipe"] = contents
         if not plan.changed:
             if p.get("paths_filter") is not None:
                 extra["paths_filter"] = current_filter
@@ -657,7 +751,25 @@ class SecondaryRunner(object):
         if self.ctx.check_mode:
             if p.get("paths_filter") is not None:
                 extra["paths_filter"] = p["paths_filter"]
+            if "snapshot" in plan.actions:
+                extra["backup"] = {"path": _snapshot.planned_path(p["backup_dir"], self.backup_label())}
+            if "wipe" in extra:
+                extra["msg"] = "would activate %s as a %s secondary, erasing what it holds (check mode). %s%s" % (
+                    sec_label, self.title, _cluster_contents.describe(contents),
+                    " A snapshot would be saved to %s first." % extra["backup"]["path"] if "backup" in extra else "")
             self.exit(plan, before, None, before[self.mode], predicted=True, **extra)
+
+        if "snapshot" in plan.actions:
+            # The last step before the first write: a failed backup leaves the cluster as it was.
+            try:
+                extra["backup"] = _snapshot.save(self.client, p["backup_dir"], self.backup_label())
+            except VaultError as exc:
+                hint = ""
+                if isinstance(exc, VaultAPIError) and exc.status == 403:
+                    hint = " (the token needs sudo on %s)" % _snapshot.SNAPSHOT_PATH
+                self.ctx.fail_from(exc, "save a snapshot of %s into backup_dir before the wipe%s; nothing was changed. "
+                                   "Fix that, or set backup: false to activate without a backup" % (sec_label, hint),
+                                   wipe=contents, diff=dict(before=roles_of(before), after=roles_of(before)))
 
         token = p.get("activation_token")
         if mints:

@@ -21,6 +21,14 @@ description:
     failed primary, is re-pointed with C(update-primary), which keeps its data (DR needs
     O(dr_operation_token)). A cluster with replication disabled, or in another replication set, is
     activated with C(enable), which B(erases all data on it) and is refused unless O(allow_wipe=true).
+  - Before an activation the module reads what the cluster holds (secrets engines, replicated and C(local),
+    with the number of keys in each KV engine; auth methods; ACL policies) and lists it in the refusal,
+    in check mode and in RV(wipe), so that the consent is informed.
+  - A cluster that holds data (anything beyond what a new cluster has) is B(backed up before the wipe)
+    by default. The module saves a raft snapshot of it (C(GET sys/storage/raft/snapshot)) as a C(0600)
+    file in O(backup_dir) and returns its path, size and checksum in RV(backup). Without O(backup_dir)
+    such an activation is refused before anything changes, unless the backup is declined with
+    O(backup=false). M(vaultops.replication.raft_snapshot) restores the snapshot.
   - Before a token is minted for an id the primary already knows (an unused or stale token blocks reuse of
     the id), that id is revoked first. An id that another cluster is connected with is never revoked.
   - Everything that can be checked is checked before the first write (primary reachable, unsealed and
@@ -122,6 +130,28 @@ options:
         keys (replaced by the primary's). Without this the module refuses and changes nothing.
     type: bool
     default: false
+  backup:
+    description:
+      - Whether to save a snapshot of the cluster before an activation wipes it, when it holds data.
+      - V(true) (default) needs O(backup_dir) for such a cluster and refuses the activation without it. V(false)
+        declines the backup explicitly.
+      - A cluster that holds nothing beyond what a new cluster has (no secrets engine with keys, no auth method
+        other than tokens, no policy other than C(default) and C(root)) is never snapshotted. A cluster whose
+        contents cannot be read counts as holding data.
+      - A DR secondary of another replication set cannot be snapshotted (it answers no such request, and its
+        data is a copy of its primary's); activating it needs O(backup=false), after backing up its primary.
+    type: bool
+    default: true
+  backup_dir:
+    description:
+      - Directory where the snapshot taken before an activation is saved, on the host the module runs on (the
+        controller with the usual C(connection=local)). The file is named
+        C(vault-<cluster name or host-port>-<UTC time>.snap) and created with mode C(0600).
+      - Created with mode C(0700) when missing; an existing directory must not be accessible to other users.
+        Checked before any cluster is contacted.
+      - The token (O(token)) needs C(sudo) on C(sys/storage/raft/snapshot). A failed snapshot stops the run
+        before anything changes.
+    type: path
   dr_operation_token:
     description:
       - DR operation token of the DR secondary (see M(vaultops.replication.dr_operation_token)). Required to
@@ -221,10 +251,13 @@ attributes:
       - Reads both clusters (and, with O(paths_filter), the current filter) and predicts C(changed), the planned
         RV(actions) and the role afterwards without writing. No token is minted in check mode, so
         O(state=minted) returns no RV(activation_token) then.
+      - Before an activation, check mode lists what would be erased (RV(wipe), and RV(msg)) and the snapshot that
+        would be saved (RV(backup)), without saving it.
   diff_mode:
     support: full
     details:
-      - The diff shows the replication role of both types on the cluster at O(url) before and after.
+      - The diff shows the replication role of both types on the cluster at O(url) before and after; before an
+        activation also what the cluster holds (C(contents)) and the snapshot file (C(backup)).
   platform:
     support: full
     platforms: all
@@ -233,8 +266,8 @@ attributes:
         clusters over HTTP(S).
 notes:
   - After a B(performance) secondary is activated its old tokens are gone and the primary's tokens are not
-    valid on it; get a token on it with C(sys/generate-root) using the primary's keys, or log in through a
-    replicated auth method. A B(DR) secondary accepts the primary's tokens only after promotion.
+    valid on it; get a root token on it with M(vaultops.replication.root_token) using the primary's keys, or
+    log in through a replicated auth method. A B(DR) secondary accepts the primary's tokens only after promotion.
   - O(token) is the token of the cluster at O(url). It is needed to activate it (C(enable)) and to re-point
     or disable a performance secondary; DR secondaries use O(dr_operation_token) instead.
   - An activation token whose id was revoked on the primary after it was minted (for example by minting
@@ -251,6 +284,8 @@ seealso:
     description: Vault API documentation of the performance replication endpoints, including paths filters.
     link: https://developer.hashicorp.com/vault/api-docs/system/replication/replication-performance
   - module: vaultops.replication.replication_primary
+  - module: vaultops.replication.raft_snapshot
+  - module: vaultops.replication.root_token
   - module: vaultops.replication.dr_operation_token
   - module: vaultops.replication.promote
   - module: vaultops.replication.replication_status_info
@@ -273,6 +308,32 @@ EXAMPLES = r"""
       - https://vault-dr-2.example.com:8200
       - https://vault-dr-3.example.com:8200
     unseal_keys: "{{ primary_unseal_keys }}"
+
+# The EU cluster holds data of its own: list it first (check mode), then activate with a backup.
+- name: What would activating the EU cluster erase?
+  vaultops.replication.replication_secondary: &eu
+    url: https://vault-eu.example.com:8200
+    token: "{{ eu_cluster_token }}"
+    mode: performance
+    id: perf-eu
+    primary_url: https://vault-a.example.com:8200
+    primary_token: "{{ primary_root_token }}"
+    allow_wipe: true
+    backup_dir: /var/backups/vault
+  check_mode: true
+  register: eu_plan
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ eu_plan.msg }}"
+
+- name: Activate it; a snapshot is saved to /var/backups/vault first
+  vaultops.replication.replication_secondary: *eu
+  register: eu_activation
+
+- name: Where the backup went (restore it with vaultops.replication.raft_snapshot)
+  ansible.builtin.debug:
+    msg: "{{ eu_activation.backup.path }} sha256 {{ eu_activation.backup.sha256 }}"
 
 - name: Performance secondary that receives only the secret/ mount
   vaultops.replication.replication_secondary:
@@ -357,8 +418,8 @@ RETURN = r"""
 actions:
   description:
     - Operations performed (or planned, in check mode), in order. Possible values are C(revoke-secondary),
-      C(secondary-token), C(disable), C(enable), C(update-primary), C(paths-filter), C(delete-paths-filter)
-      and C(unseal-standbys).
+      C(snapshot) (the backup before an activation), C(revoke-secondary), C(secondary-token), C(disable),
+      C(enable), C(update-primary), C(paths-filter), C(delete-paths-filter) and C(unseal-standbys).
   returned: always, except with O(secondaries) (then per entry in RV(results))
   type: list
   elements: str
@@ -392,6 +453,59 @@ paths_filter:
   returned: when O(paths_filter) is set
   type: dict
   sample: {mode: allow, paths: [secret/]}
+wipe:
+  description:
+    - What the cluster at O(url) held before an activation that erases it (planned in check mode, refused
+      without O(allow_wipe)). Names and key counts only, never values. C(mounts), C(auth) and C(policies) are
+      null when they could not be read; C(unreadable) says why.
+  returned: when the run activates (or would activate, or refused to activate) the cluster with C(enable)
+  type: dict
+  contains:
+    mounts:
+      description: Secrets engines beyond a new cluster's, with C(path), C(type), C(local), C(keys) (None when not counted) and C(complete).
+      type: list
+      elements: dict
+    auth:
+      description: Auth methods other than the token method, with C(path), C(type), C(local).
+      type: list
+      elements: dict
+    policies:
+      description: ACL policies other than C(default) and C(root).
+      type: list
+      elements: str
+    unreadable:
+      description: What could not be read, and why.
+      type: dict
+  sample:
+    mounts:
+      - {path: kv/, type: kv, local: false, keys: 12, complete: true}
+      - {path: eu-local/, type: kv, local: true, keys: 3, complete: true}
+    auth: [{path: userpass/, type: userpass, local: false}]
+    policies: [app-read]
+    unreadable: {}
+backup:
+  description:
+    - The snapshot saved before the activation. In check mode only C(path), the file that would be written.
+  returned: when a snapshot was saved (or would be, in check mode)
+  type: dict
+  contains:
+    path:
+      description: The snapshot file (mode 0600).
+      type: str
+    size:
+      description: Its size in bytes.
+      type: int
+    sha256:
+      description: Its SHA-256 (hex).
+      type: str
+    created:
+      description: When it was taken (UTC, ISO 8601).
+      type: str
+  sample:
+    path: /var/backups/vault/vault-perf-eu-20261207T071500Z.snap
+    size: 104857
+    sha256: 802f77b61d812d755ae6bd570c2905f3af076a3a111414c9759aeb6ed7efaf39
+    created: "2026-12-07T07:15:00Z"
 activation_token:
   description:
     - The minted activation token. B(A secret) that grants the right to join the replication set; register the
@@ -467,7 +581,8 @@ results:
 msg:
   description:
     - With O(secondaries), how many entries changed, or which failed and why.
-  returned: when O(secondaries) is given
+    - In check mode before an activation, what it would erase and where the snapshot would go.
+  returned: when O(secondaries) is given, and in check mode before an activation
   type: str
   sample: 3 of 3 entries of secondaries changed.
 started:

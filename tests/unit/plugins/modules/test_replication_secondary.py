@@ -8,12 +8,14 @@ two or three clusters that stands in for the _api endpoint functions."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 import uuid
 
 import pytest
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _cluster_contents, _snapshot
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError
 from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
 from ansible_collections.vaultops.replication.plugins.modules import replication_secondary as mod
@@ -266,6 +268,8 @@ class FakeCluster:
         self.status = {"dr": {"mode": "disabled"}, "performance": {"mode": "disabled"}}
         self.filters = {}
         self.data_wiped = False
+        # What _cluster_contents.read_contents reports (a new cluster's: nothing).
+        self.contents = {"mounts": [], "auth": [], "policies": [], "unreadable": {}}
 
 
 class FakeLab:
@@ -282,6 +286,9 @@ class FakeLab:
                      "disable_secondary", "read_paths_filter", "write_paths_filter", "delete_paths_filter",
                      "seal_status", "unseal"):
             monkeypatch.setattr(_api, name, getattr(self, name))
+        monkeypatch.setattr(_cluster_contents, "read_contents", self.read_contents)
+        monkeypatch.setattr(_snapshot, "save", self.save_snapshot)
+        self.snapshot_error = None
 
     def __getitem__(self, url):
         return self.clusters[url]
@@ -294,8 +301,20 @@ class FakeLab:
 
     def writes(self):
         reads = ("replication_status", "replication_type_status", "health", "lookup_self", "read_paths_filter",
-                 "seal_status")
+                 "seal_status", "read_contents", "snapshot")
         return [c for c in self.calls if c[1] not in reads]
+
+    # what the cluster holds, and its snapshot
+    def read_contents(self, c, count_limit=None):
+        self.record(c, "read_contents")
+        return json.loads(json.dumps(self._c(c).contents))
+
+    def save_snapshot(self, c, directory, label, when=None):
+        self.record(c, "snapshot", directory, label)
+        if self.snapshot_error is not None:
+            raise self.snapshot_error
+        path = "%s/vault-%s-20261207T000000Z.snap" % (directory, label)
+        return {"path": path, "size": 42, "sha256": "0" * 64, "created": "2026-12-07T00:00:00Z"}
 
     # reads
     def replication_status(self, c):
@@ -449,8 +468,12 @@ def test_enable_four_passes(lab, capsys):
     args = dict(BASE, allow_wipe=True)
     first = run(capsys, args, check=True)
     assert first["changed"] is True and first["actions"] == ["secondary-token", "enable"]
-    assert first["diff"] == {"before": {"dr": "disabled", "performance": "disabled"},
-                             "after": {"dr": "secondary", "performance": "disabled"}}
+    nothing = {"mounts": [], "auth": [], "policies": [], "unreadable": {}}
+    assert first["diff"] == {"before": {"dr": "disabled", "performance": "disabled", "contents": nothing},
+                             "after": {"dr": "secondary", "performance": "disabled",
+                                       "contents": "erased by the activation"}}
+    # a new cluster holds nothing: no backup needed, none planned
+    assert first["wipe"] == nothing and "backup" not in first
     assert lab.writes() == []
     applied = run(capsys, args)
     assert applied["changed"] is True and applied["role"] == "secondary"
@@ -709,6 +732,11 @@ def test_dr_secondary_of_another_set_is_disabled_then_activated(lab, capsys):
     refused = run(capsys, dict(BASE, dr_operation_token="dr-op-token"))
     assert refused["failed"] and "another replication set" in refused["msg"] and lab.writes() == []
     args = dict(BASE, allow_wipe=True, dr_operation_token="dr-op-token")
+    # a DR secondary cannot be snapshotted: the backup has to be declined explicitly
+    no_backup = run(capsys, args)
+    assert no_backup["failed"] and "backup: false" in no_backup["msg"] and "DR secondary" in no_backup["msg"]
+    assert lab.writes() == []
+    args["backup"] = False
     predicted = run(capsys, args, check=True)
     assert predicted["actions"] == ["secondary-token", "disable", "enable"] and lab.writes() == []
     out = run(capsys, args)
@@ -809,3 +837,113 @@ def test_secondaries_entry_without_url(perf_lab, capsys):
     del items[0]["url"]
     out = run(capsys, dict(FAN, secondaries=items), )
     assert out["failed"] and "secondaries[0] has no url" in out["msg"] and perf_lab.writes() == []
+
+
+# ---------------------------------------------------------------------------------------------- backup and wipe list
+
+HOLDS = {"mounts": [{"path": "kv/", "type": "kv", "local": False, "keys": 3, "complete": True},
+                    {"path": "eu/", "type": "kv", "local": True, "keys": 1, "complete": True}],
+         "auth": [{"path": "userpass/", "type": "userpass", "local": False}],
+         "policies": ["app"], "unreadable": {}}
+
+
+@pytest.fixture
+def private_dir():
+    # Not under tmp_path: its name holds the user name, here "root", which is also the test's token
+    # and so censored (as a no_log value) wherever it appears in the result.
+    path = tempfile.mkdtemp(prefix="vaultops-backup-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_wipe_refusal_lists_what_the_cluster_holds(lab, capsys):
+    lab[S].contents = HOLDS
+    out = run(capsys, BASE)
+    assert out["failed"] and "allow_wipe" in out["msg"]
+    for fragment in ("kv/ (kv, 3 keys)", "eu/ (kv, local, 1 key)", "userpass/ (userpass)", "policies app"):
+        assert fragment in out["msg"]
+    assert out["wipe"] == HOLDS and lab.writes() == []
+
+
+def test_data_without_backup_dir_is_refused_naming_both_ways_out(lab, capsys):
+    lab[S].contents = HOLDS
+    out = run(capsys, dict(BASE, allow_wipe=True))
+    assert out["failed"] and "backup_dir" in out["msg"] and "backup: false" in out["msg"]
+    assert "kv/ (kv, 3 keys)" in out["msg"] and out["wipe"] == HOLDS
+    assert lab.writes() == [] and not any(c[1] == "snapshot" for c in lab.calls)
+
+
+def test_unreadable_contents_count_as_data(lab, capsys):
+    lab[S].contents = {"mounts": None, "auth": [], "policies": [], "unreadable": {"mounts": "HTTP 403"}}
+    out = run(capsys, dict(BASE, allow_wipe=True))
+    assert out["failed"] and "may hold data" in out["msg"] and "mounts (HTTP 403)" in out["msg"]
+    assert lab.writes() == []
+
+
+def test_backup_false_activates_without_snapshot(lab, capsys):
+    lab[S].contents = HOLDS
+    out = run(capsys, dict(BASE, allow_wipe=True, backup=False))
+    assert out["changed"] and out["actions"] == ["secondary-token", "enable"] and "backup" not in out
+    assert out["wipe"] == HOLDS
+    assert not any(c[1] == "snapshot" for c in lab.calls)
+
+
+def test_backup_before_the_wipe_check_mode_then_apply(lab, capsys, private_dir):
+    lab[S].contents = HOLDS
+    args = dict(BASE, allow_wipe=True, backup_dir=private_dir)
+    predicted = run(capsys, args, check=True)
+    assert predicted["changed"] and predicted["actions"] == ["snapshot", "secondary-token", "enable"]
+    assert predicted["backup"]["path"].startswith(private_dir + "/vault-second-8200-")
+    assert predicted["wipe"] == HOLDS and "kv/ (kv, 3 keys)" in predicted["msg"]
+    assert predicted["diff"]["before"]["contents"] == HOLDS and predicted["diff"]["after"]["backup"]
+    assert lab.writes() == [] and not any(c[1] == "snapshot" for c in lab.calls)
+    applied = run(capsys, args)
+    assert applied["changed"] and applied["actions"] == ["snapshot", "secondary-token", "enable"]
+    assert applied["backup"]["sha256"] == "0" * 64 and applied["backup"]["size"] == 42
+    names = [c[1] for c in lab.calls]
+    # the snapshot is the last thing before the first write
+    assert names.index("snapshot") < names.index("mint") < names.index("enable")
+    assert lab.calls[names.index("snapshot")][:4] == (S, "snapshot", private_dir, "second-8200")
+
+
+def test_backup_is_named_after_the_cluster(lab, capsys, private_dir):
+    lab[S].contents = HOLDS
+    out = run(capsys, dict(BASE, url=None, cluster={"url": S, "name": "eu", "token": "root"}, allow_wipe=True,
+                           backup_dir=private_dir), check=True)
+    assert out["backup"]["path"].startswith(private_dir + "/vault-eu-")
+
+
+def test_failed_snapshot_changes_nothing(lab, capsys, private_dir):
+    lab[S].contents = HOLDS
+    lab.snapshot_error = VaultAPIError(403, ["permission denied"], "GET", "sys/storage/raft/snapshot")
+    out = run(capsys, dict(BASE, allow_wipe=True, backup_dir=private_dir))
+    assert out["failed"] and not out.get("changed") and "sudo" in out["msg"] and "backup: false" in out["msg"]
+    assert lab.writes() == []
+
+
+def test_a_new_cluster_needs_no_backup_dir(lab, capsys):
+    out = run(capsys, dict(BASE, allow_wipe=True))
+    assert out["changed"] and out["actions"] == ["secondary-token", "enable"] and "backup" not in out
+
+
+def test_backup_dir_checked_before_any_cluster_is_contacted(lab, capsys, tmp_path):
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o755)
+    out = run(capsys, dict(BASE, allow_wipe=True, backup_dir=str(open_dir)))
+    assert out["failed"] and out["msg"].startswith("backup_dir: ") and "chmod o-rwx" in out["msg"]
+    assert lab.calls == []
+    relative = run(capsys, dict(BASE, allow_wipe=True, backup_dir="backups"))
+    assert relative["failed"] and "not an absolute path" in relative["msg"] and lab.calls == []
+    both = run(capsys, dict(BASE, allow_wipe=True, backup=False, backup_dir=str(tmp_path)))
+    assert both["failed"] and "contradict" in both["msg"] and lab.calls == []
+
+
+def test_no_wipe_list_when_nothing_is_wiped(lab, capsys):
+    args = dict(BASE, allow_wipe=True)
+    run(capsys, args)
+    lab[S].contents = HOLDS  # attached now: a re-run neither lists nor backs up anything
+    seen = len(lab.calls)
+    again = run(capsys, args)
+    assert not again["changed"] and "wipe" not in again and "backup" not in again
+    assert not any(c[1] in ("read_contents", "snapshot") for c in lab.calls[seen:])
