@@ -129,6 +129,22 @@ def test_backup_before_activation_restores_the_wiped_data(tmp_path):
         admin = root_on(s, primary_keys)
         assert "team/" not in s("GET", "sys/mounts", token=admin).data
 
+        # Restoring a secondary's own snapshot keeps its role; its primary re-sends the shared data.
+        assert p("POST", "sys/mounts/pshared", {"type": "kv"}).status == 204
+        assert p("POST", "pshared/k", {"v": 1}).status == 204
+        wait_for(lambda: s("GET", "pshared/k", token=admin).status == 200, timeout=20, what="streamed")
+        assert s("POST", "sys/mounts/perfloc", {"type": "kv", "local": True}, token=admin).status == 204
+        assert s("POST", "perfloc/k", {"v": "a"}, token=admin).status == 204
+        mine = s("GET", "sys/storage/raft/snapshot", token=admin)
+        assert s("POST", "perfloc/k", {"v": "b"}, token=admin).status == 204
+        assert p("POST", "pshared/k", {"v": 2}).status == 204
+        wait_for(lambda: s("GET", "pshared/k", token=admin).data == {"v": 2}, timeout=20, what="v2 streamed")
+        assert send(s, "POST", "sys/storage/raft/snapshot", mine.raw, token=admin).status == 204
+        assert status(s, "performance")["mode"] == "secondary"
+        assert s("GET", "perfloc/k", token=admin).data == {"v": "a"}  # its own data: as in the snapshot
+        wait_for(lambda: s("GET", "pshared/k", token=admin).data == {"v": 2} and
+                 status(s, "performance")["state"] == "stream-wals", timeout=20, what="re-synced after restore")
+
         # The snapshot was taken under the cluster's own keys; it now has the primary's.
         refused = send(s, "POST", "sys/storage/raft/snapshot", backup.raw, token=admin)
         assert refused.status == 400 and refused.errors == [M.SNAPSHOT_KEYS_MISMATCH]
