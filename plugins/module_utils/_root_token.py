@@ -21,6 +21,11 @@ from ansible_collections.vaultops.replication.plugins.module_utils._runner impor
 from ansible_collections.vaultops.replication.plugins.module_utils._status import read_type_status, roles_of
 
 
+def revoke_self(client):
+    """POST auth/token/revoke-self with the client's token: needs no other token and no policy."""
+    client.request("POST", "auth/token/revoke-self")
+
+
 def argument_spec():
     return dict(
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -150,8 +155,7 @@ class Runner(_CeremonyRunner):
                 msgs.append("would revoke root_token")
             else:
                 try:
-                    # revoke-self needs no other token and no policy beyond the token's own.
-                    self.client.with_token(token).request("POST", "auth/token/revoke-self")
+                    revoke_self(self.client.with_token(token))
                 except VaultError as exc:
                     self.fail_vault(exc, "revoke root_token (POST auth/token/revoke-self)")
                 if self.token_valid(token):
