@@ -103,9 +103,9 @@ class Runner:
             saved = _snapshot.save(self.client, p["backup_dir"], label)
         except VaultError as exc:
             self.fail_from(exc, "save a snapshot of %s (GET %s) into backup_dir" % (self.label, _snapshot.SNAPSHOT_PATH))
+        diff = dict(before=dict(roles, snapshot=None), after=dict(roles, snapshot=saved["path"]))
         self.ctx.exit_json(changed=True, msg="saved a snapshot of %s to %s (%d bytes)." % (
-            self.label, saved["path"], saved["size"]), diff=dict(before=dict(roles, snapshot=None),
-                                                                  after=dict(roles, snapshot=saved["path"])), **saved)
+            self.label, saved["path"], saved["size"]), diff=diff, **saved)
 
     # -- restored -------------------------------------------------------------------------------
 

@@ -710,6 +710,10 @@ class SecondaryRunner(object):
         # What an activation would erase, read before deciding: the refusal and check mode list it.
         contents = None
         if wipes(self.mode, before[self.mode], before[OTHER[self.mode]], prim, token_addr):
+            if before["dr"].role not in ("secondary", "bootstrapping"):
+                # The activation needs it anyway; a missing or rejected token is the problem to report,
+                # not the contents it cannot read.
+                self.check_token(self.client, "token", sec_label)
             contents = self.read_contents(before)
         try:
             plan = decide_present(

@@ -145,8 +145,8 @@ def test_restore_posts_the_file_and_follows_a_standby_redirect(server, client, t
     path.write_bytes(ARCHIVE)
     server.redirect_once = True
     assert _snapshot.restore(client, str(path), force=True) == "sys/storage/raft/snapshot-force"
-    assert [(m, p) for m, p, _b in server.seen] == [("POST", "/v1/sys/storage/raft/snapshot-force"),
-                                                     ("POST", "/v1/active/sys/storage/raft/snapshot-force")]
+    assert [(m, p) for m, p, _b in server.seen] == [
+        ("POST", "/v1/sys/storage/raft/snapshot-force"), ("POST", "/v1/active/sys/storage/raft/snapshot-force")]
     # the body went out whole both times
     assert all(b == ARCHIVE for _m, _p, b in server.seen)
 

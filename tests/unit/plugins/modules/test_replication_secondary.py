@@ -947,3 +947,10 @@ def test_no_wipe_list_when_nothing_is_wiped(lab, capsys):
     again = run(capsys, args)
     assert not again["changed"] and "wipe" not in again and "backup" not in again
     assert not any(c[1] in ("read_contents", "snapshot") for c in lab.calls[seen:])
+
+
+def test_a_rejected_token_is_reported_before_the_backup_question(lab, capsys):
+    lab[S].contents = HOLDS
+    out = run(capsys, dict(BASE, token="wrong", allow_wipe=True))
+    assert out["failed"] and "The token given in 'token' was rejected" in out["msg"] and "backup_dir" not in out["msg"]
+    assert lab.writes() == [] and not any(c[1] == "read_contents" for c in lab.calls)
