@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import os
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _failover_state
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultError
 from ansible_collections.vaultops.replication.plugins.module_utils._runner import module_spec as _module_spec
 from ansible_collections.vaultops.replication.plugins.module_utils._status import (
@@ -460,6 +460,7 @@ class Runner:
                 try:
                     result[self.RESULT_KEY] = decode_operation_token(encoded, otp, otp_length)
                     result["msg"] = "quorum reached; %s generated and decoded." % self.NOUN
+                    self.remember(result[self.RESULT_KEY])
                 except VaultError as exc:  # the token is gone from Vault: hand back what we have
                     result["msg"] = ("quorum reached, but the encoded token could not be decoded with the given "
                                      "otp (%s). It is returned as encoded_token; decode it with the otp of the run "
@@ -541,11 +542,81 @@ class Runner:
 
     # -- absent -----------------------------------------------------------------------
 
+    # -- the ledger (state_file) --------------------------------------------------------
+
+    def cluster_key(self):
+        """How the ledger names this cluster: the ``cluster`` dict's name, else its URL."""
+        return self.ctx.names.get("") or self.client.url
+
+    def remember(self, token):
+        """Record a token the ceremony generated in state_file at once: it never expires and a run
+        killed before its revocation step must not forget it."""
+        path = self.params.get("state_file")
+        if not path or self.RESULT_KEY != "dr_operation_token":
+            return
+        try:
+            _failover_state.record_token(path, self.cluster_key(), token, "key share ceremony")
+        except _failover_state.StateError as exc:
+            self.warnings.append("the DR operation token could not be recorded for revocation (%s); revoke it "
+                                 "yourself once the job is done (state: absent with dr_operation_token)." % exc)
+
+    def revoke_recorded(self, roles, result, msgs):
+        """state: absent with state_file: delete every token on record that was generated on this
+        cluster, and drop those that are gone from the record."""
+        path = self.params["state_file"]
+        try:
+            entries = _failover_state.ledger_tokens(path)
+        except _failover_state.StateError as exc:
+            self.ctx.fail_json(msg=str(exc))
+        names = {self.cluster_key(), self.client.url}
+        mine = [e for e in entries if e.get("cluster") in names and e.get("token")]
+        result.update(recorded=len(mine), revoked_recorded=0)
+        if not mine:
+            msgs.append("no DR operation token generated on this cluster is on record")
+            return
+        if roles["dr"].role != "secondary":
+            msgs.append("%d DR operation token(s) generated on this cluster stay on record: it is not a DR secondary "
+                        "now, and only a DR secondary deletes them; a later run revokes them once it is one again"
+                        % len(mine))
+            result["left_on_record"] = len(mine)
+            return
+        if self.ctx.check_mode:
+            result.update(changed=True, revoked_recorded=len(mine))
+            msgs.append("would delete %d DR operation token(s) on record" % len(mine))
+            return
+        gone = []
+        for entry in mine:
+            try:
+                _api.delete_operation_token(self.client, entry["token"])
+            except VaultAPIError as exc:
+                if exc.status in (400, 403) and (exc.has_error("permission denied") or exc.has_error("invalid")
+                                                 or exc.has_error("not valid") or exc.has_error("not found")):
+                    gone.append(entry["token"])
+                    continue
+                self.fail_vault(exc, "revoke a DR operation token on record")
+            except VaultError as exc:
+                self.fail_vault(exc, "revoke a DR operation token on record")
+            else:
+                gone.append(entry["token"])
+                result["revoked_recorded"] += 1
+                result["changed"] = True
+        try:
+            _failover_state.drop_tokens(path, gone)
+        except _failover_state.StateError as exc:
+            self.ctx.fail_json(msg=str(exc), changed=result["changed"])
+        msgs.append("deleted %d DR operation token(s) on record (%d already invalid)" % (
+            result["revoked_recorded"], len(gone) - result["revoked_recorded"]))
+
     def absent(self, roles):
         p = self.params
-        if not p["dr_operation_token"] and not p["cancel_attempt"]:
-            self.ctx.fail_json(msg="state: absent needs dr_operation_token (to revoke it) and/or "
-                               "cancel_attempt: true (to cancel the running attempt).")
+        if not p["dr_operation_token"] and not p["cancel_attempt"] and not p.get("state_file"):
+            self.ctx.fail_json(msg="state: absent needs dr_operation_token (to revoke it), state_file (to revoke the "
+                               "tokens on record there) and/or cancel_attempt: true (to cancel the running attempt).")
+        if p.get("state_file") and not p["dr_operation_token"] and not p["cancel_attempt"]:
+            result, msgs = {"changed": False}, []
+            self.revoke_recorded(roles, result, msgs)
+            result["msg"] = "; ".join(msgs) + "."
+            return result, roles_of(roles), roles_of(roles)
         self.require_dr_secondary(roles, "Revoking a DR operation token or cancelling the ceremony")
         result = {"changed": False}
         msgs = []
@@ -596,6 +667,11 @@ class Runner:
                 else:
                     result.update(changed=True, revoked=True)
                     msgs.append("revoked the DR operation token")
+                if p.get("state_file"):
+                    try:
+                        _failover_state.drop_tokens(p["state_file"], [token])
+                    except _failover_state.StateError as exc:
+                        self.warnings.append(str(exc))
         result["msg"] = "; ".join(msgs) + "."
         if self.ctx.check_mode and result["changed"]:
             result["msg"] += " (check mode)"
@@ -707,6 +783,7 @@ def argument_spec():
         ttl=dict(type="str", default="8h"),
         allow_raft_autopilot=dict(type="bool", default=True),
         issue_token=dict(type="bool", default=True),
+        state_file=dict(type="path"),
     )
 
 

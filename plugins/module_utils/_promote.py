@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api, _switchover
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _failover_state, _switchover
 from ansible_collections.vaultops.replication.plugins.module_utils._client import (
     VaultAPIError,
     VaultConnectionError,
@@ -497,7 +497,7 @@ class Runner:
         if seen.status is None and timeout > 0:
             try:
                 seen = wait_until(self.observe_old, lambda o: o.status is not None, timeout,
-                                  "the old primary %s to answer unsealed" % old.url, interval=0.2, max_interval=0.5)
+                                  "the old primary %s to answer unsealed" % old.url, interval=0.05, max_interval=0.2)
             except WaitTimeout as exc:
                 seen = exc.last_value or old
         if seen.status is None:
@@ -506,12 +506,37 @@ class Runner:
             return False
         if seen.status.is_primary and seen.status.cluster_id == self.facts.get("cluster_id", seen.status.cluster_id):
             self.facts.setdefault("old_primary_last_wal", seen.status.last_shipped_wal)
+            divergence = self.divergence(old, seen.status.last_shipped_wal)
             self.demote_old(seen)
             self.changed_so_far = True
-            self.step("fence old primary", old.url, start, time.time(), "demoted")
+            self.step("fence old primary", old.url, start, time.time(), "demoted" + (
+                "; it had taken %s WAL(s) beyond the promotion point" % divergence["wals"]
+                if divergence.get("wals") else ("; whether it took writes after the promotion is unknown"
+                                                if divergence.get("wals") is None else "")))
         else:
             self.step("fence old primary", old.url, start, time.time(), "nothing to fence: %s" % seen.status.role)
         return True
+
+    def divergence(self, old, old_last_wal):
+        """The old primary answered as primary after the promotion (it came back unfenced): how far
+        its WAL went beyond what the promoted cluster had received (``wals``; None when this run did
+        not promote, so the promotion point is unknown). Re-attaching it as a secondary discards
+        those writes, so the evidence goes into the result and, with state_file, on record before
+        the demotion (the dr_failover role then asks for consent)."""
+        at_promotion = self.facts.get("new_primary_wal_at_promotion") if self.facts.get("promoted_at") else None
+        wals = None
+        if isinstance(old_last_wal, int) and isinstance(at_promotion, int):
+            wals = max(old_last_wal - at_promotion, 0)
+        evidence = {"cluster": self.ctx.names.get("old_primary") or old.url, "url": old.url,
+                    "old_primary_last_wal": old_last_wal, "promotion_wal": at_promotion, "wals": wals,
+                    "promoted": self.ctx.names.get("") or self.client.url, "detected_at": round(time.time(), 3)}
+        self.facts["old_primary_divergence"] = evidence
+        if wals != 0 and self.params.get("state_file"):
+            try:
+                _failover_state.set_note(self.params["state_file"], "divergent:" + evidence["cluster"], evidence)
+            except _failover_state.StateError as exc:
+                self.warnings.append("could not record the old primary's divergent writes (%s)." % exc)
+        return evidence
 
     # -- main -------------------------------------------------------------------------
 
@@ -622,7 +647,8 @@ class Runner:
         result.update(fence_pending=fence_pending, steps=self.steps, waited=round(self.waited or 0.0, 3),
                       disrupted_at=self.facts.get("disrupted_at"), promoted_at=self.facts.get("promoted_at"),
                       old_primary_last_wal=self.facts.get("old_primary_last_wal"),
-                      new_primary_wal_at_promotion=self.facts.get("new_primary_wal_at_promotion"))
+                      new_primary_wal_at_promotion=self.facts.get("new_primary_wal_at_promotion"),
+                      old_primary_divergence=self.facts.get("old_primary_divergence"))
         if fence_pending:
             self.warnings.append("the old primary %s did not answer unsealed within fence_timeout (%ss): it is NOT "
                                  "fenced. When it comes back it still believes it is primary; demote it at once "
@@ -685,6 +711,7 @@ def argument_spec():
         quiesce_timeout=dict(type="int", default=60),
         switchover_attempts=dict(type="int", default=2),
         fence_timeout=dict(type="int", default=0),
+        state_file=dict(type="path"),
     )
     spec.update(prefixed_connection_spec("old_primary"))
     return spec

@@ -140,6 +140,19 @@ options:
         without issuing a token.
     type: bool
     default: true
+  state_file:
+    description:
+      - A run-state file (see M(vaultops.replication.failover_state)) that keeps a ledger of the
+        DR operation tokens the key share ceremony generated. DR operation tokens never expire and
+        Vault deletes them only on a DR secondary, so a token is recorded there the moment the
+        ceremony yields it, and stays on record until it is deleted.
+      - With O(state=present) and O(method=key_shares), the generated token is recorded (mode 0600).
+      - With O(state=absent) and no O(dr_operation_token), every token on record that was generated
+        on this cluster (named by O(cluster.name), else by its URL) is deleted, if the cluster is a
+        DR secondary now; tokens Vault no longer knows are dropped from the record. On a cluster
+        that is not a DR secondary they stay on record (RV(left_on_record)).
+      - With O(state=absent) and O(dr_operation_token), that token is also dropped from the record.
+    type: path
 extends_documentation_fragment:
   - vaultops.replication.connection
   - ansible.builtin.action_common_attributes
@@ -317,6 +330,12 @@ EXAMPLES = r"""
     issue_token: false
 
 # --- Clean up after the failover ------------------------------------------------------
+- name: Delete every DR operation token on record that was generated on this DR secondary
+  vaultops.replication.dr_operation_token:
+    url: https://vault-dr.example.com:8200
+    state: absent
+    state_file: ~/.ansible/vaultops_replication/east-west.json
+
 - name: Revoke the DR operation token from the ceremony
   vaultops.replication.dr_operation_token:
     url: https://vault-dr.example.com:8200
@@ -325,6 +344,21 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+recorded:
+  description: O(state=absent) with O(state_file) only. How many tokens on record were generated on this cluster.
+  returned: when O(state=absent) and O(state_file) are given without O(dr_operation_token)
+  type: int
+  sample: 1
+revoked_recorded:
+  description: How many of them this run deleted in Vault.
+  returned: when O(state=absent) and O(state_file) are given without O(dr_operation_token)
+  type: int
+  sample: 1
+left_on_record:
+  description: Tokens on record that could not be deleted because the cluster is not a DR secondary now.
+  returned: when the cluster is not a DR secondary
+  type: int
+  sample: 1
 nonce:
   description: Nonce of the ceremony attempt. Give it to the other key holders (it is not secret).
   returned: method=key_shares, when an attempt is or was running

@@ -127,6 +127,14 @@ options:
         back. 0 does not wait.
     type: int
     default: 0
+  state_file:
+    description:
+      - A run-state file (see M(vaultops.replication.failover_state)). When the fence finds the old
+        primary answering as primary after the promotion, the evidence of the writes it may have
+        taken since (RV(old_primary_divergence)) is recorded there as the note
+        C(divergent:<old primary name or URL>) B(before) it is demoted, so that a later run that would
+        re-attach it (which discards those writes) knows and can ask for consent.
+    type: path
   unplanned_failover:
     description:
       - Acknowledge an unplanned failover. The old primary is lost, or fenced so that it cannot
@@ -305,6 +313,17 @@ new_primary_wal_at_promotion:
   description: The last WAL this cluster had received from the old primary when it was promoted.
   returned: success
   type: int
+old_primary_divergence:
+  description:
+    - Set when the fence found the old primary answering as primary after the promotion (it came
+      back unfenced and may have taken client writes). C(wals) is how many WALs it went beyond
+      the promotion point (C(old_primary_last_wal) minus C(promotion_wal)); null when this run did
+      not promote, so the promotion point is unknown. Re-attaching the old primary as DR secondary
+      discards those writes.
+  returned: when the fence demoted a returning old primary
+  type: dict
+  sample: {"cluster": "east", "url": "https://east:8200", "old_primary_last_wal": 14, "promotion_wal": 11, "wals": 3,
+           "promoted": "west", "detected_at": 1795000000.5}
 promoted:
   description: Whether this run promoted the cluster (or, in check mode, would have).
   returned: always
