@@ -36,6 +36,14 @@ BUILD = ROOT / "build" / "docs"
 HTML = BUILD / "html"
 ARTIFACTS = ROOT / "build" / "test-artifacts" / "docs"
 BROWSER_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+# Vault's own error texts (API reference, known pitfalls) that the troubleshooting page must key on.
+VAULT_ERROR_TEXTS = (
+    "path disabled in replication DR secondary mode", "enterprise-only feature", "permission denied",
+    "Vault is sealed", "required index state not present", "error response unwrapping secondary token",
+    "error fetching secondary bootstrap package", "tls: internal error",
+    "x509: certificate signed by unknown authority",
+    "state is still irreconcilable after reindex, try reindexing primary cluster",
+)
 
 
 def _env():
@@ -269,6 +277,8 @@ def test_troubleshooting_entries_have_stable_anchors(site, browser):
     assert sorted(labels) == sorted(set(labels)), "a label is used twice in docs/troubleshooting.md"
     assert set(labels) <= set(entries), "labels without an anchor in the page: %s" % (set(labels) - set(entries))
     assert headings, "no error entries (h3) found"
+    missing = [text for text in VAULT_ERROR_TEXTS if not any(text in heading for heading in headings)]
+    assert not missing, "no troubleshooting entry for Vault's %s" % missing
 
 
 def test_drill_report_shows_its_timeline(drill_report, browser):
