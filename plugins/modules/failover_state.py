@@ -28,7 +28,7 @@ description:
     what the ledger holds (never the tokens)."
   - The file has mode 0600 in a directory of mode 0700; changes are atomic (a new file renamed
     over the old one) under an exclusive lock on C(<path>.guard).
-  - The M(vaultops.replication.dr_failover) role keeps one such file per DR replication set in
+  - The P(vaultops.replication.dr_failover#role) role keeps one such file per DR replication set in
     C(dr_failover_state_dir).
 author:
   - vaultops maintainers (@vaultops)
