@@ -47,9 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="stop every node of a lab (data is kept)")
     down.add_argument("--dir", required=True)
 
-    env = sub.add_parser("env", help="print shell exports for one cluster")
+    env = sub.add_parser("env", help="print shell exports: every cluster's tokens and the primary's unseal keys "
+                                      "(the variables the collection's playbooks read), or one cluster's")
     env.add_argument("--dir", required=True)
-    env.add_argument("cluster")
+    env.add_argument("cluster", nargs="?",
+                     help="only this cluster: VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT (for the vault CLI or one module)")
+
+    inventory = sub.add_parser("inventory", help="write an Ansible inventory of the lab with tokens and unseal "
+                                                 "keys (file mode 0600)")
+    inventory.add_argument("--dir", required=True)
+    inventory.add_argument("--output", required=True, metavar="FILE",
+                           help="inventory file to write (replaced; created with mode 0600)")
 
     fault = sub.add_parser("fault", help="inject or clear faults")
     fault.add_argument("--dir", required=True)
@@ -155,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             stopped = lab.down()
             print(f"stopped {len(stopped)} node(s)")
         elif args.command == "env":
-            sys.stdout.write(lab.env(args.cluster))
+            sys.stdout.write(lab.env(args.cluster) if args.cluster else _env_all(lab))
+        elif args.command == "inventory":
+            path = _write_inventory(lab, args.output)
+            print(f"wrote {path} (mode 0600: it holds tokens and unseal keys)")
         elif args.command == "fault":
             _fault(lab, args)
     except (LabError, ProfileError) as exc:
@@ -168,6 +179,109 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vaultlab: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+# What the collection's roles read (roles/topology): per cluster the token VAULT_TOKEN_<NAME>,
+# with VAULT_TOKEN as the fallback for every cluster; the key shares VAULT_UNSEAL_KEYS.
+def _env_name(cluster: str) -> str:
+    return "VAULT_TOKEN_" + "".join(ch if ch.isalnum() else "_" for ch in cluster).upper()
+
+
+def _secrets(lab: Any) -> dict[str, Any]:
+    """Which token each cluster accepts now, the primary, its key shares and the CA.
+
+    A cluster still outside replication accepts its own root token. Activation wipes a
+    secondary's tokens; from then on the members of the replication set accept the primary's
+    root token (as vaultlab shares the token store across the set), so that is what they get.
+    A cluster whose state cannot be read gets the primary's token once anything replicates.
+    """
+    from .supervisor import LabError
+
+    info = lab.lab()
+    clusters = info["clusters"]
+    if not clusters:
+        raise LabError("the lab has no clusters")
+    names = list(clusters)
+    primary = next((n for n in names if n.startswith("primary")), names[0])
+    try:
+        status = lab.status()["clusters"]
+    except (LabError, OSError, KeyError):
+        status = {}
+
+    def modes(name: str) -> set[str] | None:
+        seen: set[str] = set()
+        for node in (status.get(name) or {}).get("nodes") or []:
+            replication = node.get("replication") or {}
+            for mode in (replication.get("dr"), replication.get("performance")):
+                if mode and mode != "unknown":
+                    seen.add(mode)
+        return seen or None
+
+    replicating = any((modes(n) or {"disabled"}) != {"disabled"} for n in names)
+    tokens = {}
+    for name in names:
+        own = modes(name)
+        fresh = own == {"disabled"} if own is not None else not replicating
+        tokens[name] = clusters[name]["root_token"] if name == primary or fresh else clusters[primary]["root_token"]
+    return {"primary": primary, "tokens": tokens, "keys": list(clusters[primary].get("unseal_keys_b64") or []),
+            "ca_cert": info.get("ca_cert") or clusters[primary].get("ca_cert"), "clusters": clusters}
+
+
+def _env_all(lab: Any) -> str:
+    import shlex
+
+    s = _secrets(lab)
+    primary = s["primary"]
+    lines = [f"# vaultlab {lab.dir}: use with -i {shlex.quote(str(lab.dir / 'inventory.yml'))}",
+             f"export VAULT_ADDR={shlex.quote(s['clusters'][primary]['api_addr'])}",
+             f"export VAULT_TOKEN={shlex.quote(s['tokens'][primary])}"]
+    for name, token in s["tokens"].items():
+        lines.append(f"export {_env_name(name)}={shlex.quote(token)}")
+    lines.append(f"export VAULT_UNSEAL_KEYS={shlex.quote(','.join(s['keys']))}")
+    lines.append(f"export VAULT_CACERT={shlex.quote(s['ca_cert'])}" if s["ca_cert"] else "unset VAULT_CACERT")
+    return "\n".join(lines) + "\n"
+
+
+def _write_inventory(lab: Any, output: str) -> str:
+    from .supervisor import LabError
+
+    s = _secrets(lab)
+    names = list(s["clusters"])
+    q = json.dumps
+    lines = [f"# Written by 'vaultlab inventory' for the lab in {lab.dir}. It holds tokens and unseal keys:",
+             "# keep it private. Activation replaces a secondary's tokens: write it again after a set-up.",
+             "all:", "  children:", "    vault_clusters:", "      vars:", "        ansible_connection: local",
+             '        ansible_python_interpreter: "{{ ansible_playbook_python }}"', "      hosts:"]
+    for name in names:
+        info = s["clusters"][name]
+        lines += [f"        {name}:",
+                  f"          vault_addr: {q(info['api_addr'])}",
+                  f"          vault_ca_cert: {q(info.get('ca_cert'))}",
+                  f"          vault_nodes: {q(info['nodes'])}",
+                  f"          vault_token: {q(s['tokens'][name])}"]
+        if name == s["primary"]:
+            lines.append(f"          vault_unseal_keys: {q(s['keys'])}")
+    # The groups the collection's topology role reads, by name prefix (as inventory.yml).
+    for group, prefix in (("vault_primary", "primary"), ("vault_dr_secondaries", "dr"),
+                          ("vault_perf_secondaries", "perf")):
+        members = [n for n in names if n.startswith(prefix)]
+        lines.append(f"    {group}:")
+        lines += ["      hosts:"] + [f"        {m}: {{}}" for m in members] if members else ["      hosts: {}"]
+    path = os.path.abspath(output)
+    if os.path.isdir(path):
+        raise LabError(f"--output {output} is a directory; give a file name such as {os.path.join(output, 'lab.yml')}")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def _fault(lab: Any, args: argparse.Namespace) -> None:
