@@ -710,9 +710,8 @@ class SecondaryRunner(object):
         # What an activation would erase, read before deciding: the refusal and check mode list it.
         contents = None
         if wipes(self.mode, before[self.mode], before[OTHER[self.mode]], prim, token_addr):
-            if before["dr"].role not in ("secondary", "bootstrapping"):
-                # The activation needs it anyway; a missing or rejected token is the problem to report,
-                # not the contents it cannot read.
+            if before["dr"].role not in ("secondary", "bootstrapping") and self.client.token:
+                # A rejected token is the problem to report, not the contents it cannot read.
                 self.check_token(self.client, "token", sec_label)
             contents = self.read_contents(before)
         try:
@@ -729,6 +728,8 @@ class SecondaryRunner(object):
 
         extra = dict(secondary_id=plan.secondary_id)
         if "enable" in plan.actions:
+            if before["dr"].role not in ("secondary", "bootstrapping") and not self.client.token:
+                self.check_token(self.client, "token", sec_label)  # fails: the activation needs one
             try:
                 backup = decide_backup(_cluster_contents.holds_data(contents), p["backup"], p.get("backup_dir"),
                                        dr_secondary=before["dr"].role in ("secondary", "bootstrapping"))

@@ -954,3 +954,13 @@ def test_a_rejected_token_is_reported_before_the_backup_question(lab, capsys):
     out = run(capsys, dict(BASE, token="wrong", allow_wipe=True))
     assert out["failed"] and "The token given in 'token' was rejected" in out["msg"] and "backup_dir" not in out["msg"]
     assert lab.writes() == [] and not any(c[1] == "read_contents" for c in lab.calls)
+
+
+def test_without_a_token_the_consent_refusal_still_comes_first(lab, capsys, monkeypatch):
+    for name in ("VAULT_TOKEN",):
+        monkeypatch.delenv(name, raising=False)
+    refused = run(capsys, dict(BASE, token=None))
+    assert refused["failed"] and "allow_wipe" in refused["msg"] and "could not be read" in refused["msg"]
+    needs_token = run(capsys, dict(BASE, token=None, allow_wipe=True))
+    assert needs_token["failed"] and "A Vault token for the cluster" in needs_token["msg"]
+    assert "backup_dir" not in needs_token["msg"] and lab.writes() == []
