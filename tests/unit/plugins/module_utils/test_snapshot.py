@@ -65,7 +65,7 @@ def server():
     srv.seen = []
     srv.mode = "ok"
     srv.redirect_once = False
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
