@@ -20,7 +20,7 @@ import time
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _arguments
 from ansible_collections.vaultops.replication.plugins.module_utils._client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
@@ -267,6 +267,7 @@ class RunnerContext:
 
     def __init__(self, params, check_mode=False, diff=False, env=None):
         self.params = dict(params)
+        self._given = dict(params)
         self.check_mode = bool(check_mode)
         self._diff = bool(diff)
         self.env = os.environ if env is None else env
@@ -274,6 +275,9 @@ class RunnerContext:
         # Secrets that reached the run other than through a no_log option (VAULT_TOKEN).
         self.no_log_values = set()
         self.names = {}
+        # Where each resolved connection option came from ("cluster.url", "VAULT_ADDR" ...), to
+        # name it in messages.
+        self.sources = {}
         self._client = None
         self._clients = {}
         # What the runs of one fan-out share (``once``); a run of its own has its own.
@@ -310,13 +314,18 @@ class RunnerContext:
         cluster = p.get("cluster") or {}
         for key in CONNECTION_KEYS:
             if not _unset(p.get(key)):
+                self.sources[key] = key
                 continue
             value = cluster.get(key)
+            source = "cluster.%s" % key
             if _unset(value):
                 value = self._from_environment(key)
+                source = ENVIRONMENT.get(key, SKIP_VERIFY)
                 if key == "token" and value:
                     # AnsibleModule hides fallback values of no_log options; so does the result.
                     self.no_log_values.add(value)
+            if not _unset(value):
+                self.sources[key] = source
             p[key] = value
         if p.get("validate_certs") is None:
             p["validate_certs"] = True
@@ -328,6 +337,7 @@ class RunnerContext:
                 option = "%s_%s" % (prefix, key)
                 if _unset(p.get(option)) and not _unset(other.get(key)):
                     p[option] = other[key]
+                    self.sources[option] = "%s_cluster.%s" % (prefix, key)
             self.names[prefix] = other.get("name") or None
 
         # The nodes of the cluster are the standbys to unseal, where a module unseals standbys
@@ -337,6 +347,80 @@ class RunnerContext:
             own = _norm_url(p.get("url"))
             p["standby_urls"] = [n for n in nodes if n and _norm_url(n) != own]
         return p
+
+    def option_problem(self):
+        """The first option this run cannot use, as a sentence naming it (or the environment
+        variable it came from) and what would be valid; None when all are usable. Called after
+        ``resolve_connection`` and before any cluster is contacted: URLs, tokens and other
+        secrets, CA and client certificate files, names, durations and number ranges
+        (``_arguments``)."""
+        p = self.params
+        prefixes = self.cluster_prefixes()
+        # An address of only whitespace is a mistake, not "not given" (which an empty one is).
+        for key in sorted(self._given):
+            value = self._given[key]
+            if _blank(value) and (key in ("url",) + _arguments.URL_OPTIONS or key.endswith("_url")):
+                return _arguments.url_problem(value, key)
+            entries = value if isinstance(value, list) else [value]
+            for index, entry in enumerate(entries):
+                if isinstance(entry, dict) and _blank(entry.get("url")):
+                    where = key if not isinstance(value, list) else "%s[%d]" % (key, index)
+                    return _arguments.url_problem(entry["url"], "%s.url" % where)
+        for prefix in [""] + prefixes:
+            problem = self._connection_problem(prefix)
+            if problem:
+                return problem
+        connection = set(CONNECTION_KEYS) | set(("cluster",))
+        for prefix in prefixes:
+            connection.update("%s_%s" % (prefix, key) for key in CONNECTION_KEYS + ("cluster",))
+        for key in sorted(p):
+            value = p[key]
+            if key in connection or value is None:
+                continue
+            if isinstance(value, dict):
+                problem = _dict_problem(value, key)
+            elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                problem = next((x for x in (_dict_problem(v, "%s[%d]" % (key, i)) for i, v in enumerate(value)) if x),
+                               None)
+            else:
+                problem = _arguments.value_problem(key, value)
+            if problem:
+                return problem
+        return None
+
+    def _connection_problem(self, prefix):
+        p = self.params
+
+        def option(key):
+            return "%s_%s" % (prefix, key) if prefix else key
+
+        def shown(key):
+            return self.sources.get(option(key), option(key))
+
+        url = p.get(option("url"))
+        if not _unset(url):
+            problem = _arguments.url_problem(url, shown("url"))
+            if problem:
+                return problem
+        token = p.get(option("token"))
+        if not _unset(token):
+            problem = _arguments.secret_problem(token, shown("token"))
+            if problem:
+                return problem
+        for key, kind in (("ca_cert", "ca"), ("client_cert", "cert"), ("client_key", "key")):
+            path = p.get(option(key))
+            if not _unset(path):
+                problem = _arguments.file_problem(path, shown(key), kind)
+                if problem:
+                    return problem
+        cert, key = p.get(option("client_cert")), p.get(option("client_key"))
+        if not _unset(cert) or not _unset(key):
+            problem = _arguments.client_pair_problem(None if _unset(cert) else cert, None if _unset(key) else key,
+                                                     shown("client_cert"), shown("client_key"))
+            if problem:
+                return problem
+        cluster = p.get(option("cluster"))
+        return _dict_problem(cluster, option("cluster")) if isinstance(cluster, dict) else None
 
     def cluster_prefixes(self):
         """Prefixes of the second clusters this module takes (``primary`` for ``primary_cluster`` ...)."""
@@ -503,6 +587,34 @@ def _unset(value):
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
+def _blank(value):
+    return isinstance(value, str) and value != "" and value.strip() == ""
+
+
+def _dict_problem(entry, where):
+    """The first unusable value of a dict option (``cluster``, an entry of ``secondaries`` ...),
+    named ``<where>.<key>``, or None."""
+    for key in sorted(entry):
+        value = entry[key]
+        if _unset(value):
+            continue
+        name = "%s.%s" % (where, key)
+        if key == "url":
+            problem = _arguments.url_problem(value, name)
+        elif key == "token":
+            problem = _arguments.secret_problem(value, name)
+        elif key in ("ca_cert", "client_cert", "client_key"):
+            problem = _arguments.file_problem(value, name, {"ca_cert": "ca", "client_cert": "cert"}.get(key, "key"))
+            if not problem and key == "client_key":
+                problem = _arguments.client_pair_problem(entry.get("client_cert"), value, "%s.client_cert" % where,
+                                                         name)
+        else:
+            problem = _arguments.value_problem(key, value, name)
+        if problem:
+            return problem
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Running
 
@@ -531,6 +643,9 @@ def execute(runner_class, params, check_mode=False, diff=False, env=None, shared
             ctx.fail_json(msg="Failed to import the required Python library (%s). Install it into the Python that "
                               "runs this task." % ", ".join(name for name, _error in missing))
         ctx.resolve_connection()
+        problem = ctx.option_problem()
+        if problem:
+            ctx.fail_json(msg=problem)
         returned = runner_class(ctx).run()
         if isinstance(returned, dict):
             result = returned
@@ -612,6 +727,20 @@ def _fan_out_problem(option, entries, names):
     return None
 
 
+def _fan_out_options_problem(params, option, entries, env):
+    """The first unusable option of the task or of an entry (named ``<option>[<index>].<key>``), so
+    that a bad entry stops the task before any entry contacts its cluster."""
+    ctx = RunnerContext(dict(params, **{option: None}), env=env)
+    try:
+        ctx.resolve_connection()
+        problem = ctx.option_problem()
+    except RunnerExit as end:
+        return end.result.get("msg")
+    for index, entry in enumerate(entries):
+        problem = problem or _dict_problem(entry, "%s[%d]" % (option, index))
+    return problem
+
+
 def _run_entry(runner_class, params, check_mode, diff, env, shared):
     try:
         return execute(runner_class, params, check_mode=check_mode, diff=diff, env=env, shared=shared)
@@ -631,7 +760,8 @@ def execute_fan_out(runner_class, params, option, check_mode=False, diff=False, 
     names = fan_out_names(entries, defaults)
     result = dict(changed=False, results=[])
     check = getattr(runner_class, "fan_out_problem", None)
-    problem = (check(params) if check else None) or _fan_out_problem(option, entries, names)
+    problem = (check(params) if check else None) or _fan_out_problem(option, entries, names) \
+        or _fan_out_options_problem(params, option, entries, env)
     if problem:
         result.update(failed=True, msg=problem)
     else:

@@ -18,12 +18,10 @@ import os
 import sys
 
 from ansible import constants as C
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _runner
+from ansible_collections.vaultops.replication.plugins.module_utils import _arguments, _runner
 
 # Task variable that selects how the task runs: "auto" (in-process unless the task must run
 # elsewhere) or "module" (always the module, through AnsiballZ).
@@ -81,13 +79,12 @@ class VaultActionBase(ActionBase):
     # -- in-process --------------------------------------------------------------------------------
 
     def _run_in_process(self, task_vars):
-        spec = self.RUNNER.module_spec()
-        validator = ArgumentSpecValidator(
-            spec["argument_spec"], **dict((k, spec[k]) for k in _runner.CONSTRAINTS if k in spec))
-        validation = validator.validate(dict(self._task.args))
-        no_log_values = set(validation._no_log_values)  # pylint: disable=protected-access
-        if validation.error_messages:
-            return _runner.censor(dict(failed=True, msg=self._validation_message(validation)), no_log_values)
+        # The module's own checks (_arguments.validate, as _module.run_module does), so that both
+        # paths fail alike, naming the option.
+        params, no_log_values, problem = _arguments.validate(self.RUNNER.module_spec(), dict(self._task.args),
+                                                             self._task.action)
+        if problem:
+            return _runner.censor(dict(failed=True, msg=problem), no_log_values)
 
         missing = _runner.missing_libraries(self.RUNNER.Runner)
         if missing:
@@ -97,19 +94,11 @@ class VaultActionBase(ActionBase):
                 "ansible_python_interpreter instead." % (
                     ", ".join(name for name, _error in missing), sys.executable, EXECUTION_VARIABLE)))
 
-        params = validation.validated_parameters
         result = _runner.execute(self.RUNNER.Runner, params, check_mode=self._task.check_mode,
                                  diff=self._task.diff, env=self._environment())
         if C.config.get_config_value("INJECT_INVOCATION", variables=task_vars):
             result["invocation"] = {"module_args": params}
         return _runner.censor(result, no_log_values)
-
-    def _validation_message(self, validation):
-        """The message AnsibleModule fails with for the same validation errors."""
-        msg = validation.errors.msg
-        if isinstance(validation.errors[0], UnsupportedError):
-            msg = "Unsupported parameters for (%s) module: %s" % (self._task.action, msg)
-        return msg
 
     def _environment(self):
         """The controller's environment with the task's ``environment`` keyword (templated) on

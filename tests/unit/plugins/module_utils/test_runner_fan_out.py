@@ -77,20 +77,34 @@ def entry(name, **extra):
     return dict(dict(url="http://%s:8200" % name, name=name), **extra)
 
 
-def test_every_entry_runs_at_the_same_time_with_its_own_options():
+def test_every_entry_runs_at_the_same_time_with_its_own_options(self_signed_cert):
+    ca = self_signed_cert[0]  # a real PEM file: options are checked before any entry runs
     entries = [entry("perf%02d" % i, token="t%d" % i) for i in range(12)]
     Echo.barrier = threading.Barrier(len(entries))  # times out unless all 12 run at once
-    out = execute(Echo, params(items=entries, token="flat", ca_cert="/flat/ca.pem"), env={})
+    out = execute(Echo, params(items=entries, token="flat", ca_cert=ca), env={})
     assert not out.get("failed"), out
     assert len(Echo.threads) == 12
     assert [r["name"] for r in out["results"]] == ["perf%02d" % i for i in range(12)]
     first = out["results"][0]
-    assert first["seen"] == dict(url="http://perf00:8200", token="t0", ca_cert="/flat/ca.pem", id="perf00",
+    assert first["seen"] == dict(url="http://perf00:8200", token="t0", ca_cert=ca, id="perf00",
                                  name="perf00", check=False)
     assert first["changed"] is True and first["failed"] is False and first["msg"] == "changed (update-primary)"
     assert out["changed"] is True and out["msg"] == "12 of 12 entries of items changed."
     for key in ("started", "ended", "elapsed"):
         assert key in out and key in first
+
+
+@pytest.mark.parametrize("bad, named", [
+    (dict(url="perf01:8200"), "items[1].url 'perf01:8200' must start with https:// or http://"),
+    (dict(token="t1\n"), "items[1].token contains whitespace at position 2"),
+    (dict(ca_cert="/nonexistent/ca.pem"), "items[1].ca_cert: no such file: /nonexistent/ca.pem"),
+    (dict(id="a/b"), "items[1].id 'a/b' is not a usable name"),
+])
+def test_a_bad_entry_stops_the_task_before_any_entry_runs(bad, named):
+    entries = [entry("perf00"), entry("perf01", **bad), entry("perf02")]
+    out = execute(Echo, params(items=entries), env={})
+    assert out["failed"] and out["msg"].startswith(named), out["msg"]
+    assert out["results"] == [] and not Echo.threads
 
 
 def test_entry_values_win_over_flat_ones_which_are_defaults():

@@ -68,7 +68,7 @@ BAD_INPUT = [
     ("dr_operation_token", {"url": URL, "method": "magic"}, "value of method must be one of"),
     ("dr_operation_token", {"url": URL, "key_shares": "not-a-list-but-ok", "otp_length": "x"}, "otp_length"),
     ("promote", {"url": URL, "mode": "dr", "force": "maybe"}, "force"),
-    ("promote", {"mode": "dr", "cluster": "https://dr:8200"}, "dictionary requested"),
+    ("promote", {"mode": "dr", "cluster": "https://dr:8200"}, "cluster must be a dictionary with the keys"),
     ("promote", {"mode": "dr", "old_primary_cluster": {"url": URL, "token": 5, "nodes": "a"}, "oops": 1}, "oops"),
     ("replication_status_info", {"url": URL, "wait_for": ["soon"]}, "wait_for"),
     ("replication_status_info", {"url": URL, "cluster": {"url": URL, "name": "x", "colour": "red"}},
@@ -175,12 +175,13 @@ def test_environment_fallbacks_from_the_controller(monkeypatch):
     assert out["token"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
-def test_task_environment_overlays_the_controllers(monkeypatch):
+def test_task_environment_overlays_the_controllers(monkeypatch, self_signed_cert):
+    ca = self_signed_cert[0]  # a real PEM file: the runner checks it before any request
     monkeypatch.setenv("VAULT_ADDR", "https://controller:8200")
-    monkeypatch.setenv("VAULT_CACERT", "/controller/ca.pem")
+    monkeypatch.setenv("VAULT_CACERT", ca)
     environment = [{"VAULT_ADDR": trust_as_template("https://{{ cluster_host }}:8200"), "VAULT_SKIP_VERIFY": False}]
     out = echo({}, environment=environment, variables={"cluster_host": "from-task"})
-    assert out["url"] == "https://from-task:8200" and out["ca_cert"] == "/controller/ca.pem"
+    assert out["url"] == "https://from-task:8200" and out["ca_cert"] == ca
     assert out["validate_certs"] is True
     # a flat option still wins
     assert echo({"url": URL}, environment=environment, variables={"cluster_host": "x"})["url"] == URL
