@@ -48,7 +48,7 @@ def test_installed_tarball_has_user_readme_requirements_and_working_commands(tmp
              if line.strip() and not line.startswith("#")}
     assert {"requests", "pyjwt"} <= names, names
     assert (installed / "emulator" / "pyproject.toml").is_file() and (installed / "emulator" / "README.md").is_file()
-    for doc in ("docs/tls-and-proxies.md", "docs/playbooks.md", "docs/roles.md"):
+    for doc in ("docs/tls-and-proxies.md", "docs/playbooks.md", "docs/roles.md", "docs/compatibility.md"):
         assert doc in readme and (installed / doc).is_file(), doc
 
     # The README's snippet that finds the installed collection, then pip with that file (no index:
