@@ -12,7 +12,8 @@ from test_replication_dr import status
 from test_replication_perf import root_on
 
 from vaultlab import messages as M
-from vaultlab.handlers import forwarding
+from vaultlab.model import capture
+from vaultlab.replication import forwarding
 from vaultlab.storage import Storage
 from vaultlab.testing import Lab
 
@@ -189,12 +190,10 @@ def test_forward_error_status_switch(tmp_path, monkeypatch):
 
 
 def test_capture_diverts_only_replicated_writes_and_reads_its_own(tmp_path):
-    storage = forwarding.CapturingStorage(tmp_path / "s.db")
+    storage = capture.CapturingStorage(tmp_path / "s.db")
     storage.put("a", {"v": 0})
     storage.put("tok", {"t": 1}, scope="local")
-    cap = forwarding.Capture()
-    reset = forwarding._CAPTURE.set(cap)
-    try:
+    with capture.capturing() as cap:
         assert storage.get("a") == {"v": 0}
         storage.put("a", {"v": 1})
         storage.put("b", {"v": 2})
@@ -202,9 +201,6 @@ def test_capture_diverts_only_replicated_writes_and_reads_its_own(tmp_path):
         assert storage.get("a") == {"v": 1} and storage.list("") == ["a", "b", "tok"]
         assert storage.delete("b") is True and storage.get("b") is None
         assert storage.delete("missing") is False
-    finally:
-        cap.open = False
-        forwarding._CAPTURE.reset(reset)
     assert storage.get("a") == {"v": 0} and storage.get("b") is None
     assert storage.get("tok") == {"t": 2}  # local scope went straight to storage
     ops = cap.wire_ops()
@@ -237,7 +233,7 @@ def test_primary_refuses_stale_reads_and_applies_mount_differences(tmp_path):
 def test_a_conflict_makes_the_secondary_catch_up_and_run_the_handler_again(tmp_path, monkeypatch):
     import asyncio
 
-    storage = forwarding.CapturingStorage(tmp_path / "s.db")
+    storage = capture.CapturingStorage(tmp_path / "s.db")
     storage.put("k", {"n": 1})
 
     class Repl:

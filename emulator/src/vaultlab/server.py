@@ -4,7 +4,7 @@ Request pipeline for ``/v1/*`` (middleware, in this order): injected faults (cli
 partition, latency, 5xx burst) → sealed (503) → standby (307 to the active node) →
 ``replication.gate`` → token authentication and ACL (403) → handler (on a performance
 secondary, writes to replicated state are sent on to the primary: see
-:mod:`vaultlab.handlers.forwarding`).  The control API lives
+:mod:`vaultlab.replication.forwarding`).  The control API lives
 under ``/_vaultlab/`` and bypasses all of it.
 """
 
@@ -28,22 +28,18 @@ from . import faults as faults_lib
 from . import messages
 from .handlers import auth as auth_handlers
 from .handlers import audit as audit_handlers
-from .handlers import auth_methods, forwarding, generate_root, kv, snapshot
+from .handlers import auth_methods, generate_root, kv, snapshot
 from .handlers import sys as sys_handlers
-from .handlers.common import VaultError, client_token, error_response, operation, raw, read_body, vault_path
+from .handlers.common import (VaultError, client_token, error_answer, error_response, operation, raw, read_body,
+                              vault_path)
 from .node import Node
+from .replication import forwarding
+from .replication import wiring as _replication
 
 log = logging.getLogger("vaultlab.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-try:  # the replication package is developed alongside; run without it if absent
-    from . import replication as _replication
-
-    if not all(hasattr(_replication, name) for name in ("install", "gate", "modes")):
-        _replication = None
-except ImportError:
-    _replication = None
 
 
 def _abort(request: web.Request) -> web.Response:
@@ -157,24 +153,23 @@ def make_middleware(node: Node) -> Any:
                     raise VaultError(500, ["local node not active but active cluster node not found"])
                 # Like Vault: a bare 307 with Location and no body.
                 return web.Response(status=307, headers={"Location": current["api_addr"] + request.path_qs})
-            if _replication is not None:
-                verdict = _replication.gate(node, request.method, vpath)
-                if verdict and verdict[1] == [messages.DR_SECONDARY_PATH_DISABLED] and \
-                        node.is_dr_secondary_allowed(vpath):
-                    verdict = None
-                if verdict:
-                    status, errors = verdict
-                    raise VaultError(status, errors)
+            verdict = _replication.gate(node, request.method, vpath)
+            if verdict and verdict[1] == [messages.DR_SECONDARY_PATH_DISABLED] and \
+                    node.is_dr_secondary_allowed(vpath):
+                verdict = None
+            if verdict:
+                status, errors = verdict
+                raise VaultError(status, errors)
             audit = await _audit_begin(node, request, vpath)
             try:
                 response = await _serve(node, request, handler, vpath)
             except VaultError as exc:
-                response = exc.response(head=head)
+                response = error_answer(exc, head=head)
             if audit is not None:
                 _audit_end(audit, response)
             return response
         except VaultError as exc:
-            return exc.response(head=head)
+            return error_answer(exc, head=head)
         except web.HTTPException:
             raise
         except Exception:
@@ -241,7 +236,7 @@ def control_routes(node: Node) -> web.RouteTableDef:
             else:
                 raise ValueError("'kind' must be one of latency, errors, partition")
         except VaultError as exc:
-            return exc.response()
+            return error_answer(exc)
         except (TypeError, ValueError) as exc:
             return error_response(400, [str(exc)])
         return raw(node.state())
@@ -312,14 +307,12 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
 
     node.replication_modes = lambda: {"dr": "disabled", "performance": "disabled"}
     node.replication_transition = lambda: None
-    if _replication is not None and not os.environ.get("VAULTLAB_NO_REPLICATION"):
+    if not os.environ.get("VAULTLAB_NO_REPLICATION"):
         try:
             _replication.install(app, node)
             node.replication_modes = lambda: _replication.modes(node)
-            if hasattr(_replication, "transition"):
-                node.replication_transition = lambda: (
-                    _replication.transition(node) if _replication.transition_health(node) == "standby" else None)
-            forwarding.install(node, cluster_app)
+            node.replication_transition = lambda: (
+                _replication.transition(node) if _replication.transition_health(node) == "standby" else None)
         except Exception:
             log.exception("replication.install failed; this node runs without replication")
     # Registered last: every path no other route claims is resolved against the mount table.

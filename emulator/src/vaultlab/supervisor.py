@@ -379,7 +379,7 @@ class Supervisor:
                   own: dict[str, Any]) -> list[str]:
         """The unseal keys matching a node's seal config (a secondary adopts its primary's)."""
         from .crypto import shamir
-        from .node import root_key_hash
+        from .model.values import root_key_hash
 
         candidates = [own] + [c for n, c in lab.get("clusters", {}).items() if n != cluster]
         for info in candidates:

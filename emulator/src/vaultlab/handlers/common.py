@@ -1,6 +1,7 @@
 """Vault-shaped responses and request parsing shared by every handler.
 
-Replication handlers use these too: raise :class:`VaultError` for an error envelope, return
+Replication handlers use these too: raise :class:`~vaultlab.model.errors.VaultError` for an
+error envelope (:func:`error_answer` renders it), return
 :func:`envelope` / :func:`raw` / :func:`no_content` for success.
 """
 
@@ -13,23 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from .. import messages
+from ..model.errors import VaultError, bad_request  # noqa: F401  (the handlers take them from here)
+from ..model.values import parse_duration
 
 JSON = "application/json"
-
-
-class VaultError(Exception):
-    """An error answer: ``{"errors": [...]}`` with ``status``."""
-
-    def __init__(self, status: int, errors: list[str] | str | None = None, warnings: list[str] | None = None):
-        if isinstance(errors, str):
-            errors = [errors]
-        self.status = status
-        self.errors = list(errors or [])
-        self.warnings = warnings
-        super().__init__(f"{status}: {'; '.join(self.errors)}")
-
-    def response(self, head: bool = False) -> web.Response:
-        return error_response(self.status, self.errors, head=head)
 
 
 def error_response(status: int, errors: list[str], head: bool = False) -> web.Response:
@@ -38,8 +26,9 @@ def error_response(status: int, errors: list[str], head: bool = False) -> web.Re
     return web.Response(status=status, text=json.dumps({"errors": errors}) + "\n", content_type=JSON)
 
 
-def bad_request(message: str) -> VaultError:
-    return VaultError(400, [message])
+def error_answer(exc: VaultError, head: bool = False) -> web.Response:
+    """The answer for a model error: Vault's texts with its status."""
+    return error_response(exc.status, exc.errors, head=head)
 
 
 def request_id() -> str:
@@ -176,8 +165,6 @@ def int_param(value: Any, name: str, default: int = 0) -> int:
 
 
 def duration_param(value: Any, name: str) -> int:
-    from ..node import parse_duration
-
     try:
         return parse_duration(value, name)
     except ValueError as exc:

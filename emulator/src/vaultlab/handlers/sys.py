@@ -13,7 +13,9 @@ from .common import (
     VaultError,
     bad_request,
     client_token,
+    duration_param,
     envelope,
+    error_answer,
     no_content,
     operation,
     parse_bool,
@@ -178,14 +180,14 @@ async def health(request: web.Request) -> web.Response:
         perfstandbyok = _flag(request, "perfstandbyok")
         codes = {name: _code(request, name, default) for name, default in HEALTH_DEFAULTS.items()}
     except VaultError as exc:
-        return exc.response(head=head)
+        return error_answer(exc, head=head)
 
     initialized = node.initialized
     sealed = node.sealed
     try:
         window = transition(node) if initialized and not sealed else None
     except VaultError as exc:
-        return exc.response(head=head)
+        return error_answer(exc, head=head)
     # While replication reconfigures, the node that made the change serves no client (503): it
     # answers health as a standby, not as the active node it will be again afterwards.
     standby = not node.active or window is not None
@@ -287,8 +289,6 @@ async def unwrap(request: web.Request) -> web.Response:
 
 async def wrap(request: web.Request) -> web.Response:
     """``sys/wrapping/wrap``: wrap the request body as ``data``."""
-    from .common import duration_param
-
     node: Node = request.app["node"]
     if request.method not in ("PUT", "POST"):
         raise method_not_allowed()

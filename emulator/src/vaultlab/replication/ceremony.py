@@ -1,7 +1,7 @@
 """DR operation token ceremony (``generate-operation-token``), Vault's generate-root protocol.
 
 The protocol itself (one attempt slot per node, nonce, progress, duplicate/foreign-share
-rules, OTP encoding) is shared with ``sys/generate-root`` in handlers/generate_root.py, as
+rules, OTP encoding) is shared with ``sys/generate-root`` (:mod:`vaultlab.model.generate_root`), as
 in Vault, so a root generation running on the same node makes this one fail with
 "incorrect strategy".  This module adds what is specific to DR operation tokens: which
 token is minted (by version: ``hvs.``/``s.``/UUID), where it is kept, and the legacy
@@ -17,8 +17,8 @@ from typing import Any
 
 from .. import messages as M
 from ..crypto import otp as otpmod
-from ..handlers import generate_root as gr
-from ..handlers.common import bad_request
+from ..model import generate_root as gr
+from ..model.errors import bad_request
 
 KIND = "dr"
 

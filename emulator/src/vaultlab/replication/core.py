@@ -18,14 +18,20 @@ import logging
 import ssl
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable, Coroutine
 
 from .. import messages as M
 from .. import versions
 from . import models
+from .ceremony import constant_time_in, token_digest
 from .models import (BOOTSTRAPPING, DISABLED, PRIMARY, SECONDARY, TYPES, ReplicationError)
 
 log = logging.getLogger("vaultlab.replication")
+
+# The transport's side of a secondary: the loop that keeps one replication type connected to its
+# primary (vaultlab.replication.stream.secondary_runner).  The model starts and stops it on HA
+# changes but does not know how it talks to the primary.
+SecondaryRunner = Callable[["Replication", str], Coroutine[Any, Any, None]]
 
 STATE_KEY = "core/replication/{t}/state"
 PROGRESS_KEY = "core/replication/{t}/progress"
@@ -67,8 +73,9 @@ CEREMONY_PATHS = (
 class Replication:
     """Everything replication keeps per node process."""
 
-    def __init__(self, node: Any):
+    def __init__(self, node: Any, secondary_runner: SecondaryRunner | None = None):
         self.node = node
+        self._secondary_runner = secondary_runner
         self.storage = node.storage
         # [?] switches: lab config.json "replication" object, overridable per process with the
         # VAULTLAB_REPLICATION environment variable (a JSON object).
@@ -385,16 +392,12 @@ class Replication:
     # -- DR operation tokens -------------------------------------------------------------
 
     def store_dr_token(self, token: str) -> None:
-        from .ceremony import token_digest
-
         with self.storage.transaction():
             tokens = list(self.storage.get(DR_TOKENS_KEY) or [])
             tokens.append(token_digest(token))
             self.storage.put(DR_TOKENS_KEY, tokens, scope="node")
 
     def delete_dr_token(self, token: str) -> bool:
-        from .ceremony import token_digest
-
         with self.storage.transaction():
             tokens = list(self.storage.get(DR_TOKENS_KEY) or [])
             digest = token_digest(token)
@@ -406,8 +409,6 @@ class Replication:
 
     def check_dr_token(self, token: Any, path: str) -> str:
         """Validate a dr_operation_token for ``path``; return its kind ("operation"/"batch")."""
-        from .ceremony import constant_time_in, token_digest
-
         if not token or not isinstance(token, str):
             raise ReplicationError(M.REPL_DR_TOKEN_REQUIRED)
         if constant_time_in(token_digest(token), list(self.storage.get(DR_TOKENS_KEY) or [])):
@@ -450,12 +451,12 @@ class Replication:
     # -- background loops ----------------------------------------------------------------
 
     def on_active(self) -> None:
-        from .stream import secondary_runner
-
+        if self._secondary_runner is None:  # a model without transport (unit tests)
+            return
         for t in TYPES:
             task = self.tasks.get(t)
             if task is None or task.done():
-                self.tasks[t] = self.node.spawn(secondary_runner(self, t))
+                self.tasks[t] = self.node.spawn(self._secondary_runner(self, t))
 
     def on_standby(self) -> None:
         for t, task in list(self.tasks.items()):

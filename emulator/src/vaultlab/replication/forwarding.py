@@ -5,7 +5,8 @@ Vault answers a client write there by forwarding it to the primary and, before a
 waiting (at most about two seconds) until the write has come back through the WAL stream,
 so that the client can read its own write on the secondary.
 
-vaultlab does it at the storage layer:
+vaultlab does it at the storage layer (:mod:`vaultlab.model.capture`), with this module as the
+transport between the two clusters:
 
 1. the secondary authenticates the token and checks the ACL itself (tokens are local to each
    performance cluster), exactly as for any request;
@@ -19,147 +20,39 @@ vaultlab does it at the storage layer:
 4. the secondary answers the client once its ``last_remote_wal`` reached that index, or after
    the stall bound (timing ``forward_stall``, 2 s by default) whichever comes first.
 
-The shared mount table is one storage entry that a paths filter trims on the secondary, so it
-travels as a per-mount difference rather than as a whole table.
+The shared mount table travels as a per-mount difference rather than as a whole table.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
 
 from .. import messages
+from ..model.capture import MOUNTS_KEY, capturing
+from ..model.errors import VaultError
+from ..node import Node
 from ..storage import Storage, encode_value
-
-if TYPE_CHECKING:
-    from aiohttp import web
+from . import stream
+from .core import Replication
+from .models import BOOTSTRAPPING, CONN_READY, SECONDARY, ST_STREAM, mode_of
 
 log = logging.getLogger("vaultlab.forwarding")
 
-MOUNTS_KEY = "core/mounts"
 LOGICAL = "logical/"
 FORWARD_ROUTE = "/v1/replication/{rtype}/forward"
 MAX_ATTEMPTS = 3
 DEFAULT_STALL = 2.0
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 
-_CAPTURE: contextvars.ContextVar[Capture | None] = contextvars.ContextVar("vaultlab_capture", default=None)
-
-
-# -- capture (secondary side) -----------------------------------------------------------
-
-
-class Capture:
-    """Replicated-scope writes of one request, held back for the primary."""
-
-    def __init__(self) -> None:
-        self.open = True
-        # key -> encoded value, or None for a delete; insertion order is the write order.
-        self.ops: dict[str, str | None] = {}
-        # key -> encoded value the handler saw (None: absent) the first time it read the key.
-        self.seen: dict[str, str | None] = {}
-
-    def wire_ops(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for key, encoded in self.ops.items():
-            if key == MOUNTS_KEY:
-                out.append(self._mounts_op(encoded))
-                continue
-            op: dict[str, Any] = {"op": "put" if encoded is not None else "delete", "key": key}
-            if encoded is not None:
-                op["value"] = json.loads(encoded)
-            if key in self.seen:
-                op["base"] = self.seen[key]
-            out.append(op)
-        return out
-
-    def _mounts_op(self, encoded: str | None) -> dict[str, Any]:
-        before = json.loads(self.seen.get(MOUNTS_KEY) or "{}") or {}
-        after = json.loads(encoded) if encoded else {}
-        changed = {p: e for p, e in after.items() if before.get(p) != e}
-        removed = [p for p in before if p not in after]
-        return {"op": "mounts", "key": MOUNTS_KEY, "set": changed, "unset": removed,
-                "base": {p: before.get(p) for p in list(changed) + removed}}
-
-
-def _current() -> Capture | None:
-    cap = _CAPTURE.get()
-    return cap if cap is not None and cap.open else None
-
-
-class CapturingStorage(Storage):
-    """Cluster storage that diverts replicated-scope writes while a capture is active.
-
-    Outside a capture (every background task, the replication stream, the primary's side of a
-    forward) it is the plain :class:`~vaultlab.storage.Storage`.
-    """
-
-    def _remember(self, cap: Capture, key: str) -> None:
-        if key not in cap.seen and key not in cap.ops:
-            value = super().get(key)
-            cap.seen[key] = None if value is None else encode_value(value)
-
-    def get(self, key: str) -> Any:
-        cap = _current()
-        if cap is None:
-            return super().get(key)
-        if key in cap.ops:
-            encoded = cap.ops[key]
-            return None if encoded is None else json.loads(encoded)
-        self._remember(cap, key)
-        encoded = cap.seen[key]
-        return None if encoded is None else json.loads(encoded)
-
-    def list(self, prefix: str = "") -> list[str]:
-        keys = super().list(prefix)
-        cap = _current()
-        if cap is None:
-            return keys
-        present = set(keys)
-        for key, encoded in cap.ops.items():
-            if key.startswith(prefix):
-                if encoded is None:
-                    present.discard(key)
-                else:
-                    present.add(key)
-        return sorted(present)
-
-    def put(self, key: str, value: Any, scope: str = "replicated") -> int | None:
-        cap = _current()
-        if cap is None or scope != "replicated":
-            return super().put(key, value, scope)
-        if key == MOUNTS_KEY:
-            self._remember(cap, key)  # the table travels as a difference against this
-        cap.ops[key] = encode_value(value)
-        return None
-
-    def delete(self, key: str, scope: str = "replicated") -> bool:
-        cap = _current()
-        if cap is None:
-            return super().delete(key, scope)
-        if key in cap.ops:
-            existed = cap.ops[key] is not None
-        else:
-            actual = self.scope_of(key)
-            if actual is None:
-                return False
-            if actual != "replicated":
-                return super().delete(key, scope)
-            existed = True
-        if key == MOUNTS_KEY:
-            self._remember(cap, key)
-        cap.ops[key] = None
-        return existed
-
-
 # -- secondary side of a request ----------------------------------------------------------
 
 
-def applies(node: Any, method: str, path: str) -> bool:
+def applies(node: Node, method: str, path: str) -> bool:
     """Whether this request runs under a capture: a write on a performance secondary's active
     node, outside ``sys/replication/*`` (replication state is local to each cluster) and
     ``sys/storage/*`` (a snapshot restore installs data on this cluster only)."""
@@ -169,8 +62,6 @@ def applies(node: Any, method: str, path: str) -> bool:
     if repl is None or not node.active:
         return False
     try:
-        from ..replication.models import BOOTSTRAPPING, SECONDARY, mode_of
-
         return mode_of(repl.effective("performance")) in (SECONDARY, BOOTSTRAPPING)
     except Exception:  # storage busy: serve the request as before rather than fail it
         log.exception("cannot read the performance replication state")
@@ -183,20 +74,13 @@ class ForwardError(Exception):
         self.reason = reason
 
 
-async def run(node: Any, request: web.Request,
+async def run(node: Node, request: web.Request,
               handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """Run ``handler`` under a capture and send what it wrote to the primary."""
-    from .common import VaultError
-
     repl = node.replication
     for _attempt in range(MAX_ATTEMPTS):
-        cap = Capture()
-        reset = _CAPTURE.set(cap)
-        try:
+        with capturing() as cap:
             response = await handler(request)
-        finally:
-            cap.open = False
-            _CAPTURE.reset(reset)
         if not cap.ops or response.status >= 400:
             return response
         try:
@@ -216,11 +100,11 @@ async def run(node: Any, request: web.Request,
     raise VaultError(_error_status(repl), [messages.FORWARD_FAILED.format(reason=messages.FORWARD_CONFLICT)])
 
 
-def _stall(node: Any) -> float:
+def _stall(node: Node) -> float:
     return node.timing("forward_stall", DEFAULT_STALL)
 
 
-def _error_status(repl: Any) -> int:
+def _error_status(repl: Replication) -> int:
     value = repl.setting("forward_error_status", 500)
     try:
         status = int(value)
@@ -229,7 +113,7 @@ def _error_status(repl: Any) -> int:
     return status if 500 <= status <= 599 else 500
 
 
-async def _wait_for_wal(repl: Any, index: int, bound: float) -> bool:
+async def _wait_for_wal(repl: Replication, index: int, bound: float) -> bool:
     deadline = time.monotonic() + bound
     while True:
         if repl.progress("performance").get("last_remote_wal", 0) >= index:
@@ -239,10 +123,8 @@ async def _wait_for_wal(repl: Any, index: int, bound: float) -> bool:
         await asyncio.sleep(0.01)
 
 
-async def _read_after_write(node: Any, repl: Any, index: int) -> None:
+async def _read_after_write(node: Node, repl: Replication, index: int) -> None:
     """Best-effort read-after-write: only a connected stream can bring the write back."""
-    from ..replication.models import CONN_READY, ST_STREAM
-
     prog = repl.progress("performance")
     if prog.get("connection_state") != CONN_READY or prog.get("stream_state") != ST_STREAM:
         return
@@ -251,17 +133,15 @@ async def _read_after_write(node: Any, repl: Any, index: int) -> None:
                  index, _stall(node))
 
 
-async def _send(repl: Any, ops: list[dict[str, Any]]) -> dict[str, Any]:
+async def _send(repl: Replication, ops: list[dict[str, Any]]) -> dict[str, Any]:
     """POST the operations to the primary's active node; follow leader redirects."""
-    from ..replication import stream
-
     state = repl.effective("performance")
     if not state.get("primary"):
         raise ForwardError(messages.FORWARD_NO_PRIMARY)
     state = dict(state, _type="performance")
     preferred = repl.progress("performance").get("connected_addr")
-    queue = stream._candidates(repl, state, preferred)
-    body = stream._hello(repl, "performance", state)
+    queue = stream.candidates(repl, state, preferred)
+    body = stream.hello(repl, "performance", state)
     body["ops"] = ops
     reason = messages.FORWARD_NO_PRIMARY
     tried: list[str] = []
@@ -271,7 +151,7 @@ async def _send(repl: Any, ops: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         tried.append(addr)
         try:
-            return await stream._post(repl, "performance", state, addr, "forward", body, repl.request_timeout())
+            return await stream.post(repl, "performance", state, addr, "forward", body, repl.request_timeout())
         except stream.Redirect as redirect:
             if redirect.addr:
                 queue.insert(0, redirect.addr)
@@ -284,7 +164,7 @@ async def _send(repl: Any, ops: list[dict[str, Any]]) -> dict[str, Any]:
 # -- primary side ---------------------------------------------------------------------------
 
 
-def install(node: Any, cluster_app: web.Application) -> None:
+def install(node: Node, cluster_app: web.Application) -> None:
     """Serve forwarded writes on the cluster port (only a primary accepts them)."""
 
     async def route(request: web.Request) -> web.StreamResponse:
@@ -294,20 +174,14 @@ def install(node: Any, cluster_app: web.Application) -> None:
 
 
 def _answer(**body: Any) -> web.Response:
-    from aiohttp import web
-
     return web.json_response(body)
 
 
-async def _receive(node: Any, request: web.Request) -> web.StreamResponse:
-    from aiohttp import web
-
-    from ..replication import stream
-
+async def _receive(node: Node, request: web.Request) -> web.StreamResponse:
     repl = getattr(node, "replication", None)
     if repl is None:
         return web.json_response({"errors": [messages.UNSUPPORTED_PATH]}, status=404)
-    ok, error = await stream._authorise(repl, request)
+    ok, error = await stream.authorise(repl, request)
     if error is not None:
         return error
     t, body, _state, sid = ok

@@ -22,6 +22,7 @@ from . import ceremony, models
 from .core import JWT_KEY, PUBKEY_KEY, Replication, lab_ca_pem
 from .filters import MOUNTS_KEY
 from .models import BOOTSTRAPPING, DISABLED, PRIMARY, SECONDARY, ReplicationError
+from .stream import REVOKED, probe_primary, ship_tail
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_TOKEN_TTL = 1800
@@ -93,8 +94,6 @@ async def primary_demote(repl: Replication, request: web.Request, t: str) -> web
     new, warnings = models.demote_primary(repl.load(t), t)
     if repl.setting("demote_ships_tail", False):
         # [?] (reference §2.3): finish streaming what was written, then drop the secondaries.
-        from .stream import ship_tail
-
         await ship_tail(repl, t)
         new, warnings = models.demote_primary(repl.load(t), t)
     repl.save(t, new)
@@ -387,8 +386,6 @@ def _adopt_seal(repl: Replication, bundle: dict[str, Any], always: bool) -> None
 async def _require_cluster_port(repl: Replication, t: str, bundle: dict[str, Any]) -> None:
     """Vault fetches the bootstrap package before answering; an unreachable cluster port
     fails the call after the (single-use) token was already spent (reference §2.9, §7.4)."""
-    from .stream import REVOKED, probe_primary
-
     if not isinstance(bundle.get("cluster_addrs"), list):
         raise bad_request(M.REPL_BAD_BUNDLE)
     if bundle.get("type") != t:

@@ -77,7 +77,7 @@ def install_routes(repl: Replication, app: web.Application) -> None:
     app.router.add_post("/v1/replication/{rtype}/wal", lambda r: _wal(repl, r))
 
 
-async def _authorise(repl: Replication, request: web.Request):
+async def authorise(repl: Replication, request: web.Request):
     node = repl.node
     peer = request.headers.get("X-Vaultlab-From-Cluster")
     if node.partitioned(peer, "replication"):
@@ -160,7 +160,7 @@ def _advertise(repl: Replication, t: str) -> dict[str, Any]:
 
 
 async def _handshake(repl: Replication, request: web.Request) -> web.Response:
-    ok, error = await _authorise(repl, request)
+    ok, error = await authorise(repl, request)
     if error is not None:
         return error
     t, body, state, sid = ok
@@ -201,7 +201,7 @@ async def _handshake(repl: Replication, request: web.Request) -> web.Response:
 
 
 async def _wal(repl: Replication, request: web.Request) -> web.Response:
-    ok, error = await _authorise(repl, request)
+    ok, error = await authorise(repl, request)
     if error is not None:
         return error
     t, body, state, sid = ok
@@ -318,7 +318,7 @@ async def _wait_kick(repl: Replication, t: str, seconds: float) -> None:
         pass
 
 
-def _candidates(repl: Replication, state: dict[str, Any], preferred: str | None) -> list[str]:
+def candidates(repl: Replication, state: dict[str, Any], preferred: str | None) -> list[str]:
     prog = repl.progress(state_type(state))
     out: list[str] = []
     for addr in ([preferred] + list(state.get("primary", {}).get("cluster_addrs") or [])
@@ -350,7 +350,7 @@ async def secondary_runner(repl: Replication, t: str) -> None:
         state["_type"] = t
         tried: list[str] = []
         resyncs = 0
-        queue = _candidates(repl, state, preferred)
+        queue = candidates(repl, state, preferred)
         changed = False
         while queue and node.active:
             addr = queue.pop(0)
@@ -389,7 +389,7 @@ async def secondary_runner(repl: Replication, t: str) -> None:
         backoff = min(backoff * 2, max(repl.timing("heartbeat_interval", 0.2), 0.2) * 2)
 
 
-async def _post(repl: Replication, t: str, state: dict[str, Any], addr: str, what: str,
+async def post(repl: Replication, t: str, state: dict[str, Any], addr: str, what: str,
                 body: dict[str, Any], timeout: float) -> dict[str, Any]:
     import aiohttp
 
@@ -455,7 +455,7 @@ def _learn(repl: Replication, t: str, state: dict[str, Any], answer: dict[str, A
     return changes
 
 
-def _hello(repl: Replication, t: str, state: dict[str, Any]) -> dict[str, Any]:
+def hello(repl: Replication, t: str, state: dict[str, Any]) -> dict[str, Any]:
     node = repl.node
     return {
         "secondary_id": state.get("secondary_id"),
@@ -480,10 +480,10 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
     prog = repl.progress(t)
     if prog.get("connection_state") != models.CONN_READY or prog.get("connected_addr") != addr:
         repl.save_progress(t, connection_state=models.CONN_CONNECTING)
-    hello = _hello(repl, t, state)
-    hello.update(merkle_root=storage.merkle_root(scopes), last_remote_wal=prog.get("last_remote_wal", 0),
-                 remote_epoch=prog.get("remote_epoch"))
-    answer = await _post(repl, t, state, addr, "handshake", hello, timeout + 30)
+    greeting = hello(repl, t, state)
+    greeting.update(merkle_root=storage.merkle_root(scopes), last_remote_wal=prog.get("last_remote_wal", 0),
+                    remote_epoch=prog.get("remote_epoch"))
+    answer = await post(repl, t, state, addr, "handshake", greeting, timeout + 30)
     if models.mode_of(state) == BOOTSTRAPPING:
         await asyncio.sleep(repl.timing("bootstrap", 0.0))
     position = answer["position"]
@@ -520,9 +520,9 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
     while node.active:
         if repl.kick[t].is_set() or not _still_current(repl, t, state):
             return
-        body = _hello(repl, t, state)
+        body = hello(repl, t, state)
         body.update(after=position, wait=interval, filter_tag=filter_tag, epoch=epoch)
-        answer = await _post(repl, t, state, addr, "wal", body, interval + timeout)
+        answer = await post(repl, t, state, addr, "wal", body, interval + timeout)
         if not _still_current(repl, t, state):
             return
         entries = answer.get("entries") or []
@@ -563,10 +563,10 @@ async def probe_primary(repl: Replication, t: str, bundle: dict[str, Any]) -> st
         if addr in tried:
             continue
         tried.append(addr)
-        body = _hello(repl, t, state)
+        body = hello(repl, t, state)
         body["probe"] = True
         try:
-            await _post(repl, t, state, addr, "handshake", body, timeout)
+            await post(repl, t, state, addr, "handshake", body, timeout)
             return None
         except Redirect as redirect:
             queue.insert(0, redirect.addr)

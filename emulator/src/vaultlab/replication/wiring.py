@@ -1,7 +1,7 @@
-"""Vault Enterprise DR and performance replication for vaultlab nodes.
+"""Puts replication into a node process: the model, its HTTP API and its transport.
 
-``install(app, node)`` registers ``/v1/sys/replication/*`` on the API app and the streaming
-routes on the node's cluster-port app; ``gate(node, method, path)`` is the DR-secondary
+``install(app, node)`` registers ``/v1/sys/replication/*`` on the API app and the streaming and
+forwarding routes on the node's cluster-port app; ``gate(node, method, path)`` is the DR-secondary
 request filter the server runs before authentication; ``modes(node)`` and ``transition(node)``
 (the reconfiguration window) feed ``sys/health`` and ``sys/leader``.
 """
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import handlers, stream
+from .. import messages
+from ..crypto import activation
+from . import forwarding, handlers, stream
 from .core import CEREMONY_PATHS, DR_OPERATION_PATHS, JWT_KEY, Replication
 from .models import ReplicationError
 
@@ -22,12 +24,13 @@ def _repl(node: Any) -> Replication | None:
 
 
 def install(app: Any, node: Any) -> Replication:
-    repl = Replication(node)
+    repl = Replication(node, secondary_runner=stream.secondary_runner)
     node.replication = repl
     for path, handler in handlers.routes(repl):
         app.router.add_route("*", "/v1/" + path, handler)
     if node.cluster_app is not None:
         stream.install_routes(repl, node.cluster_app)
+        forwarding.install(node, node.cluster_app)
     # These carry a dr_operation_token in the body instead of a client token (§2.17); the
     # handlers check it themselves.
     for path in DR_OPERATION_PATHS + CEREMONY_PATHS:
@@ -45,22 +48,14 @@ def install(app: Any, node: Any) -> Replication:
 
 
 def _resolve_jwt(node: Any, token: str) -> str:
-    from ..crypto import activation
-
     pem = node.storage.get(JWT_KEY)
     if pem is None:
-        raise ValueError(node_messages().WRAPPING_TOKEN_INVALID)
+        raise ValueError(messages.WRAPPING_TOKEN_INVALID)
     try:
         claims = activation.verify(token, activation.load_private_key(pem))
     except activation.ActivationTokenError as exc:
         raise ValueError(str(exc)) from None
     return claims["jti"]
-
-
-def node_messages():
-    from .. import messages
-
-    return messages
 
 
 def gate(node: Any, method: str, path: str):
