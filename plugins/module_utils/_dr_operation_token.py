@@ -377,11 +377,27 @@ class Runner:
             self.ctx.fail_json(msg="key_shares contains an empty entry; give every share as hex or base64.")
         if len(set(shares)) != len(shares):
             self.ctx.fail_json(msg="key_shares lists the same share twice; each holder's share counts once.")
+        if p.get("use_recorded") and not p.get("state_file"):
+            self.ctx.fail_json(msg="use_recorded: true needs state_file (the file the token is on record in).")
         self.require_target(roles)
+        if p.get("use_recorded") and self.state_file():
+            token = self.recorded()
+            if token:
+                view = roles_of(roles)
+                return ({"changed": False, "complete": True, "recorded": True, self.RESULT_KEY: token,
+                         "msg": "a DR operation token generated earlier on this cluster is on record in state_file "
+                                "(a ceremony run by the key holders); it is returned, no ceremony was run."},
+                        view, view)
         attempt = self.attempt_status()
         before = attempt_view(attempt)
         otp_length = p["otp_length"] if p["otp_length"] is not None else attempt.get("otp_length")
         action, reason = decide_ceremony(attempt, p["nonce"], p["cancel_foreign_attempt"])
+        kept_otp = None
+        if action == "continue" and not p["otp"] and self.state_file():
+            # Another run on this controller started the attempt and kept its OTP on record.
+            kept_otp, kept_length = self.kept_ceremony(before["nonce"])
+            if kept_otp and otp_length is None:
+                otp_length = kept_length
         if action == "refuse":
             self.ctx.fail_json(msg=reason, nonce=before["nonce"], progress=before["progress"],
                                required=before["required"], attempt_running=before["started"])
@@ -405,7 +421,7 @@ class Runner:
 
         changed = False
         generated_otp = None
-        otp = p["otp"]
+        otp = p["otp"] or kept_otp
         if action == "replace":
             self.cancel()
             changed = True
@@ -420,6 +436,7 @@ class Runner:
                 otp_length = started.get("otp_length")
             nonce = started.get("nonce")
             current = started
+            self.keep_ceremony(nonce, otp, otp_length)
         else:
             nonce = before["nonce"]
             current = attempt
@@ -461,6 +478,8 @@ class Runner:
                     result[self.RESULT_KEY] = decode_operation_token(encoded, otp, otp_length)
                     result["msg"] = "quorum reached; %s generated and decoded." % self.NOUN
                     self.remember(result[self.RESULT_KEY])
+                    if kept_otp or generated_otp:
+                        self.forget_ceremony()
                 except VaultError as exc:  # the token is gone from Vault: hand back what we have
                     result["msg"] = ("quorum reached, but the encoded token could not be decoded with the given "
                                      "otp (%s). It is returned as encoded_token; decode it with the otp of the run "
@@ -548,11 +567,48 @@ class Runner:
         """How the ledger names this cluster: the ``cluster`` dict's name, else its URL."""
         return self.ctx.names.get("") or self.client.url
 
+    def state_file(self):
+        """state_file, for the DR operation token ceremony only (root_token shares this code)."""
+        return self.params.get("state_file") if self.RESULT_KEY == "dr_operation_token" else None
+
+    def keep_ceremony(self, nonce, otp, otp_length):
+        if not self.state_file() or not otp or not nonce:
+            return
+        try:
+            _failover_state.record_ceremony(self.state_file(), self.cluster_key(), nonce, otp, otp_length)
+        except _failover_state.StateError as exc:
+            self.warnings.append("the ceremony's one-time password could not be kept in state_file (%s); the run "
+                                 "that completes the quorum needs it (otp)." % exc)
+
+    def kept_ceremony(self, nonce):
+        if not self.state_file():
+            return None, None
+        try:
+            return _failover_state.recorded_ceremony(self.state_file(), self.cluster_key(), nonce)
+        except _failover_state.StateError as exc:
+            self.warnings.append(str(exc))
+            return None, None
+
+    def forget_ceremony(self):
+        if not self.state_file():
+            return
+        try:
+            _failover_state.drop_ceremony(self.state_file(), self.cluster_key())
+        except _failover_state.StateError as exc:
+            self.warnings.append(str(exc))
+
+    def recorded(self):
+        """use_recorded: a DR operation token generated earlier on this cluster and on record."""
+        try:
+            return _failover_state.recorded_token(self.state_file(), self.cluster_key())
+        except _failover_state.StateError as exc:
+            self.ctx.fail_json(msg=str(exc))
+
     def remember(self, token):
         """Record a token the ceremony generated in state_file at once: it never expires and a run
         killed before its revocation step must not forget it."""
-        path = self.params.get("state_file")
-        if not path or self.RESULT_KEY != "dr_operation_token":
+        path = self.state_file()
+        if not path:
             return
         try:
             _failover_state.record_token(path, self.cluster_key(), token, "key share ceremony")
@@ -784,6 +840,7 @@ def argument_spec():
         allow_raft_autopilot=dict(type="bool", default=True),
         issue_token=dict(type="bool", default=True),
         state_file=dict(type="path"),
+        use_recorded=dict(type="bool", default=False),
     )
 
 

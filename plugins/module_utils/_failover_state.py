@@ -109,7 +109,7 @@ def process_alive(pid, start_time):
 
 
 def empty_state():
-    return {"version": VERSION, "lock": None, "tokens": [], "notes": {}}
+    return {"version": VERSION, "lock": None, "tokens": [], "notes": {}, "ceremonies": {}}
 
 
 @contextlib.contextmanager
@@ -264,6 +264,38 @@ def drop_tokens(path, tokens):
         return forget_tokens(state, tokens)
 
 
+def recorded_token(path, cluster):
+    """The newest token on record that was generated on ``cluster``, or None."""
+    mine = [e for e in ledger_tokens(path) if e.get("cluster") == cluster and e.get("token")]
+    return mine[-1]["token"] if mine else None
+
+
+# -- ceremonies run by key holders in separate runs -------------------------------------------
+# The run that starts a generate-operation-token attempt keeps its one-time password here (the
+# nonce is public; the OTP decodes the result), so that whichever later run completes the quorum
+# on this controller can decode the token and put it on record without anybody handling the OTP.
+
+
+def record_ceremony(path, cluster, nonce, otp, otp_length):
+    with updating(path) as state:
+        state.setdefault("ceremonies", {})[cluster] = {"nonce": nonce, "otp": otp, "otp_length": otp_length,
+                                                       "since": time.time()}
+
+
+def recorded_ceremony(path, cluster, nonce):
+    """(otp, otp_length) kept for the attempt ``nonce`` on ``cluster``, or (None, None)."""
+    with guarded(path):
+        entry = (load(path).get("ceremonies") or {}).get(cluster) or {}
+    if nonce and entry.get("nonce") == nonce:
+        return entry.get("otp"), entry.get("otp_length")
+    return None, None
+
+
+def drop_ceremony(path, cluster):
+    with updating(path) as state:
+        (state.get("ceremonies") or {}).pop(cluster, None)
+
+
 def set_note(path, key, value):
     with updating(path) as state:
         notes = state.setdefault("notes", {})
@@ -348,6 +380,8 @@ class Runner:
             "lock": None if not lock else {k: lock.get(k) for k in ("run_id", "operation", "pid", "host", "since")},
             "notes": state.get("notes") or {},
             "tokens": token_summary(state),
+            "ceremonies": [{"cluster": name, "nonce": c.get("nonce"), "since": c.get("since")}
+                           for name, c in sorted((state.get("ceremonies") or {}).items())],
         }
 
 

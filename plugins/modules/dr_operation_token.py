@@ -152,7 +152,17 @@ options:
         DR secondary now; tokens Vault no longer knows are dropped from the record. On a cluster
         that is not a DR secondary they stay on record (RV(left_on_record)).
       - With O(state=absent) and O(dr_operation_token), that token is also dropped from the record.
+      - "Key holders in separate runs: the run that starts an attempt keeps its one-time password
+        there (mode 0600), so that the run that completes the quorum on the same controller decodes
+        the token and puts it on record without anybody handling the OTP. Holders pass O(nonce)."
     type: path
+  use_recorded:
+    description:
+      - With O(state_file), return the newest DR operation token on record that was generated on
+        this cluster (for example by key holders in separate runs beforehand) instead of running a
+        ceremony. When none is on record, the ceremony runs as usual.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - vaultops.replication.connection
   - ansible.builtin.action_common_attributes
@@ -345,9 +355,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 recorded:
-  description: O(state=absent) with O(state_file) only. How many tokens on record were generated on this cluster.
-  returned: when O(state=absent) and O(state_file) are given without O(dr_operation_token)
-  type: int
+  description:
+    - With O(state=absent) and O(state_file), how many tokens on record were generated on this cluster.
+    - With O(use_recorded=true), V(true) when the returned token came from the record.
+  returned: when O(state_file) is given and the record was used
+  type: raw
   sample: 1
 revoked_recorded:
   description: How many of them this run deleted in Vault.

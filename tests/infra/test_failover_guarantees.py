@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -167,3 +168,43 @@ def test_two_primaries_refused_until_consent_and_tokens_on_record(lab):
     assert _roles(lab)["primary"] == "primary"
     assert _ceremony_tokens(lab) == set(), sorted(_ceremony_tokens(lab))
     assert '"tokens": []' in state_file.read_text()
+
+
+def test_key_holders_in_separate_runs(lab):
+    """Unplanned failover with no key share in the failover's own run: one run starts the
+    ceremony and prints the nonce, each of three holders contributes their share in a run of
+    their own (VAULT_UNSEAL_KEY), the last one puts the token on record (0600), and dr_failover
+    uses it. No share, OTP or token appears in any output."""
+    _setup(lab)
+    info = lab.info
+    shares = info["primary"]["unseal_keys_b64"][:info["primary"]["threshold"]]
+    lab.vaultlab("fault", "kill", "--cluster", "primary")
+    lab.extra_env["VAULT_UNSEAL_KEYS"] = ""
+
+    started = lab.playbook("dr_key_ceremony", "cluster=dr")
+    match = re.search(r"Nonce: ([0-9a-f-]{36})", started.stdout)
+    assert match, started.stdout[-3000:]
+    nonce = match.group(1)
+    for i, share in enumerate(shares):
+        lab.extra_env["VAULT_UNSEAL_KEY"] = share
+        run = lab.playbook("dr_key_ceremony", "cluster=dr", "nonce=" + nonce)
+        if i < len(shares) - 1:
+            assert "%d of %d key shares counted" % (i + 1, len(shares)) in run.stdout, run.stdout[-3000:]
+        else:
+            assert "The DR operation token is on record" in run.stdout, run.stdout[-3000:]
+    del lab.extra_env["VAULT_UNSEAL_KEY"]
+    assert stat.S_IMODE(_state_file(lab).stat().st_mode) == 0o600
+
+    # A holder who reruns with a stale nonce is told what runs now, and nothing changes.
+    stale = lab.playbook("dr_key_ceremony", "cluster=dr", "nonce=" + nonce, check=False)
+    assert recap_changed(stale.stdout) == 0
+
+    done = lab.playbook("dr_failover", "confirm_promote=dr", "failover_type=unplanned", "confirm_primary_lost=primary",
+                        "fence_timeout=0")
+    assert "by the key holders beforehand" in done.stdout or "generated on dr by the key holders" in done.stdout, \
+        done.stdout[-3000:]
+    assert _roles(lab)["dr"] == "primary"
+    hits = demo_lab.find_leaks(lab.info, [str(lab.logs)])
+    assert hits == [], hits[:5]
+    logs = "".join(p.read_text() for p in lab.logs.glob("*.log"))
+    assert not any(share in logs for share in shares)
