@@ -175,7 +175,7 @@ class Runner(object):
                 ctx.fail_from(exc, "read the replication status of %s" % where)
             health = health or {}
 
-        result = dict(changed=False, health=dict(health, status_code=code), waited=waited,
+        result = dict(changed=False, health=dict(health, status_code=code, state=state), waited=waited,
                       cluster=dict(name=health.get("cluster_name"), id=health.get("cluster_id"),
                                    version=health.get("version")))
         for t in TYPES:

@@ -166,24 +166,36 @@ class ClusterStatus:
                 "health": dict(self.health, status_code=self.health_code), "cluster": self.cluster}
 
 
-def health_state(code, body):
-    """What one sys/health answer (``_api.health``) says about the node behind it.
+# Named states of a sys/health answer (default query), in the reference's precedence (§6.1).
+HEALTH_STATES = ("uninitialized", "removed", "sealed", "ha_unhealthy", "dr_secondary", "perfstandby", "standby",
+                 "unavailable", "active")
 
-    ``uninitialized`` (501, or ``initialized: false``), ``sealed``, ``standby`` (429, or
-    ``standby: true``), ``perfstandby`` (473), ``dr_secondary`` (472) or ``active``. The one
-    place that reads seal and standby state from the health answer.
-    """
+
+def health_state(code, body):
+    """What one sys/health answer (``_api.health``) says about the node behind it, as one of
+    HEALTH_STATES, first match wins as in Vault: ``uninitialized`` (501, or ``initialized:
+    false``), ``removed`` (530, a raft node removed from its cluster), ``sealed`` (``sealed:
+    true``), ``ha_unhealthy`` (474, a standby whose link to the active node is
+    unhealthy), ``dr_secondary`` (472, any node of a DR secondary), ``perfstandby`` (473),
+    ``standby`` (429, or ``standby: true``), ``unavailable`` (another 5xx) or ``active``. The
+    one place that reads seal and standby state from the health answer."""
     body = body if isinstance(body, dict) else {}
     if code == 501 or body.get("initialized") is False:
         return "uninitialized"
+    if code == 530:
+        return "removed"
     if body.get("sealed"):
         return "sealed"
+    if code == 474:
+        return "ha_unhealthy"
+    if code == 472 or (code is None and body.get("replication_dr_mode") == "secondary"):
+        return "dr_secondary"
     if code == 473 or body.get("performance_standby"):
         return "perfstandby"
     if code == 429 or body.get("standby"):
         return "standby"
-    if code == 472:
-        return "dr_secondary"
+    if isinstance(code, int) and code >= 500:
+        return "unavailable"
     return "active"
 
 

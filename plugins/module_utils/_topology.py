@@ -17,7 +17,7 @@ import time
 
 from ansible_collections.vaultops.replication.plugins.module_utils import _api, _guard_rails
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultError
-from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus
+from ansible_collections.vaultops.replication.plugins.module_utils._status import ReplicationStatus, health_state
 
 TYPES = ("dr", "performance")
 
@@ -41,7 +41,7 @@ def observe_cluster(name, client):
     an unreachable or sealed cluster is reported as such (``reachable``, ``sealed``, ``error``)."""
     started = time.time()
     out = {"name": name, "url": client.url, "reachable": False, "sealed": None, "initialized": None,
-           "standby": None, "version": None, "health_code": None, "error": "",
+           "standby": None, "version": None, "health_code": None, "health_state": None, "error": "",
            "dr": {"role": "unknown"}, "performance": {"role": "unknown"}}
     try:
         code, health = _api.health(client)
@@ -50,8 +50,8 @@ def observe_cluster(name, client):
         out["observed_at"] = started
         return out
     health = health or {}
-    out.update(health_code=code, sealed=health.get("sealed"), initialized=health.get("initialized"),
-               standby=health.get("standby"), version=health.get("version"))
+    out.update(health_code=code, health_state=health_state(code, health), sealed=health.get("sealed"),
+               initialized=health.get("initialized"), standby=health.get("standby"), version=health.get("version"))
     if code == 501 or health.get("initialized") is False:
         out["error"] = "not initialised"
     elif health.get("sealed"):

@@ -370,7 +370,12 @@ performance:
   type: dict
   sample: {role: disabled, mode: disabled}
 health:
-  description: The C(sys/health) answer of the node at O(url), plus C(status_code), the HTTP status it answered with.
+  description:
+    - The C(sys/health) answer of the node at O(url), plus C(status_code), the HTTP status it answered with,
+      and C(state), what that answer means, in Vault's precedence - V(uninitialized) (501), V(removed) (530),
+      V(sealed), V(ha_unhealthy) (474, a standby that lost its HA link), V(dr_secondary) (472),
+      V(perfstandby) (473), V(standby) (429), V(unavailable) (other 5xx) or V(active). These are
+      states, not failures; the same names appear as C(health_state) of each cluster with O(clusters).
   returned: unless O(clusters) is given
   type: dict
   sample:
@@ -380,6 +385,7 @@ health:
     replication_dr_mode: primary
     replication_performance_mode: disabled
     status_code: 200
+    state: active
 cluster:
   description: Identity of the cluster (its own, not the replication set's).
   returned: unless O(clusters) is given

@@ -214,6 +214,12 @@ def test_read_type_status(stub_vault):
     (472, {"initialized": True, "sealed": False, "replication_dr_mode": "secondary"}, "dr_secondary"),
     (200, {"initialized": True, "sealed": False, "standby": False}, "active"),
     (200, None, "active"),
+    # Vault's precedence: a DR secondary's standby node answers 472, not 429.
+    (472, {"initialized": True, "sealed": False, "standby": True, "replication_dr_mode": "secondary"}, "dr_secondary"),
+    (474, {"initialized": True, "sealed": False, "standby": True}, "ha_unhealthy"),
+    (530, {"initialized": True, "sealed": False}, "removed"),
+    (503, {"initialized": True, "sealed": False}, "unavailable"),
+    (503, None, "unavailable"),
 ])
 def test_health_state(code, body, state):
     assert health_state(code, body) == state
