@@ -23,8 +23,9 @@ DEFAULT_POLICIES = frozenset(("default", "root"))
 
 # Counting stops there (per mount); the count is then reported as at least that many.
 KEY_COUNT_LIMIT = 1000
-# At most this many LIST calls per mount (folders are listed one call each).
+# At most this many LIST calls per mount (folders are listed one call each), and per cluster.
 LIST_CALL_LIMIT = 200
+LIST_CALL_BUDGET = 1000
 
 DR_SECONDARY_REFUSAL = "disabled in replication DR secondary mode"
 
@@ -73,12 +74,17 @@ def kv_list_root(mount_path, entry):
 def count_keys(client, root, limit=KEY_COUNT_LIMIT, calls=LIST_CALL_LIMIT):
     """``(count, complete)``: the keys below ``root`` (folders walked breadth first), stopping at
     ``limit`` keys or ``calls`` LIST calls."""
+    count, complete, _made = _count_keys(client, root, limit, calls)
+    return count, complete
+
+
+def _count_keys(client, root, limit, calls):
     count = 0
     folders = [""]
     made = 0
     while folders:
         if made >= calls or count >= limit:
-            return count, False
+            return count, False, made
         folder = folders.pop(0)
         made += 1
         for key in _list(client, root + folder):
@@ -86,10 +92,10 @@ def count_keys(client, root, limit=KEY_COUNT_LIMIT, calls=LIST_CALL_LIMIT):
                 folders.append(folder + key)
             else:
                 count += 1
-    return count, True
+    return count, True, made
 
 
-def read_contents(client, count_limit=KEY_COUNT_LIMIT):
+def read_contents(client, count_limit=KEY_COUNT_LIMIT, list_budget=LIST_CALL_BUDGET):
     """What the cluster behind ``client`` (with a token that may read sys/mounts, sys/auth,
     sys/policies/acl and list the KV mounts) holds::
 
@@ -98,7 +104,9 @@ def read_contents(client, count_limit=KEY_COUNT_LIMIT):
          "unreadable": {"mounts"|"auth"|"policies"|"keys of <path>": reason}}
 
     ``mounts``, ``auth`` and ``policies`` leave out what a new cluster has (sys/, cubbyhole/,
-    identity/, token/, the default and root policies); they are None when unreadable.
+    identity/, token/, the default and root policies); they are None when unreadable. Counting
+    keys costs one LIST per folder: at most ``list_budget`` of them in all; mounts left over when
+    it is spent are reported with ``keys`` None (not counted).
     """
     out = {"mounts": None, "auth": None, "policies": None, "unreadable": {}}
     try:
@@ -114,9 +122,14 @@ def read_contents(client, count_limit=KEY_COUNT_LIMIT):
             item = {"path": path, "type": entry.get("type"), "local": bool(entry.get("local")), "keys": None,
                     "complete": True}
             root = kv_list_root(path, entry)
-            if root is not None:
+            if root is not None and list_budget <= 0:
+                item["complete"] = False
+                out["unreadable"]["keys of %s" % path] = "not counted: the listing budget was spent on other mounts"
+            elif root is not None:
                 try:
-                    item["keys"], item["complete"] = count_keys(client, root, limit=count_limit)
+                    item["keys"], item["complete"], made = _count_keys(client, root, count_limit,
+                                                                       min(LIST_CALL_LIMIT, list_budget))
+                    list_budget -= made
                 except VaultError as exc:
                     out["unreadable"]["keys of %s" % path] = _reason(exc)
             mounts.append(item)

@@ -116,3 +116,14 @@ def test_describe():
     partial = {"mounts": [{"path": "kv/", "type": "kv", "keys": 1000, "complete": False}], "auth": None,
                "policies": [], "unreadable": {"auth": "HTTP 403"}}
     assert cc.describe(partial) == "It holds secrets engines kv/ (kv, at least 1000 keys). Not readable: auth (HTTP 403)."
+
+
+def test_the_listing_budget_bounds_the_whole_read():
+    client = lab()
+    out = cc.read_contents(client, list_budget=2)
+    keys = dict((m["path"], (m["keys"], m["complete"])) for m in out["mounts"])
+    # app/ spends both calls (2 of its 3 folders), nothing is left for empty/ and eu/
+    assert keys["app/"] == (3, False) and keys["empty/"] == (None, False) and keys["eu/"] == (None, False)
+    assert "budget" in out["unreadable"]["keys of eu/"]
+    assert sum(1 for c in client.calls if c[2] and c[1] != "sys/policies/acl") == 2
+    assert cc.holds_data(out) is True
