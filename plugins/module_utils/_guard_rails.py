@@ -294,9 +294,11 @@ def _to_be_activated(name, o, declared):
 
 
 def _mount_list(mounts):
-    return ", ".join("%s (%s%s)" % (m["path"], m["type"],
-                                     "" if m.get("keys") is None else ", %d key%s" % (m["keys"], "" if m["keys"] == 1 else "s"))
-                     for m in mounts)
+    def keys(m):
+        if m.get("keys") is None:
+            return ""
+        return ", %d key%s" % (m["keys"], "" if m["keys"] == 1 else "s")
+    return ", ".join("%s (%s%s)" % (m["path"], m["type"], keys(m)) for m in mounts)
 
 
 def warnings(observed, relations=(), declared=None):
@@ -326,8 +328,8 @@ def warnings(observed, relations=(), declared=None):
                     "message": "%s: the replicated file audit device %s writes to %s %s. Where that path does not "
                                "exist or cannot be written, Vault blocks every request unless another audit device "
                                "can log it. Create the path on every node of those clusters, or enable a local audit "
-                               "device on each cluster (%s)." % (name, d["path"], d.get("file_path"), where,
-                                                                  LOCAL_AUDIT_HINT)})
+                               "device on each cluster (%s)."
+                               % (name, d["path"], d.get("file_path"), where, LOCAL_AUDIT_HINT)})
             if replicated and not has_local:
                 out[name].append({
                     "code": NO_LOCAL_AUDIT_DEVICE, "cluster": name, "path": None,

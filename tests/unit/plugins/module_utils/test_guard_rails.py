@@ -65,8 +65,8 @@ def answers(extra=None):
         ("sys/auth", False): AUTH,
         ("sys/audit", False): AUDIT,
         ("kv-local/metadata/", True): {"keys": ["a", "b", "dir/"]},
-        ("auth/token/lookup-self", False): {"id": TOKEN, "accessor": "acc-1", "policies": ["root"], "type": "service",
-                                             "ttl": 0, "orphan": True},
+        ("auth/token/lookup-self", False): {
+            "id": TOKEN, "accessor": "acc-1", "policies": ["root"], "type": "service", "ttl": 0, "orphan": True},
     }
     base.update(extra or {})
     return base
@@ -100,9 +100,8 @@ def test_reads_local_mounts_audit_devices_and_token_without_secrets():
 
 def test_refusals_are_unknown_never_failures():
     denied = VaultAPIError(403, ["permission denied"], "GET", "sys/audit")
-    client = FakeClient(answers({("sys/audit", False): denied,
-                                   ("auth/token/lookup-self", False): VaultAPIError(403, ["permission denied"], "GET",
-                                                                                     "auth/token/lookup-self")}))
+    rejected = VaultAPIError(403, ["permission denied"], "GET", "auth/token/lookup-self")
+    client = FakeClient(answers({("sys/audit", False): denied, ("auth/token/lookup-self", False): rejected}))
     out = gr.inspect_cluster(client)
     assert out["audit_devices"] is None
     assert "HTTP 403" in out["audit_devices_error"] and "sudo" in out["audit_devices_error"]

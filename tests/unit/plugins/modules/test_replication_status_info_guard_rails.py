@@ -22,12 +22,16 @@ AUDIT = {"file/": {"type": "file", "local": False, "options": {"file_path": "/va
 
 
 class FakeVault:
+    @staticmethod
+    def health(c, **q):
+        return 200, {"initialized": True, "sealed": False, "cluster_name": c.url.split("//")[1][:-5],
+                     "version": "1.19.0+ent"}
+
     def __init__(self, monkeypatch):
-        self.status = {P: {"dr": {"mode": "disabled"}, "performance": {"mode": "primary", "cluster_id": "c",
-                                                                         "known_secondaries": ["perf"]}},
-                       S: {"dr": {"mode": "disabled"}, "performance": {"mode": "secondary", "cluster_id": "c",
-                                                                         "state": "stream-wals",
-                                                                         "connection_state": "ready"}}}
+        primary = {"mode": "primary", "cluster_id": "c", "known_secondaries": ["perf"]}
+        secondary = {"mode": "secondary", "cluster_id": "c", "state": "stream-wals", "connection_state": "ready"}
+        self.status = {P: {"dr": {"mode": "disabled"}, "performance": primary},
+                       S: {"dr": {"mode": "disabled"}, "performance": secondary}}
         self.tokens = {P: P_TOKEN, S: S_TOKEN}
         self.tables = {P: {"sys/mounts": {"secret/": {"type": "kv", "local": False}}, "sys/auth": {},
                            "sys/audit": dict(AUDIT)},
@@ -36,9 +40,7 @@ class FakeVault:
         self.lists = {S: {"site/": ["a", "b"]}}
         self.requests = []
         monkeypatch.setattr(_api, "replication_status", lambda c: json.loads(json.dumps(self.status[c.url])))
-        monkeypatch.setattr(_api, "health", lambda c, **q: (200, {"initialized": True, "sealed": False,
-                                                                 "cluster_name": c.url.split("//")[1][:-5],
-                                                                 "version": "1.19.0+ent"}))
+        monkeypatch.setattr(_api, "health", self.health)
         monkeypatch.setattr(_api, "replication_type_status",
                             lambda c, rtype, retry_on_status=True: dict(self.status[c.url][rtype]))
         fake = self
