@@ -107,6 +107,12 @@ class FakeNode:
     def seal_config(self):
         return self.config
 
+    def open_generation(self, slot):
+        self.root_generation = slot
+
+    def close_generation(self):
+        self.root_generation = None
+
     def verify_key_shares(self, shares, config=None):
         from vaultlab.node import KeyVerificationError
 

@@ -30,6 +30,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .node import Node
+
 log = logging.getLogger("vaultlab.audit")
 
 AUDIT_KEY = "core/audit"
@@ -44,26 +46,25 @@ class AuditFailure(Exception):
     """No enabled device could log an entry."""
 
 
-def node_data_dir(node: Any) -> Path:
+def node_data_dir(node: Node) -> Path:
     path = Path(node.dir) / "clusters" / node.cluster_name / "nodes" / node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def devices(node: Any) -> dict[str, dict[str, Any]]:
+def devices(node: Node) -> dict[str, dict[str, Any]]:
     table = dict(node.storage.get(AUDIT_KEY) or {})
     table.update(node.storage.get(LOCAL_AUDIT_KEY) or {})
     return table
 
 
-def active(node: Any) -> bool:
+def active(node: Node) -> bool:
     """Whether this node runs its audit devices: a DR secondary holds them but audits nothing
     until promoted [?] (switch ``dr_secondary_audits``)."""
-    modes = getattr(node, "replication_modes", None)
-    if modes is None or node.switches.get("dr_secondary_audits", False):
+    if node.switches.get("dr_secondary_audits", False):
         return True
     try:
-        return modes().get("dr") not in ("secondary", "bootstrapping")
+        return node.replication_modes().get("dr") not in ("secondary", "bootstrapping")
     except Exception:
         return True
 
@@ -86,7 +87,7 @@ def _hash_tree(entry: dict[str, Any], value: Any) -> Any:
     return value
 
 
-def resolve_path(node: Any, file_path: str) -> Path | None:
+def resolve_path(node: Node, file_path: str) -> Path | None:
     """Where a file device of this node writes (None: stdout / discard)."""
     if file_path in ("stdout", "discard"):
         return None
@@ -102,7 +103,7 @@ def _mode(entry: dict[str, Any]) -> int:
         return 0o600
 
 
-def write_line(node: Any, entry: dict[str, Any], record: dict[str, Any]) -> None:
+def write_line(node: Node, entry: dict[str, Any], record: dict[str, Any]) -> None:
     """Append one record to a device (raises OSError when it cannot)."""
     if entry["type"] != "file":
         return
@@ -148,7 +149,7 @@ def _auth_view(entry: dict[str, Any], token: str | None, token_entry: dict[str, 
 class Context:
     """One request's audit: the devices it was logged to and what to log for the response."""
 
-    def __init__(self, node: Any, method: str, path: str, operation: str, remote: str | None,
+    def __init__(self, node: Node, method: str, path: str, operation: str, remote: str | None,
                  body: Any, token: str | None, token_entry: dict[str, Any] | None):
         self.node = node
         self.id = str(uuid.uuid4())

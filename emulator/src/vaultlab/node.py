@@ -8,7 +8,7 @@ process comes back sealed with its data intact.
 Public surface used by the replication package (keep it stable):
 
 ``dir``, ``cluster_name``, ``name``, ``storage``, ``config``, ``api_addr``, ``cluster_addr``,
-``tls``, ``ca_cert``, ``cluster_app`` (aiohttp app served on the cluster port),
+``tls``, ``ca_cert``,
 ``initialized``, ``sealed``, ``active``, ``standby``, ``cluster_id``, ``leader()``,
 ``timing(name)``, ``on_active(cb)``, ``on_standby(cb)``, ``on_seal(cb)``,
 ``seal_config()``, ``replace_seal_config(config)``, ``verify_key_shares(shares)``,
@@ -44,6 +44,8 @@ from .model.values import (KeyVerificationError, decode_key, parse_duration, ran
 
 if TYPE_CHECKING:  # asyncio is imported where used: the CLI imports this module too
     import asyncio
+
+    from .replication.core import Replication
 
 log = logging.getLogger("vaultlab.node")
 
@@ -142,7 +144,6 @@ class Node:
         # 2.0.0 (reference §5.6): generate-root and generate-operation-token need a token too.
         self.ceremony_auth_required = bool(self.switches.get(
             "ceremony_auth_required", versions.v2_auth(self.version, self.switches.get("v2_auth_backport"))))
-        self.cluster_app = None  # set by the server before replication.install()
 
         self.sealed = True
         self.active = False
@@ -177,9 +178,69 @@ class Node:
         self._faults_cache: tuple[int, dict[str, Any]] = (-1, {})
 
         # One generate-root style attempt per node (sys/generate-root and the DR operation
-        # token share it, as in Vault).
+        # token share it, as in Vault); see vaultlab.model.generate_root.
         self.root_generation: dict[str, Any] | None = None
+
+        # Attached by the process (vaultlab.replication.wiring.install): the replication model
+        # and the views of it that sys/health, sys/leader, the audit gate and unwrap need.
+        self.replication: Replication | None = None
+        self._replication_modes: Callable[[], dict[str, str]] | None = None
+        self._replication_transition: Callable[[], dict[str, Any] | None] | None = None
+        self._wrapping_jwt_resolver: Callable[[str], str] | None = None
         self._policy_cache: dict[str, Any] = {}
+
+    # -- what the process attaches --------------------------------------------------------
+
+    def attach_replication(
+        self,
+        replication: Replication,
+        *,
+        modes: Callable[[], dict[str, str]],
+        transition: Callable[[], dict[str, Any] | None],
+        resolve_wrapping_jwt: Callable[[str], str],
+    ) -> None:
+        self.replication = replication
+        self._replication_modes = modes
+        self._replication_transition = transition
+        self._wrapping_jwt_resolver = resolve_wrapping_jwt
+
+    def replication_modes(self) -> dict[str, str]:
+        """``{"dr": mode, "performance": mode}``; both disabled without replication."""
+        if self._replication_modes is None:
+            return {"dr": "disabled", "performance": "disabled"}
+        return self._replication_modes()
+
+    def replication_transition(self) -> dict[str, Any] | None:
+        """The reconfiguration window sys/health and sys/leader show (None: none)."""
+        return self._replication_transition() if self._replication_transition is not None else None
+
+    def resolve_wrapping_jwt(self, token: str) -> str:
+        """The wrapping token id inside an activation token (unchanged without replication);
+        raises ValueError with Vault's text."""
+        return self._wrapping_jwt_resolver(token) if self._wrapping_jwt_resolver is not None else token
+
+    # -- faults injected through the control API ------------------------------------------
+
+    def set_latency(self, ms: float) -> None:
+        self.latency_ms = ms
+
+    def set_error_burst(self, count: int, status: int) -> None:
+        self.error_burst = {"count": count, "status": status}
+
+    def take_injected_error(self) -> int | None:
+        """The status of the next injected error, counting it down (None: no burst)."""
+        if self.error_burst.get("count", 0) <= 0:
+            return None
+        self.error_burst["count"] -= 1
+        return int(self.error_burst.get("status", 503))
+
+    # -- the generate-root attempt slot ----------------------------------------------------
+
+    def open_generation(self, slot: dict[str, Any]) -> None:
+        self.root_generation = slot
+
+    def close_generation(self) -> None:
+        self.root_generation = None
 
     # -- identity ----------------------------------------------------------------------
 
@@ -935,11 +996,10 @@ class Node:
         }
 
     def _modes_or_unknown(self) -> dict[str, str]:
-        fn = getattr(self, "replication_modes", None)
-        if fn is None or self.sealed:
+        if self.sealed:
             return {"dr": "unknown", "performance": "unknown"}
         try:
-            return fn()
+            return self.replication_modes()
         except Exception:
             return {"dr": "unknown", "performance": "unknown"}
 

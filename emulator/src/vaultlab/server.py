@@ -55,10 +55,8 @@ async def _apply_faults(node: Node, request: web.Request) -> web.Response | None
         return _abort(request)
     if node.latency_ms > 0:
         await asyncio.sleep(node.latency_ms / 1000.0)
-    burst = node.error_burst
-    if burst.get("count", 0) > 0:
-        burst["count"] -= 1
-        status = int(burst.get("status", 503))
+    status = node.take_injected_error()
+    if status is not None:
         return error_response(status, [f"vaultlab injected fault: HTTP {status}"])
     return None
 
@@ -223,13 +221,13 @@ def control_routes(node: Node) -> web.RouteTableDef:
                 ms = float(body.get("ms", 0))
                 if ms < 0:
                     raise ValueError("'ms' must not be negative")
-                node.latency_ms = ms
+                node.set_latency(ms)
             elif kind == "errors":
                 count = int(body.get("count", 1))
                 status = int(body.get("status", 503))
                 if count < 0 or not 500 <= status <= 599:
                     raise ValueError("'count' must be >= 0 and 'status' a 5xx code")
-                node.error_burst = {"count": count, "status": status}
+                node.set_error_burst(count, status)
             elif kind == "partition":
                 clusters = body.get("clusters") or [node.cluster_name]
                 faults_lib.add_partition(node.dir, list(clusters), body.get("traffic", "both"))
@@ -244,8 +242,8 @@ def control_routes(node: Node) -> web.RouteTableDef:
     @routes.post("/_vaultlab/reset-faults")
     async def reset_faults(request: web.Request) -> web.Response:
         body = await read_body(request)
-        node.latency_ms = 0.0
-        node.error_burst = {"count": 0, "status": 503}
+        node.set_latency(0.0)
+        node.set_error_burst(0, 503)
         if body.get("partitions"):
             faults_lib.heal(node.dir)
         return raw(node.state())
@@ -262,7 +260,6 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
     app["version"] = node.version
     cluster_app = web.Application(middlewares=[make_cluster_middleware(node)], client_max_size=256 * 1024 * 1024)
     cluster_app["node"] = node
-    node.cluster_app = cluster_app
 
     def add(path: str, handler: Handler) -> None:
         app.router.add_route("*", "/v1/" + path, handler)
@@ -305,14 +302,9 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
     add("auth/token/renew-self", auth_handlers.renew_self)
     app.add_routes(control_routes(node))
 
-    node.replication_modes = lambda: {"dr": "disabled", "performance": "disabled"}
-    node.replication_transition = lambda: None
     if not os.environ.get("VAULTLAB_NO_REPLICATION"):
         try:
-            _replication.install(app, node)
-            node.replication_modes = lambda: _replication.modes(node)
-            node.replication_transition = lambda: (
-                _replication.transition(node) if _replication.transition_health(node) == "standby" else None)
+            _replication.install(app, cluster_app, node)
         except Exception:
             log.exception("replication.install failed; this node runs without replication")
     # Registered last: every path no other route claims is resolved against the mount table.

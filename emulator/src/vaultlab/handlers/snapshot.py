@@ -158,7 +158,7 @@ def restore(node: Node, data: bytes, force: bool) -> bool:
         if must_seal:
             node.replace_seal_config({k: v for k, v in theirs.items() if v is not None})
     node._policy_cache.clear()
-    repl = getattr(node, "replication", None)
+    repl = node.replication
     if repl is not None:
         for t in ("dr", "performance"):
             if repl.modes().get(t) == "secondary":

@@ -27,11 +27,8 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def modes(node: Node) -> dict[str, str]:
-    fn = getattr(node, "replication_modes", None)
-    if fn is None:
-        return {"dr": "disabled", "performance": "disabled"}
     try:
-        return fn()
+        return node.replication_modes()
     except Exception:
         return {"dr": "unknown", "performance": "unknown"}
 
@@ -39,11 +36,8 @@ def modes(node: Node) -> dict[str, str]:
 def transition(node: Node) -> dict[str, Any] | None:
     """The replication reconfiguration window the node's cluster is in, when sys/health and
     sys/leader are to show it (switch ``transition_health``, default ``standby``)."""
-    fn = getattr(node, "replication_transition", None)
-    if fn is None:
-        return None
     try:
-        return fn()
+        return node.replication_transition()
     except Exception as exc:  # a bad switch value: say so instead of hiding the window
         raise VaultError(getattr(exc, "status", 500), getattr(exc, "errors", None) or [str(exc)]) from None
 
@@ -267,10 +261,9 @@ async def unwrap(request: web.Request) -> web.Response:
     token = body.get("token") or client_token(request)
     # Activation tokens are JWTs around a wrapping token id; the replication package
     # checks signature and type claim and hands back the id (reference §4.2).
-    resolve = getattr(node, "resolve_wrapping_jwt", None)
-    if resolve is not None and isinstance(token, str) and token.count(".") == 2:
+    if isinstance(token, str) and token.count(".") == 2:
         try:
-            token = resolve(token)
+            token = node.resolve_wrapping_jwt(token)
         except ValueError as exc:
             raise bad_request(str(exc)) from None
     try:

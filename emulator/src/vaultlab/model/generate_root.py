@@ -64,8 +64,8 @@ def start(node: Node, kind: str, body: dict[str, Any], *, otp_length: int = otp_
         chosen = given_otp
     else:
         chosen = generated = (otp_lib.generate_otp(otp_length) if otp_length else otp_lib.generate_legacy_otp())
-    node.root_generation = {"kind": kind, "nonce": str(uuid.uuid4()), "otp": chosen, "shares": [],
-                            "otp_length": otp_length}
+    node.open_generation({"kind": kind, "nonce": str(uuid.uuid4()), "otp": chosen, "shares": [],
+                          "otp_length": otp_length})
     result = status(node, kind, otp_length=otp_length)
     result["otp"] = generated
     return result
@@ -101,7 +101,7 @@ def update(node: Node, kind: str, body: dict[str, Any], produce: Producer) -> di
         encoded = otp_lib.encode_token(token, slot["otp"])
     else:
         encoded = otp_lib.encode_legacy(token, slot["otp"])
-    node.root_generation = None
+    node.close_generation()
     result = status(node, kind, otp_length=slot["otp_length"])
     result.update({"nonce": slot["nonce"], "started": True, "progress": required, "complete": True,
                    "encoded_token": encoded})
@@ -112,7 +112,7 @@ def update(node: Node, kind: str, body: dict[str, Any], produce: Producer) -> di
 
 def cancel(node: Node, kind: str) -> None:
     if node.root_generation is not None and node.root_generation["kind"] == kind:
-        node.root_generation = None
+        node.close_generation()
 
 
 def _decode_share(key: Any) -> bytes:

@@ -13,14 +13,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from .. import messages as M
 from ..crypto import otp as otpmod
 from ..model import generate_root as gr
 from ..model.errors import bad_request
+from ..node import Node
 
 KIND = "dr"
+
+
+class CeremonyHost(Protocol):
+    """What the ceremony needs of the replication model (vaultlab.replication.core.Replication)."""
+
+    node: Node
+
+    @property
+    def otp_length(self) -> int: ...
+
+    def store_dr_token(self, token: str) -> None: ...
 
 
 def new_operation_token(otp_length: int) -> str:
@@ -43,11 +55,11 @@ def constant_time_in(digest: str, digests: list[str]) -> bool:
     return found
 
 
-def status(repl: Any) -> dict[str, Any]:
+def status(repl: CeremonyHost) -> dict[str, Any]:
     return gr.status(repl.node, KIND, otp_length=repl.otp_length)
 
 
-def start(repl: Any, body: dict[str, Any]) -> dict[str, Any]:
+def start(repl: CeremonyHost, body: dict[str, Any]) -> dict[str, Any]:
     node, otp_length = repl.node, repl.otp_length
     given = body.get("otp") or ""
     if otp_length == 0 and given and not body.get("pgp_key"):
@@ -63,8 +75,8 @@ def start(repl: Any, body: dict[str, Any]) -> dict[str, Any]:
     return gr.start(node, KIND, body, otp_length=otp_length)
 
 
-def update(repl: Any, body: dict[str, Any]) -> dict[str, Any]:
-    def produce(_node: Any) -> str:
+def update(repl: CeremonyHost, body: dict[str, Any]) -> dict[str, Any]:
+    def produce(_node: Node) -> str:
         token = new_operation_token(repl.otp_length)
         repl.store_dr_token(token)
         return token
@@ -72,5 +84,5 @@ def update(repl: Any, body: dict[str, Any]) -> dict[str, Any]:
     return gr.update(repl.node, KIND, body, produce)
 
 
-def cancel(repl: Any) -> None:
+def cancel(repl: CeremonyHost) -> None:
     gr.cancel(repl.node, KIND)

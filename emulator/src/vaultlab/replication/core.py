@@ -13,15 +13,18 @@ Where state lives (scopes, see storage.py):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any, Callable, Coroutine
 
 from .. import messages as M
 from .. import versions
+from ..node import Node
 from . import models
 from .ceremony import constant_time_in, token_digest
 from .models import (BOOTSTRAPPING, DISABLED, PRIMARY, SECONDARY, TYPES, ReplicationError)
@@ -73,7 +76,7 @@ CEREMONY_PATHS = (
 class Replication:
     """Everything replication keeps per node process."""
 
-    def __init__(self, node: Any, secondary_runner: SecondaryRunner | None = None):
+    def __init__(self, node: Node, secondary_runner: SecondaryRunner | None = None):
         self.node = node
         self._secondary_runner = secondary_runner
         self.storage = node.storage
@@ -382,6 +385,16 @@ class Replication:
             return record
         return None
 
+    @contextlib.contextmanager
+    def unavailable_for(self, seconds: float) -> Iterator[None]:
+        """Refuse requests (503) while the block runs, for at most ``seconds`` (this node only)."""
+        previous = self.unavailable_until
+        self.unavailable_until = max(previous, time.time() + seconds)
+        try:
+            yield
+        finally:
+            self.unavailable_until = previous
+
     def transition_health(self) -> str:
         value = self.setting("transition_health", "standby")
         if value not in TRANSITION_HEALTH:
@@ -464,7 +477,7 @@ class Replication:
             self.tasks.pop(t, None)
 
 
-def lab_ca_pem(node: Any) -> str | None:
+def lab_ca_pem(node: Node) -> str | None:
     if not node.tls or not node.ca_cert:
         return None
     try:

@@ -58,7 +58,7 @@ def applies(node: Node, method: str, path: str) -> bool:
     ``sys/storage/*`` (a snapshot restore installs data on this cluster only)."""
     if method.upper() not in WRITE_METHODS or path.startswith(("sys/replication/", "sys/storage/")):
         return False
-    repl = getattr(node, "replication", None)
+    repl = node.replication
     if repl is None or not node.active:
         return False
     try:
@@ -178,7 +178,7 @@ def _answer(**body: Any) -> web.Response:
 
 
 async def _receive(node: Node, request: web.Request) -> web.StreamResponse:
-    repl = getattr(node, "replication", None)
+    repl = node.replication
     if repl is None:
         return web.json_response({"errors": [messages.UNSUPPORTED_PATH]}, status=404)
     ok, error = await stream.authorise(repl, request)

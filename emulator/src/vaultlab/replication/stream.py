@@ -285,20 +285,16 @@ async def ship_tail(repl: Replication, t: str) -> dict[str, Any]:
     timeout = tail_timeout(repl)
     connected = [s["node_id"] for s in repl.status(t).get("secondaries") or []
                  if s.get("connection_status") == "connected"]
-    previous = repl.unavailable_until
-    repl.unavailable_until = max(previous, time.time() + timeout + 1.0)
     acked = _acked(repl)
     started = time.monotonic()
     pending: list[str] = []
-    try:
+    with repl.unavailable_for(timeout + 1.0):
         while True:
             target = storage.last_wal()
             pending = [sid for sid in connected if acked.get((t, sid), -1) < target]
             if not pending or time.monotonic() - started >= timeout:
                 break
             await asyncio.sleep(0.01)
-    finally:
-        repl.unavailable_until = previous
     outcome = {"last_wal": storage.last_wal(), "secondaries": connected, "behind": pending,
                "seconds": round(time.monotonic() - started, 3)}
     if pending:

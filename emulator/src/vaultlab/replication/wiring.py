@@ -1,41 +1,43 @@
 """Puts replication into a node process: the model, its HTTP API and its transport.
 
-``install(app, node)`` registers ``/v1/sys/replication/*`` on the API app and the streaming and
-forwarding routes on the node's cluster-port app; ``gate(node, method, path)`` is the DR-secondary
-request filter the server runs before authentication; ``modes(node)`` and ``transition(node)``
-(the reconfiguration window) feed ``sys/health`` and ``sys/leader``.
+``install(app, cluster_app, node)`` registers ``/v1/sys/replication/*`` on the API app and the
+streaming and forwarding routes on the cluster-port app, and attaches the replication model to
+the node (its modes and reconfiguration window feed ``sys/health`` and ``sys/leader``);
+``gate(node, method, path)`` is the DR-secondary request filter the server runs before
+authentication.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
 from .. import messages
 from ..crypto import activation
+from ..node import Node
 from . import forwarding, handlers, stream
 from .core import CEREMONY_PATHS, DR_OPERATION_PATHS, JWT_KEY, Replication
-from .models import ReplicationError
 
-__all__ = ["install", "gate", "modes", "transition", "transition_health", "Replication", "ReplicationError"]
-
-
-def _repl(node: Any) -> Replication | None:
-    return getattr(node, "replication", None)
+__all__ = ["install", "gate", "modes", "transition", "transition_health"]
 
 
-def install(app: Any, node: Any) -> Replication:
+def install(app: web.Application, cluster_app: web.Application, node: Node) -> Replication:
     repl = Replication(node, secondary_runner=stream.secondary_runner)
-    node.replication = repl
+    node.attach_replication(
+        repl,
+        modes=lambda: modes(node),
+        transition=lambda: transition(node) if transition_health(node) == "standby" else None,
+        resolve_wrapping_jwt=lambda token: _resolve_jwt(node, token),
+    )
     for path, handler in handlers.routes(repl):
         app.router.add_route("*", "/v1/" + path, handler)
-    if node.cluster_app is not None:
-        stream.install_routes(repl, node.cluster_app)
-        forwarding.install(node, node.cluster_app)
+    stream.install_routes(repl, cluster_app)
+    forwarding.install(node, cluster_app)
     # These carry a dr_operation_token in the body instead of a client token (§2.17); the
     # handlers check it themselves.
     for path in DR_OPERATION_PATHS + CEREMONY_PATHS:
         node.add_unauthenticated(path)
-    node.resolve_wrapping_jwt = lambda token: _resolve_jwt(node, token)
     try:
         repl.register_node()
     except Exception:  # storage busy at start-up; registration is retried on activation
@@ -47,7 +49,7 @@ def install(app: Any, node: Any) -> Replication:
     return repl
 
 
-def _resolve_jwt(node: Any, token: str) -> str:
+def _resolve_jwt(node: Node, token: str) -> str:
     pem = node.storage.get(JWT_KEY)
     if pem is None:
         raise ValueError(messages.WRAPPING_TOKEN_INVALID)
@@ -58,26 +60,22 @@ def _resolve_jwt(node: Any, token: str) -> str:
     return claims["jti"]
 
 
-def gate(node: Any, method: str, path: str):
-    repl = _repl(node)
-    if repl is None:
+def gate(node: Node, method: str, path: str) -> tuple[int, list[str]] | None:
+    if node.replication is None:
         return None
-    return repl.gate(method, path)
+    return node.replication.gate(method, path)
 
 
-def transition(node: Any) -> dict[str, Any] | None:
+def transition(node: Node) -> dict[str, Any] | None:
     """The replication window the node's cluster is in (None: none, or no replication)."""
-    repl = _repl(node)
-    return repl.transition() if repl is not None else None
+    return node.replication.transition() if node.replication is not None else None
 
 
-def transition_health(node: Any) -> str:
-    repl = _repl(node)
-    return repl.transition_health() if repl is not None else "active"
+def transition_health(node: Node) -> str:
+    return node.replication.transition_health() if node.replication is not None else "active"
 
 
-def modes(node: Any) -> dict[str, str]:
-    repl = _repl(node)
-    if repl is None:
+def modes(node: Node) -> dict[str, str]:
+    if node.replication is None:
         return {"dr": "disabled", "performance": "disabled"}
-    return repl.modes()
+    return node.replication.modes()
