@@ -74,6 +74,7 @@ options:
   timeout:
     description:
       - Seconds to wait for Vault to accept a connection and to answer a single request.
+      - Between 1 and 3600; the task fails naming the option before any request otherwise.
     type: int
     default: 30
   retries:
@@ -83,6 +84,7 @@ options:
         sealed or briefly unavailable during a replication state change).
       - A POST whose answer was lost after it was sent is not repeated, because it may have
         been carried out; the module reads the state back instead.
+      - Between 0 and 50.
     type: int
     default: 3
   cluster:
@@ -135,6 +137,11 @@ notes:
     not local (C(delegate_to) another host, or a host reached over SSH), with C(become) or
     C(async), or when the variable C(vaultops_replication_execution) is V(module) (default
     V(auto))."
+  - "Options are checked before any cluster is contacted, the same way on both paths: URLs
+    (scheme http or https, a host, no query string), tokens and key shares (no whitespace or
+    line breaks), the CA bundle and client certificate files (readable PEM), names that become
+    part of an API path (no C(/)), durations and number ranges. A failure names the option, or
+    the environment variable it came from, and what would be valid."
 """
 
     # Second cluster reached through the primary_* options (prefixed_connection_spec("primary"));
