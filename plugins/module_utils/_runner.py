@@ -20,7 +20,7 @@ import time
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
-from ansible_collections.vaultops.replication.plugins.module_utils import _api, _arguments
+from ansible_collections.vaultops.replication.plugins.module_utils import _api, _arguments, _hints
 from ansible_collections.vaultops.replication.plugins.module_utils._client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
@@ -659,6 +659,8 @@ def execute(runner_class, params, check_mode=False, diff=False, env=None, shared
         # ends as a task failure with a message, not a traceback.
         result = dict(failed=True, msg=error_message(exc, "talk to Vault"))
     ended = time.time()
+    if result.get("failed") and isinstance(result.get("msg"), str):
+        result["msg"] = _hints.with_hint(result["msg"])
     if ctx.warnings:
         result["warnings"] = list(result.get("warnings") or []) + ctx.warnings
     result.update(started=started, ended=ended, elapsed=round(ended - started, 3))
