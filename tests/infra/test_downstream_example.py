@@ -42,4 +42,4 @@ def test_downstream_repo_molecule_scenario(tmp_path):
     proc = subprocess.run([str(BIN / "molecule"), "test"], env=env, cwd=str(repo), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=1200, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:]
-    assert "3 passed" in proc.stdout
+    assert "4 passed" in proc.stdout

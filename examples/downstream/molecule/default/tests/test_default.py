@@ -1,6 +1,7 @@
 """End state after the downstream repository's set-up and failover, read over HTTP."""
 import json
 import os
+import ssl
 import urllib.request
 
 LAB = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "lab", "lab.json")
@@ -8,9 +9,17 @@ LAB = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "lab", "lab.json"
 
 def _status(cluster, rtype):
     with open(LAB, encoding="utf-8") as f:
-        addr = json.load(f)["clusters"][cluster]["api_addr"]
-    with urllib.request.urlopen(addr + "/v1/sys/replication/%s/status" % rtype, timeout=10) as resp:
+        info = json.load(f)["clusters"][cluster]
+    # The lab serves HTTPS with its own CA: verify against it, as the inventory's vault_ca_cert does.
+    context = ssl.create_default_context(cafile=info["ca_cert"]) if info.get("ca_cert") else None
+    with urllib.request.urlopen(info["api_addr"] + "/v1/sys/replication/%s/status" % rtype, timeout=10,
+                                context=context) as resp:
         return json.load(resp)["data"]
+
+
+def test_lab_serves_https():
+    with open(LAB, encoding="utf-8") as f:
+        assert all(c["api_addr"].startswith("https://") for c in json.load(f)["clusters"].values())
 
 
 def test_dr_cluster_is_primary_after_failover():
