@@ -13,7 +13,7 @@ from test_replication_dr import activate, status
 from vaultlab import messages as M
 from vaultlab.crypto import otp, shamir
 from vaultlab.handlers.common import VaultError
-from vaultlab.node import root_key_hash
+from vaultlab.model.values import root_key_hash
 from vaultlab.replication import ceremony
 from vaultlab.testing import Lab
 
@@ -114,7 +114,7 @@ class FakeNode:
         self.root_generation = None
 
     def verify_key_shares(self, shares, config=None):
-        from vaultlab.node import KeyVerificationError
+        from vaultlab.model.values import KeyVerificationError
 
         if root_key_hash(shamir.combine(shares)) != self.config["root_key_hash"]:
             raise KeyVerificationError("failed to unseal: cipher: message authentication failed")

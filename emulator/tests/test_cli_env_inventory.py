@@ -59,21 +59,39 @@ def test_fresh_lab_every_cluster_its_own_token() -> None:
     assert env["VAULT_ADDR"] == "https://127.0.0.1:8200"
 
 
-def test_after_set_up_members_get_the_primarys_token() -> None:
-    lab = _FakeLab({"primary": {"dr": "primary", "performance": "primary"},
-                    "dr": {"dr": "secondary", "performance": "disabled"},
-                    "perf": {"dr": "disabled", "performance": "secondary"},
-                    "spare": DISABLED,   # not activated yet: still its own
-                    "down": None})       # unreadable while others replicate: the primary's
-    env = _exports(cli_module._env_all(lab))
-    assert env["VAULT_TOKEN_DR"] == env["VAULT_TOKEN_PERF"] == env["VAULT_TOKEN_DOWN"] == "hvs.root-primary"
+SET_UP = {"primary": {"dr": "primary", "performance": "primary"},
+          "dr": {"dr": "secondary", "performance": "disabled"},
+          "perf": {"dr": "disabled", "performance": "secondary"},
+          "spare": DISABLED,   # not activated yet: still its own
+          "down": None}        # unreadable while others replicate: the primary's
+
+
+def test_after_set_up_dr_members_get_the_primarys_token_perf_its_own(monkeypatch) -> None:
+    asked = []
+
+    def generated(lab, name, info, keys):
+        asked.append((name, keys))
+        return "hvs.generated-" + name, ""
+
+    monkeypatch.setattr(cli_module, "_performance_secondary_token", generated)
+    text = cli_module._env_all(_FakeLab(SET_UP))
+    env = _exports(text)
+    assert env["VAULT_TOKEN_DR"] == env["VAULT_TOKEN_DOWN"] == "hvs.root-primary"
+    assert env["VAULT_TOKEN_PERF"] == "hvs.generated-perf"  # tokens are local to a performance cluster
+    assert asked == [("perf", ["key-primary-0", "key-primary-1", "key-primary-2"])]
     assert env["VAULT_TOKEN_SPARE"] == "hvs.root-spare"
-    assert "unset VAULT_CACERT" in cli_module._env_all(lab)
+    assert "unset VAULT_CACERT" in text and "warning" not in text
+
+
+def test_performance_secondary_without_a_token_is_a_warning(monkeypatch) -> None:
+    monkeypatch.setattr(cli_module, "_performance_secondary_token", lambda *a: (None, "generate-root answered HTTP 403"))
+    text = cli_module._env_all(_FakeLab(SET_UP))
+    assert "# warning: perf: no token of its own (generate-root answered HTTP 403)" in text
 
 
 def test_inventory_file_is_private_and_complete(tmp_path) -> None:
     lab = _FakeLab({"primary": {"dr": "primary", "performance": "primary"},
-                    "dr": {"dr": "secondary", "performance": "disabled"}, "perf": DISABLED})
+                    "dr": {"dr": "secondary", "performance": "disabled"}, "perf": DISABLED})  # perf: not yet activated
     out = tmp_path / "inv.yml"
     out.write_text("old")
     os.chmod(out, 0o644)

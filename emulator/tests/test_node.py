@@ -8,7 +8,8 @@ import time
 import pytest
 
 from vaultlab import profiles
-from vaultlab.node import KeyVerificationError, Node, decode_key, parse_duration
+from vaultlab.model.values import KeyVerificationError, decode_key, parse_duration
+from vaultlab.node import Node
 
 
 def _nodes(tmp_path, count: int = 2, **timing: float) -> list[Node]:
@@ -91,32 +92,32 @@ def test_callbacks_fire_on_transitions(tmp_path) -> None:
 def test_tokens_ttl_num_uses_and_revoke(tmp_path) -> None:
     (a,) = _nodes(tmp_path, 1)
     a.initialize(1, 1)
-    auth = a.create_token(["p"], ttl=1, num_uses=2)
+    auth = a.tokens.create_token(["p"], ttl=1, num_uses=2)
     token = auth["client_token"]
-    entry = a.lookup_token(token)
+    entry = a.tokens.lookup_token(token)
     assert entry["policies"] == ["default", "p"] and entry["num_uses"] == 2
-    a.use_token(token, entry)
-    a.use_token(token, a.lookup_token(token))
-    assert a.lookup_token(token) is None  # used up
-    short = a.create_token(["p"], ttl=1)["client_token"]
+    a.tokens.use_token(token, entry)
+    a.tokens.use_token(token, a.tokens.lookup_token(token))
+    assert a.tokens.lookup_token(token) is None  # used up
+    short = a.tokens.create_token(["p"], ttl=1)["client_token"]
     time.sleep(1.05)
-    assert a.lookup_token(short) is None
-    batch = a.create_token(["p"], ttl=60, token_type="batch")
+    assert a.tokens.lookup_token(short) is None
+    batch = a.tokens.create_token(["p"], ttl=60, token_type="batch")
     assert batch["client_token"].startswith("hvb.") and batch["orphan"] is True
     assert a.storage.scope_of(next(iter(a.storage.list("sys/token/id/")))) == "local"
 
 
 def test_wrapping_is_single_use_and_expires(tmp_path) -> None:
     (a,) = _nodes(tmp_path, 1)
-    info = a.wrap({"data": {"x": 1}}, ttl=60, creation_path="p", token="custom.jwt.token")
+    info = a.tokens.wrap({"data": {"x": 1}}, ttl=60, creation_path="p", token="custom.jwt.token")
     assert info["token"] == "custom.jwt.token"
-    assert a.lookup_wrapping("custom.jwt.token")["creation_path"] == "p"
-    assert a.unwrap("custom.jwt.token") == {"data": {"x": 1}}
+    assert a.tokens.lookup_wrapping("custom.jwt.token")["creation_path"] == "p"
+    assert a.tokens.unwrap("custom.jwt.token") == {"data": {"x": 1}}
     with pytest.raises(ValueError, match="wrapping token is not valid or does not exist"):
-        a.unwrap("custom.jwt.token")
-    a.wrap({"data": {}}, ttl=1, creation_path="p", token="short")
+        a.tokens.unwrap("custom.jwt.token")
+    a.tokens.wrap({"data": {}}, ttl=1, creation_path="p", token="short")
     time.sleep(1.05)
-    assert a.lookup_wrapping("short") is None
+    assert a.tokens.lookup_wrapping("short") is None
 
 
 def test_partition_lookup_from_faults_file(tmp_path) -> None:

@@ -75,13 +75,13 @@ def test_dr_operation_tokens(repl):
     with pytest.raises(ReplicationError) as exc:
         repl.check_dr_token(None, path)
     assert exc.value.errors == [M.REPL_DR_TOKEN_REQUIRED] and exc.value.status == 400
-    node.put_policy("promo", POLICY)
-    batch = node.create_token(policies=["promo"], ttl=3600, token_type="batch")["client_token"]
+    node.tokens.put_policy("promo", POLICY)
+    batch = node.tokens.create_token(policies=["promo"], ttl=3600, token_type="batch")["client_token"]
     assert repl.check_dr_token(batch, path) == "batch"
     with pytest.raises(ReplicationError) as exc:
         repl.check_dr_token(batch, "sys/replication/dr/secondary/disable")
     assert exc.value.status == 403 and exc.value.errors == [M.PERMISSION_DENIED]
-    root_like = node.create_token(policies=["root"], ttl=0)["client_token"]
+    root_like = node.tokens.create_token(policies=["root"], ttl=0)["client_token"]
     with pytest.raises(ReplicationError) as exc:
         repl.check_dr_token(root_like, path)
     assert exc.value.errors == [M.REPL_DR_TOKEN_INVALID]
@@ -116,7 +116,7 @@ def test_primary_status_lists_heartbeats(repl):
     state, _ = models.enable_primary(None, "dr")
     state = models.bind_credential(models.issue_secondary(state, "dr", "s1", now=0), "s1", "c")
     repl.save("dr", state)
-    repl.node.put_policy("p", POLICY)  # one replicated write
+    repl.node.tokens.put_policy("p", POLICY)  # one replicated write
     repl.record_secondary("dr", "s1", {"api_address": "http://s:1", "cluster_address": "http://s:2"}, force=True)
     status = repl.status("dr")
     assert status["last_wal"] >= 1 and status["last_dr_wal"] == repl.storage.last_wal(("replicated", "local"))

@@ -91,7 +91,7 @@ def test_transition_health_switch_keeps_the_old_answers(tmp_path):
                             "replication": {"transition_health": switch}})
         node.submit_unseal_key(bytes.fromhex(node.initialize(1, 1)["keys"][0]))
         app, _ = build_apps(node)
-        token = node.create_token(policies=["root"], ttl=0)["client_token"]
+        token = node.tokens.create_token(policies=["root"], ttl=0)["client_token"]
         async with TestClient(TestServer(app)) as client:
             node.ha_tick()
             headers = {"X-Vault-Token": token}

@@ -50,7 +50,7 @@ def test_node_and_replication_follow_the_version(tmp_path, monkeypatch):
     assert default.seal_status()["version"] == "1.19.0+prem"
     assert default.is_unauthenticated("sys/generate-root/attempt")
     assert not repl.ceremony_auth_required and repl.otp_length == 28
-    root = default.create_token(policies=["root"], ttl=0)["client_token"]
+    root = default.tokens.create_token(policies=["root"], ttl=0)["client_token"]
     with pytest.raises(Exception, match="invalid dr_operation_token"):
         repl.check_dr_token(root, "sys/replication/dr/secondary/promote")
 
@@ -59,7 +59,7 @@ def test_node_and_replication_follow_the_version(tmp_path, monkeypatch):
     assert two.seal_status()["version"] == "2.0.0+prem"
     assert not two.is_unauthenticated("sys/generate-root/attempt")  # a token is needed besides the shares
     assert repl.ceremony_auth_required
-    root = two.create_token(policies=["root"], ttl=0)["client_token"]
+    root = two.tokens.create_token(policies=["root"], ttl=0)["client_token"]
     assert repl.check_dr_token(root, "sys/replication/dr/secondary/promote") == "batch"
 
     lts = _node(tmp_path, "lts", vault_version="1.19.4", replication={"v2_auth_backport": True})

@@ -191,9 +191,11 @@ def _secrets(lab: Any) -> dict[str, Any]:
     """Which token each cluster accepts now, the primary, its key shares and the CA.
 
     A cluster still outside replication accepts its own root token. Activation wipes a
-    secondary's tokens; from then on the members of the replication set accept the primary's
-    root token (as vaultlab shares the token store across the set), so that is what they get.
-    A cluster whose state cannot be read gets the primary's token once anything replicates.
+    secondary's tokens: a DR secondary then shares the primary's token store (the primary's
+    root token), while a performance secondary has a token store of its own, so it gets a root
+    token generated on it with the primary's key shares (kept in ``DIR/tokens.json``, 0600, and
+    reused while the cluster accepts it). A cluster whose state cannot be read gets the
+    primary's token once anything replicates.
     """
     from .supervisor import LabError
 
@@ -208,23 +210,79 @@ def _secrets(lab: Any) -> dict[str, Any]:
     except (LabError, OSError, KeyError):
         status = {}
 
-    def modes(name: str) -> set[str] | None:
-        seen: set[str] = set()
+    def modes(name: str) -> dict[str, str] | None:
         for node in (status.get(name) or {}).get("nodes") or []:
             replication = node.get("replication") or {}
-            for mode in (replication.get("dr"), replication.get("performance")):
-                if mode and mode != "unknown":
-                    seen.add(mode)
-        return seen or None
+            if replication.get("dr") not in (None, "unknown"):
+                return {"dr": replication.get("dr"), "performance": replication.get("performance")}
+        return None
 
-    replicating = any((modes(n) or {"disabled"}) != {"disabled"} for n in names)
-    tokens = {}
+    keys = list(clusters[primary].get("unseal_keys_b64") or [])
+    replicating = any((modes(n) or DISABLED_MODES) != DISABLED_MODES for n in names)
+    tokens: dict[str, str] = {}
+    notes: list[str] = []
     for name in names:
         own = modes(name)
-        fresh = own == {"disabled"} if own is not None else not replicating
-        tokens[name] = clusters[name]["root_token"] if name == primary or fresh else clusters[primary]["root_token"]
-    return {"primary": primary, "tokens": tokens, "keys": list(clusters[primary].get("unseal_keys_b64") or []),
+        if name == primary or (own == DISABLED_MODES if own is not None else not replicating):
+            tokens[name] = clusters[name]["root_token"]
+        elif own is not None and own.get("performance") == "secondary" and own.get("dr") != "secondary":
+            token, problem = _performance_secondary_token(lab, name, clusters[name], keys)
+            if token:
+                tokens[name] = token
+            else:
+                tokens[name] = clusters[primary]["root_token"]
+                notes.append(f"{name}: no token of its own ({problem}); the primary's is not valid there")
+        else:
+            tokens[name] = clusters[primary]["root_token"]
+    return {"primary": primary, "tokens": tokens, "keys": keys, "notes": notes,
             "ca_cert": info.get("ca_cert") or clusters[primary].get("ca_cert"), "clusters": clusters}
+
+
+DISABLED_MODES = {"dr": "disabled", "performance": "disabled"}
+
+
+def _performance_secondary_token(lab: Any, name: str, info: dict[str, Any], keys: list[str]) -> tuple[str | None, str]:
+    """A root token valid on an activated performance secondary: the one kept in tokens.json
+    while the cluster accepts it, else a new one from a generate-root ceremony with ``keys``."""
+    from .model.generate_root import decode_encoded_token
+    from .supervisor import Client
+
+    client = Client(info.get("ca_cert"))
+    base = info["api_addr"].rstrip("/") + "/v1/"
+    path = lab.dir / "tokens.json"
+    try:
+        kept = json.loads(path.read_text())
+    except (OSError, ValueError):
+        kept = {}
+    if not isinstance(kept, dict):
+        kept = {}
+    try:
+        for candidate in (kept.get(name), info.get("root_token")):
+            if candidate and client.request("GET", base + "auth/token/lookup-self", token=candidate)[0] == 200:
+                return candidate, ""
+        client.request("DELETE", base + "sys/generate-root/attempt")
+        code, body = client.request("PUT", base + "sys/generate-root/attempt", body={})
+        if code != 200 or not isinstance(body, dict):
+            return None, f"generate-root answered HTTP {code}"
+        nonce, otp = body.get("nonce"), body.get("otp") or ""
+        for key in keys:
+            code, body = client.request("PUT", base + "sys/generate-root/update", body={"key": key, "nonce": nonce})
+            if code != 200 or not isinstance(body, dict):
+                return None, f"generate-root update answered HTTP {code}"
+            if body.get("complete"):
+                break
+        else:
+            return None, "the primary's key shares did not complete generate-root"
+        token = decode_encoded_token(body["encoded_token"], otp)
+    except (OSError, ValueError, KeyError) as exc:
+        return None, str(exc)
+    kept[name] = token
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(kept, handle)
+    os.replace(tmp, path)
+    return token, ""
 
 
 def _env_all(lab: Any) -> str:
@@ -239,6 +297,7 @@ def _env_all(lab: Any) -> str:
         lines.append(f"export {_env_name(name)}={shlex.quote(token)}")
     lines.append(f"export VAULT_UNSEAL_KEYS={shlex.quote(','.join(s['keys']))}")
     lines.append(f"export VAULT_CACERT={shlex.quote(s['ca_cert'])}" if s["ca_cert"] else "unset VAULT_CACERT")
+    lines += [f"# warning: {note}" for note in s["notes"]]
     return "\n".join(lines) + "\n"
 
 
@@ -250,6 +309,7 @@ def _write_inventory(lab: Any, output: str) -> str:
     q = json.dumps
     lines = [f"# Written by 'vaultlab inventory' for the lab in {lab.dir}. It holds tokens and unseal keys:",
              "# keep it private. Activation replaces a secondary's tokens: write it again after a set-up.",
+             *[f"# warning: {note}" for note in s["notes"]],
              "all:", "  children:", "    vault_clusters:", "      vars:", "        ansible_connection: local",
              '        ansible_python_interpreter: "{{ ansible_playbook_python }}"', "      hosts:"]
     for name in names:

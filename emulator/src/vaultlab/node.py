@@ -1,37 +1,32 @@
-"""One emulated Vault node: seal state, HA election, tokens, policies, wrapping, faults.
+"""One emulated Vault node: seal state, HA election, path classes, faults.
 
 A node is one OS process (see :mod:`vaultlab.server`).  Every node of a cluster opens the
 cluster's shared SQLite :class:`~vaultlab.storage.Storage`; what a real Vault keeps in
 memory (sealed or not, unseal progress, the root key) stays in this object, so a restarted
-process comes back sealed with its data intact.
+process comes back sealed with its data intact.  Policies, tokens, token roles and response
+wrapping are the cluster's :class:`~vaultlab.model.tokens.TokenStore` (``node.tokens``).
 
 Public surface used by the replication package (keep it stable):
 
-``dir``, ``cluster_name``, ``name``, ``storage``, ``config``, ``api_addr``, ``cluster_addr``,
-``tls``, ``ca_cert``,
-``initialized``, ``sealed``, ``active``, ``standby``, ``cluster_id``, ``leader()``,
-``timing(name)``, ``on_active(cb)``, ``on_standby(cb)``, ``on_seal(cb)``,
-``seal_config()``, ``replace_seal_config(config)``, ``verify_key_shares(shares)``,
-``seal()``, ``create_token(...)``, ``lookup_token(token)``, ``revoke_token(token)``,
-``allowed(entry, path, capability)``, ``get_policy``/``put_policy``,
-``wrap(...)``/``unwrap(token)``/``lookup_wrapping(token)``, ``partitioned(peer, kind)``,
-``peer_headers()``, ``client_ssl_context()``, ``add_unauthenticated(pattern)``,
-``add_standby_local(pattern)``, ``add_sudo(pattern)``, ``add_dr_secondary_allowed(pattern)``,
-``bump_version()``.
+``dir``, ``cluster_name``, ``name``, ``storage``, ``tokens``, ``config``, ``api_addr``,
+``cluster_addr``, ``tls``, ``ca_cert``, ``initialized``, ``sealed``, ``active``, ``standby``,
+``cluster_id``, ``leader()``, ``timing(name)``, ``on_active(cb)``, ``on_standby(cb)``,
+``on_seal(cb)``, ``seal_config()``, ``replace_seal_config(config)``,
+``verify_key_shares(shares)``, ``seal()``, ``partitioned(peer, kind)``, ``peer_headers()``,
+``client_ssl_context()``, ``add_unauthenticated(pattern)``, ``add_standby_local(pattern)``,
+``add_sudo(pattern)``, ``add_dr_secondary_allowed(pattern)``, ``attach_replication(...)``.
 """
 
 from __future__ import annotations
 
 import base64
 import fnmatch
-import hashlib
 import inspect
 import json
 import logging
 import os
 import secrets
 import ssl
-import string
 import time
 import uuid
 from pathlib import Path
@@ -39,8 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import messages, profiles, versions
 from .model.capture import CapturingStorage
-from .model.values import (KeyVerificationError, decode_key, parse_duration, random_id, rfc3339, root_key_hash,
-                           token_hash)
+from .model.tokens import TokenStore
+from .model.values import KeyVerificationError, root_key_hash
 
 if TYPE_CHECKING:  # asyncio is imported where used: the CLI imports this module too
     import asyncio
@@ -54,11 +49,6 @@ VERSION = versions.DEFAULT  # the default; a lab may emulate another (Node.versi
 SEAL_CONFIG_KEY = "core/seal-config"
 CLUSTER_INFO_KEY = "core/cluster-info"
 HA_LOCK_KEY = "core/ha-lock"
-POLICY_PREFIX = "sys/policy/"
-TOKEN_PREFIX = "sys/token/id/"
-ACCESSOR_PREFIX = "sys/token/accessor/"
-ROLE_PREFIX = "sys/token/role/"
-WRAP_PREFIX = "sys/wrapping/"
 
 
 
@@ -138,6 +128,9 @@ class Node:
         # Plain storage except while a performance secondary captures a client write.
         self.storage = CapturingStorage(self.dir / "clusters" / cluster / "storage.db")
         self.timings = profiles.resolve(self.config.get("profile", "fast"), self.config.get("timing") or {})
+        self.tokens = TokenStore(self.storage, cluster_name=cluster,
+                                 default_ttl=lambda: self.timing("default_token_ttl", 2764800),
+                                 needs_sudo=self.needs_sudo)
         # The emulated Vault version (vaultlab up --vault-version) and the [?] switches.
         self.version = versions.normalise(self.config.get("vault_version") or versions.DEFAULT)
         self.switches = versions.switches(self.config)
@@ -187,7 +180,6 @@ class Node:
         self._replication_modes: Callable[[], dict[str, str]] | None = None
         self._replication_transition: Callable[[], dict[str, Any] | None] | None = None
         self._wrapping_jwt_resolver: Callable[[str], str] | None = None
-        self._policy_cache: dict[str, Any] = {}
 
     # -- what the process attaches --------------------------------------------------------
 
@@ -401,8 +393,8 @@ class Node:
                 )
             from . import acl
 
-            self.put_policy("default", acl.DEFAULT_POLICY_TEXT)
-            root = self.create_token(policies=["root"], display_name="root", orphan=True, ttl=0, path="auth/token/root")
+            self.tokens.put_policy("default", acl.DEFAULT_POLICY_TEXT)
+            root = self.tokens.create_token(policies=["root"], display_name="root", orphan=True, ttl=0, path="auth/token/root")
         return {
             "keys": [k.hex() for k in keys],
             "keys_base64": [base64.b64encode(k).decode() for k in keys],
@@ -662,279 +654,6 @@ class Node:
             self._release_lock()
         for task in list(self._tasks):
             task.cancel()
-
-    # -- policies ----------------------------------------------------------------------
-
-    def get_policy(self, name: str) -> str | None:
-        if name == "root":
-            return ""
-        entry = self.storage.get(POLICY_PREFIX + name)
-        return entry["policy"] if entry else None
-
-    def put_policy(self, name: str, text: str) -> None:
-        """Store a policy (raises ``acl.PolicyError``, a ValueError, on bad text)."""
-        self._parsed_policy(name, text)
-        self.storage.put(POLICY_PREFIX + name, {"name": name, "policy": text}, scope="replicated")
-
-    def delete_policy(self, name: str) -> None:
-        self.storage.delete(POLICY_PREFIX + name, scope="replicated")
-
-    def list_policies(self) -> list[str]:
-        names = [k[len(POLICY_PREFIX):] for k in self.storage.list(POLICY_PREFIX)]
-        return sorted(set(names) | {"root"})
-
-    def _parsed_policy(self, name: str, text: str) -> Any:
-        from . import acl
-
-        cached = self._policy_cache.get(name)
-        if cached is not None and cached.raw == text:
-            return cached
-        policy = acl.Policy.parse(text, name=name)
-        self._policy_cache[name] = policy
-        return policy
-
-    def allowed(self, entry: dict[str, Any], path: str, capability: str) -> bool:
-        """ACL decision for a token entry on ``path``; sudo paths also need ``sudo``."""
-        from . import acl
-
-        names = entry.get("policies") or []
-        if "root" in names:
-            return True
-        policies = []
-        for name in names:
-            text = self.get_policy(name)
-            if text:
-                policies.append(self._parsed_policy(name, text))
-        rules = acl.ACL(policies)
-        if capability not in acl.GRANTS or not rules.allowed(path, capability):
-            return False
-        return not self.needs_sudo(path) or rules.allowed(path, "sudo")
-
-    def has_sudo(self, entry: dict[str, Any], path: str) -> bool:
-        from . import acl
-
-        names = entry.get("policies") or []
-        if "root" in names:
-            return True
-        policies = [self._parsed_policy(n, t) for n in names if (t := self.get_policy(n))]
-        return acl.ACL(policies).allowed(path, "sudo")
-
-    # -- tokens ------------------------------------------------------------------------
-
-    def create_token(
-        self,
-        policies: list[str] | None = None,
-        ttl: int | None = None,
-        *,
-        token_type: str = "service",
-        orphan: bool = False,
-        parent: dict[str, Any] | None = None,
-        role: str | None = None,
-        meta: dict[str, str] | None = None,
-        display_name: str = "token",
-        renewable: bool = True,
-        num_uses: int = 0,
-        explicit_max_ttl: int = 0,
-        period: int = 0,
-        no_default_policy: bool = False,
-        path: str = "auth/token/create",
-    ) -> dict[str, Any]:
-        """Store a new token; return the ``auth`` block of Vault's response."""
-        policies = sorted(set(policies or []))
-        if "root" not in policies and not no_default_policy and "default" not in policies:
-            policies = sorted(policies + ["default"])
-        if ttl is None:
-            ttl = self.timing("default_token_ttl", 2764800)
-        if period:
-            ttl = period
-        if explicit_max_ttl and (ttl == 0 or ttl > explicit_max_ttl):
-            ttl = explicit_max_ttl
-        from .crypto import otp
-
-        token = otp.new_token("batch" if token_type == "batch" else "service")
-        accessor = otp.new_accessor()
-        now = time.time()
-        entry = {
-            "accessor": accessor,
-            "policies": policies,
-            "path": path,
-            "meta": meta,
-            "display_name": display_name,
-            "num_uses": num_uses,
-            "orphan": bool(orphan or parent is None or token_type == "batch"),
-            "creation_time": int(now),
-            "creation_ttl": ttl,
-            "expire_time": (now + ttl) if ttl else None,
-            "explicit_max_ttl": explicit_max_ttl,
-            "period": period,
-            "ttl": ttl,
-            "renewable": bool(renewable and ttl and token_type == "service"),
-            "type": token_type,
-            "role": role,
-            "parent": parent.get("accessor") if parent and not orphan else None,
-            "entity_id": "",
-            "cluster": self.cluster_name,
-        }
-        with self.storage.transaction():
-            self.storage.put(TOKEN_PREFIX + token_hash(token), entry, scope="local")
-            if token_type == "service":
-                self.storage.put(ACCESSOR_PREFIX + accessor, {"token_hash": token_hash(token)}, scope="local")
-        return {
-            "client_token": token,
-            "accessor": accessor,
-            "policies": policies,
-            "token_policies": policies,
-            "identity_policies": None,
-            "metadata": meta,
-            "lease_duration": ttl,
-            "renewable": entry["renewable"],
-            "entity_id": "",
-            "token_type": token_type,
-            "orphan": entry["orphan"],
-            "mfa_requirement": None,
-            "num_uses": num_uses,
-        }
-
-    def lookup_token(self, token: str | None) -> dict[str, Any] | None:
-        """The stored entry of a live token (expired and unknown tokens → None)."""
-        if not token or not isinstance(token, str):
-            return None
-        entry = self.storage.get(TOKEN_PREFIX + token_hash(token))
-        if entry is None:
-            return None
-        if entry.get("expire_time") and entry["expire_time"] <= time.time():
-            return None
-        return entry
-
-    def use_token(self, token: str, entry: dict[str, Any]) -> None:
-        """Account one use of a limited-use token (revoke it after its last use)."""
-        if entry.get("num_uses"):
-            remaining = entry["num_uses"] - 1
-            if remaining <= 0:
-                self.revoke_token(token)
-            else:
-                entry["num_uses"] = remaining
-                self.storage.put(TOKEN_PREFIX + token_hash(token), entry, scope="local")
-
-    def renew_token(self, token: str, entry: dict[str, Any], increment: int) -> dict[str, Any]:
-        """Extend a renewable service token (bounded by its explicit max TTL)."""
-        now = time.time()
-        ttl = increment
-        if entry.get("explicit_max_ttl"):
-            ttl = min(ttl, int(entry["creation_time"] + entry["explicit_max_ttl"] - now))
-        entry["expire_time"] = now + ttl
-        entry["ttl"] = ttl
-        self.storage.put(TOKEN_PREFIX + token_hash(token), entry, scope="local")
-        return {
-            "client_token": token, "accessor": entry["accessor"], "policies": entry["policies"],
-            "token_policies": entry["policies"], "identity_policies": None, "metadata": entry.get("meta"),
-            "lease_duration": ttl, "renewable": True, "entity_id": "", "token_type": entry["type"],
-            "orphan": entry["orphan"], "mfa_requirement": None, "num_uses": entry.get("num_uses", 0),
-        }
-
-    def revoke_token(self, token: str) -> None:
-        entry = self.storage.get(TOKEN_PREFIX + token_hash(token))
-        if entry is None:
-            return
-        with self.storage.transaction():
-            self.storage.delete(TOKEN_PREFIX + token_hash(token), scope="local")
-            self.storage.delete(ACCESSOR_PREFIX + entry["accessor"], scope="local")
-
-    def token_lookup_data(self, token: str, entry: dict[str, Any]) -> dict[str, Any]:
-        """The ``data`` of ``auth/token/lookup-self`` for a token."""
-        now = time.time()
-        ttl = max(0, int(entry["expire_time"] - now)) if entry.get("expire_time") else 0
-        return {
-            "accessor": entry["accessor"] if entry["type"] == "service" else "",
-            "creation_time": entry["creation_time"],
-            "creation_ttl": entry["creation_ttl"],
-            "display_name": entry["display_name"],
-            "entity_id": "",
-            "expire_time": rfc3339(entry["expire_time"]) if entry.get("expire_time") else None,
-            "explicit_max_ttl": entry.get("explicit_max_ttl", 0),
-            "id": token,
-            "issue_time": rfc3339(entry["creation_time"]),
-            "meta": entry.get("meta"),
-            "num_uses": entry.get("num_uses", 0),
-            "orphan": entry["orphan"],
-            "path": entry["path"],
-            "policies": entry["policies"],
-            "renewable": entry["renewable"],
-            "role": entry.get("role") or "",
-            "ttl": ttl,
-            "type": entry["type"],
-            **({"period": entry["period"]} if entry.get("period") else {}),
-        }
-
-    # -- token roles --------------------------------------------------------------------
-
-    def get_role(self, name: str) -> dict[str, Any] | None:
-        return self.storage.get(ROLE_PREFIX + name)
-
-    def put_role(self, name: str, role: dict[str, Any]) -> None:
-        self.storage.put(ROLE_PREFIX + name, role, scope="replicated")
-
-    def delete_role(self, name: str) -> None:
-        self.storage.delete(ROLE_PREFIX + name)
-
-    def list_roles(self) -> list[str]:
-        return [k[len(ROLE_PREFIX):] for k in self.storage.list(ROLE_PREFIX)]
-
-    # -- response wrapping ---------------------------------------------------------------
-
-    def wrap(
-        self,
-        response: dict[str, Any],
-        ttl: int,
-        creation_path: str,
-        token: str | None = None,
-        accessor: str | None = None,
-    ) -> dict[str, Any]:
-        """Store ``response`` behind a single-use wrapping token; return ``wrap_info``.
-
-        ``token`` lets the caller choose the token text (activation tokens are JWTs).
-        """
-        token = token or "hvs." + random_id(24)
-        accessor = accessor or random_id(24)
-        now = time.time()
-        record = {
-            "response": response,
-            "accessor": accessor,
-            "creation_time": now,
-            "ttl": ttl,
-            "creation_path": creation_path,
-        }
-        self.storage.put(WRAP_PREFIX + token_hash(token), record, scope="local")
-        return {
-            "token": token,
-            "accessor": accessor,
-            "ttl": ttl,
-            "creation_time": rfc3339(now),
-            "creation_path": creation_path,
-            "wrapped_accessor": "",
-        }
-
-    def lookup_wrapping(self, token: str | None) -> dict[str, Any] | None:
-        if not token:
-            return None
-        record = self.storage.get(WRAP_PREFIX + token_hash(token))
-        if record is None:
-            return None
-        if record["ttl"] and record["creation_time"] + record["ttl"] <= time.time():
-            self.storage.delete(WRAP_PREFIX + token_hash(token), scope="local")
-            return None
-        return record
-
-    def unwrap(self, token: str | None) -> dict[str, Any]:
-        """Consume a wrapping token and return the wrapped response (raises ValueError)."""
-        record = self.lookup_wrapping(token)
-        if record is None:
-            raise ValueError(messages.WRAPPING_TOKEN_INVALID)
-        self.storage.delete(WRAP_PREFIX + token_hash(token or ""), scope="local")
-        return record["response"]
-
-    def revoke_wrapping(self, token: str) -> None:
-        self.storage.delete(WRAP_PREFIX + token_hash(token), scope="local")
 
     # -- faults ------------------------------------------------------------------------
 

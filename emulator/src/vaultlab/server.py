@@ -63,8 +63,8 @@ async def _apply_faults(node: Node, request: web.Request) -> web.Response | None
 
 def _existing(node: Node, path: str) -> bool:
     """Vault's existence check, to choose between the create and update capabilities."""
-    for prefix, getter in (("sys/policies/acl/", node.get_policy), ("sys/policy/", node.get_policy),
-                           ("auth/token/roles/", node.get_role)):
+    for prefix, getter in (("sys/policies/acl/", node.tokens.get_policy), ("sys/policy/", node.tokens.get_policy),
+                           ("auth/token/roles/", node.tokens.get_role)):
         if path.startswith(prefix):
             return getter(path[len(prefix):].strip("/")) is not None
     return kv.exists(node, path)
@@ -74,7 +74,7 @@ async def _serve(node: Node, request: web.Request, handler: Handler, vpath: str)
     """Authenticate, authorise and run the handler (forwarded on a performance secondary)."""
     if not node.is_unauthenticated(vpath):
         token = client_token(request)
-        entry = node.lookup_token(token)
+        entry = node.tokens.lookup_token(token)
         if entry is None:
             raise VaultError(403, [messages.PERMISSION_DENIED])
         capability = operation(request)
@@ -83,9 +83,9 @@ async def _serve(node: Node, request: web.Request, handler: Handler, vpath: str)
         acl_path = vpath
         if capability == "list" and not acl_path.endswith("/"):
             acl_path += "/"  # Vault checks list permission on the folder form of the path
-        if not node.allowed(entry, acl_path, capability):
+        if not node.tokens.allowed(entry, acl_path, capability):
             raise VaultError(403, [messages.PERMISSION_DENIED])
-        node.use_token(token, entry)
+        node.tokens.use_token(token, entry)
         request["vault_token"] = token
         request["vault_token_entry"] = entry
     if forwarding.applies(node, request.method, vpath):
@@ -107,7 +107,7 @@ async def _audit_begin(node: Node, request: web.Request, vpath: str) -> audit_li
     token = client_token(request)
     peer = request.transport.get_extra_info("peername") if request.transport is not None else None
     context = audit_lib.Context(node, request.method, vpath, operation(request), peer[0] if peer else "",
-                                body if isinstance(body, dict) else None, token, node.lookup_token(token))
+                                body if isinstance(body, dict) else None, token, node.tokens.lookup_token(token))
     try:
         context.log_request()
     except audit_lib.AuditFailure:

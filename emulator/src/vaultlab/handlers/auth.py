@@ -47,10 +47,10 @@ async def policies_acl(request: web.Request) -> web.Response:
     if not name:
         if op != "list":
             raise _unsupported()
-        return envelope({"keys": node.list_policies()})
+        return envelope({"keys": node.tokens.list_policies()})
     name = name.lower()
     if op == "read":
-        text = node.get_policy(name)
+        text = node.tokens.get_policy(name)
         if text is None:
             raise _not_found()
         return envelope({"name": name, "policy": text})
@@ -71,10 +71,10 @@ async def policy_legacy(request: web.Request) -> web.Response:
     if not name:
         if op not in ("read", "list"):
             raise _unsupported()
-        names = node.list_policies()
+        names = node.tokens.list_policies()
         return envelope({"policies": names, "keys": names})
     if op == "read":
-        text = node.get_policy(name)
+        text = node.tokens.get_policy(name)
         if text is None:
             raise _not_found()
         return envelope({"name": name, "rules": text})
@@ -94,7 +94,7 @@ def _write_policy(node: Node, name: str, text) -> web.Response:
     if name == "root":
         raise bad_request(messages.CANNOT_UPDATE_ROOT)
     try:
-        node.put_policy(name, text)
+        node.tokens.put_policy(name, text)
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     return no_content()
@@ -103,7 +103,7 @@ def _write_policy(node: Node, name: str, text) -> web.Response:
 def _delete_policy(node: Node, name: str) -> web.Response:
     if name in ("root", "default"):
         raise bad_request(messages.CANNOT_DELETE_POLICY.format(name=name))
-    node.delete_policy(name)
+    node.tokens.delete_policy(name)
     return no_content()
 
 
@@ -171,12 +171,12 @@ async def token_roles(request: web.Request) -> web.Response:
     if not name:
         if op != "list":
             raise _unsupported()
-        keys = node.list_roles()
+        keys = node.tokens.list_roles()
         if not keys:
             raise _not_found()
         return envelope({"keys": keys})
     if op == "read":
-        role = node.get_role(name)
+        role = node.tokens.get_role(name)
         if role is None:
             raise _not_found()
         data = dict(role)
@@ -187,10 +187,10 @@ async def token_roles(request: web.Request) -> web.Response:
         return envelope(data)
     if op == "update":
         body = await read_body(request)
-        node.put_role(name, _role_update(node.get_role(name), body, name))
+        node.tokens.put_role(name, _role_update(node.tokens.get_role(name), body, name))
         return no_content()
     if op == "delete":
-        node.delete_role(name)
+        node.tokens.delete_role(name)
         return no_content()
     raise _unsupported()
 
@@ -219,11 +219,11 @@ async def token_create(request: web.Request) -> web.Response:
     role_name = request.match_info.get("role", "") or body.get("role_name") or ""
     orphan_path = suffix == "create-orphan"
     parent_root = "root" in (parent.get("policies") or [])
-    parent_sudo = parent_root or node.has_sudo(parent, "auth/token/create")
+    parent_sudo = parent_root or node.tokens.has_sudo(parent, "auth/token/create")
 
     role = None
     if role_name:
-        role = node.get_role(role_name)
+        role = node.tokens.get_role(role_name)
         if role is None:
             raise bad_request(messages.TOKEN_ROLE_NOT_FOUND.format(name=role_name))
 
@@ -289,7 +289,7 @@ async def token_create(request: web.Request) -> web.Response:
     display = str(body.get("display_name") or "token")
     display = display if display.startswith("token") else f"token-{display}"
     path = "auth/token/create" + (f"/{role_name}" if role_name else ("-orphan" if orphan_path else ""))
-    auth = node.create_token(
+    auth = node.tokens.create_token(
         requested,
         ttl,
         token_type=token_type,
@@ -313,7 +313,7 @@ async def lookup_self(request: web.Request) -> web.Response:
     if operation(request) not in ("read", "update"):
         raise _unsupported()
     token, entry = _caller(request)
-    return envelope(node.token_lookup_data(token, entry))
+    return envelope(node.tokens.token_lookup_data(token, entry))
 
 
 async def _token_param(request: web.Request) -> str:
@@ -328,23 +328,23 @@ async def _token_param(request: web.Request) -> str:
 async def lookup(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
     token = await _token_param(request)
-    entry = node.lookup_token(token)
+    entry = node.tokens.lookup_token(token)
     if entry is None:
         raise bad_request("bad token")
-    return envelope(node.token_lookup_data(token, entry))
+    return envelope(node.tokens.token_lookup_data(token, entry))
 
 
 async def revoke_self(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
     _update_only(request)
     token, _ = _caller(request)
-    node.revoke_token(token)
+    node.tokens.revoke_token(token)
     return no_content()
 
 
 async def revoke(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
-    node.revoke_token(await _token_param(request))
+    node.tokens.revoke_token(await _token_param(request))
     return no_content()
 
 
@@ -356,5 +356,5 @@ async def renew_self(request: web.Request) -> web.Response:
         raise bad_request("lease is not renewable")
     body = await read_body(request)
     increment = duration_param(body.get("increment"), "increment") or entry.get("creation_ttl", 0)
-    auth = node.renew_token(token, entry, increment)
+    auth = node.tokens.renew_token(token, entry, increment)
     return _auth_response(auth)

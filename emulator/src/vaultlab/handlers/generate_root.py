@@ -13,7 +13,7 @@ from .common import VaultError, bad_request, envelope, operation, raw, read_body
 
 
 def _produce_root(node: Node) -> str:
-    auth = node.create_token(policies=["root"], ttl=0, display_name="root", orphan=True,
+    auth = node.tokens.create_token(policies=["root"], ttl=0, display_name="root", orphan=True,
                              path="auth/token/root")
     return auth["client_token"]
 

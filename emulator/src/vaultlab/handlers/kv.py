@@ -14,7 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from .. import messages
-from ..node import Node, random_id, rfc3339
+from ..model.values import random_id, rfc3339
+from ..node import Node
 from .common import (
     VaultError,
     bad_request,

@@ -157,7 +157,7 @@ def restore(node: Node, data: bytes, force: bool) -> bool:
             theirs["root_key_hash"] != (node.seal_config() or {}).get("root_key_hash")
         if must_seal:
             node.replace_seal_config({k: v for k, v in theirs.items() if v is not None})
-    node._policy_cache.clear()
+    node.tokens.forget_parsed_policies()
     repl = node.replication
     if repl is not None:
         for t in ("dr", "performance"):

@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from .. import messages
-from ..node import KeyVerificationError, Node, decode_key, rfc3339
+from ..model.values import KeyVerificationError, decode_key, rfc3339
+from ..node import Node
 from .common import (
     VaultError,
     bad_request,
@@ -267,7 +268,7 @@ async def unwrap(request: web.Request) -> web.Response:
         except ValueError as exc:
             raise bad_request(str(exc)) from None
     try:
-        response = node.unwrap(token)
+        response = node.tokens.unwrap(token)
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     if not response:
@@ -291,7 +292,7 @@ async def wrap(request: web.Request) -> web.Response:
     ttl = duration_param(request.headers.get("X-Vault-Wrap-TTL") or "5m", "X-Vault-Wrap-TTL")
     if ttl <= 0:
         raise bad_request("X-Vault-Wrap-TTL must be a positive duration, e.g. 5m")
-    info = node.wrap({"data": body}, ttl, "sys/wrapping/wrap")
+    info = node.tokens.wrap({"data": body}, ttl, "sys/wrapping/wrap")
     return envelope(None, wrap_info=info)
 
 
@@ -304,7 +305,7 @@ async def wrapping_lookup(request: web.Request) -> web.Response:
         token = body.get("token") or client_token(request)
     else:
         raise method_not_allowed()
-    record = node.lookup_wrapping(token)
+    record = node.tokens.lookup_wrapping(token)
     if record is None:
         raise bad_request(messages.WRAPPING_TOKEN_INVALID)
     return envelope({

@@ -428,10 +428,10 @@ class Replication:
             return "operation"
         # Batch (or, with the 2.0 switch, root) tokens minted on the primary replicate here
         # with the local scope and are checked against their own ACL.
-        entry = self.node.lookup_token(token)
+        entry = self.node.tokens.lookup_token(token)
         if entry is not None:
             kinds = ("batch", "service") if self.setting("dr_accepts_primary_tokens", self.v2_auth) else ("batch",)
-            if entry.get("type") in kinds and self.node.allowed(entry, path, "update"):
+            if entry.get("type") in kinds and self.node.tokens.allowed(entry, path, "update"):
                 return "batch"
             if entry.get("type") in kinds:
                 raise ReplicationError(M.PERMISSION_DENIED, 403)

@@ -165,7 +165,7 @@ async def secondary_token(repl: Replication, request: web.Request, t: str) -> we
         return envelope({"token": token})
     jti = otpmod.new_token("wrapping")
     key = _jwt_key(repl)
-    wrap_info = repl.node.wrap({"data": bundle}, ttl, creation_path, token=jti)
+    wrap_info = repl.node.tokens.wrap({"data": bundle}, ttl, creation_path, token=jti)
     wrap_info["token"] = activation.mint(key, addr=repl.node.api_addr, ttl_seconds=ttl, jti=jti)
     repl.save(t, state)
     warnings = None if repl.node.api_addr else [M.WARN_NO_REDIRECT_ADDR]
@@ -309,8 +309,8 @@ async def generate_public_key(repl: Replication, request: web.Request, t: str) -
 def _require_token(repl: Replication, request: web.Request) -> None:
     """For paths the middleware lets through unauthenticated (DR-token paths)."""
     path = vault_path(request)
-    entry = repl.node.lookup_token(client_token(request))
-    if entry is None or not repl.node.allowed(entry, path, "update"):
+    entry = repl.node.tokens.lookup_token(client_token(request))
+    if entry is None or not repl.node.tokens.allowed(entry, path, "update"):
         raise VaultError(403, [M.PERMISSION_DENIED])
 
 
@@ -507,7 +507,7 @@ def _ceremony_allowed(repl: Replication, request: web.Request) -> None:
     if repl.node.sealed:
         raise VaultError(503, [M.SEALED])
     if repl.ceremony_auth_required:
-        token = repl.node.lookup_token(client_token(request))
+        token = repl.node.tokens.lookup_token(client_token(request))
         if token is None:
             raise VaultError(403, [M.PERMISSION_DENIED])
     if not repl.is_dr_secondary():
