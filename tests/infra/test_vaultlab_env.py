@@ -9,6 +9,7 @@ import shlex
 import stat
 import subprocess
 
+import demo_lab
 from conftest import BIN, ROOT, base_env
 
 
@@ -46,16 +47,22 @@ def test_playbooks_run_unchanged_from_vaultlab_env_and_inventory(tmp_path):
         setup = _playbook(dict(env, **exported), lab_dir / "inventory.yml", "setup_replication", "confirm_wipe=dr,perf")
         assert "failed=0" in setup.stdout.split("PLAY RECAP")[-1], setup.stdout[-4000:]
 
-        # After it the secondaries accept the primary's token; the inventory says so.
+        # After it the DR secondary accepts the primary's token; the performance secondary (tokens
+        # are local to each performance cluster) gets a root token generated on it.
+        again = _exports(subprocess.run([vaultlab, "env", "--dir", str(lab_dir)], env=env, check=True,
+                                        stdout=subprocess.PIPE, text=True, timeout=60).stdout)
+        assert again["VAULT_TOKEN_DR"] == exported["VAULT_TOKEN_PRIMARY"]
+        perf_token = again["VAULT_TOKEN_PERF"]
+        assert perf_token not in (exported["VAULT_TOKEN_PRIMARY"], exported["VAULT_TOKEN_PERF"])
+        perf = demo_lab.load_lab(str(lab_dir))["perf"]
+        assert demo_lab.call(perf, "GET", "auth/token/lookup-self", token=perf_token)[0] == 200
         inventory = tmp_path / "lab-inventory.yml"
         subprocess.run([vaultlab, "inventory", "--dir", str(lab_dir), "--output", str(inventory)], env=env,
                        check=True, stdout=subprocess.DEVNULL, timeout=60)
         assert stat.S_IMODE(inventory.stat().st_mode) == 0o600
         text = inventory.read_text()
-        assert text.count(exported["VAULT_TOKEN_PRIMARY"]) == 3 and exported["VAULT_TOKEN_DR"] not in text
-        again = _exports(subprocess.run([vaultlab, "env", "--dir", str(lab_dir)], env=env, check=True,
-                                        stdout=subprocess.PIPE, text=True, timeout=60).stdout)
-        assert again["VAULT_TOKEN_DR"] == again["VAULT_TOKEN_PERF"] == exported["VAULT_TOKEN_PRIMARY"]
+        assert text.count(exported["VAULT_TOKEN_PRIMARY"]) == 2 and exported["VAULT_TOKEN_DR"] not in text
+        assert text.count(perf_token) == 1  # kept and reused, not generated again
 
         # The failover from the written inventory alone: no VAULT_* variable at all.
         failover = _playbook(env, inventory, "dr_failover", "confirm_promote=dr")
@@ -63,7 +70,7 @@ def test_playbooks_run_unchanged_from_vaultlab_env_and_inventory(tmp_path):
         verify = _playbook(env, inventory, "verify")
         assert verify.returncode == 0, verify.stdout[-4000:]
         assert "HEALTHY: DR primary dr; every secondary streams" in verify.stdout
-        for secret in [exported["VAULT_TOKEN_PRIMARY"]] + exported["VAULT_UNSEAL_KEYS"].split(","):
+        for secret in [exported["VAULT_TOKEN_PRIMARY"], perf_token] + exported["VAULT_UNSEAL_KEYS"].split(","):
             assert secret not in setup.stdout + failover.stdout + verify.stdout
     finally:
         subprocess.run([vaultlab, "down", "--dir", str(lab_dir)], env=env, stdout=subprocess.DEVNULL,
