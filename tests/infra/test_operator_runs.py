@@ -44,6 +44,12 @@ def test_dry_run_changes_nothing_and_a_failed_run_still_summarises(lab):
     assert 'The failover STOPPED at "Re-point performance secondaries' in failed.stdout \
         or 'The failover STOPPED at "Verify' in failed.stdout, failed.stdout[-4000:]
     assert "Now: primary DR secondary, dr DR primary" in failed.stdout
+    # The message says why in the operator's terms: the cause of the failed item (not "One or
+    # more items failed"), its troubleshooting entry, and the playbook's names for the options.
+    stopped = failed.stdout[failed.stdout.index("The failover STOPPED at"):]
+    assert "One or more items failed" not in stopped.split("Steps:")[0], stopped[:1500]
+    assert "troubleshooting.html#error-" in stopped.split("Steps:")[0], stopped[:1500]
+    assert "[In this playbook:" in stopped.split("Steps:")[0], stopped[:1500]
     assert "Safe to re-run" in failed.stdout
     assert _dr_roles(lab)["dr"] == "primary"
 
