@@ -103,7 +103,7 @@ def describe_error(exc, what):
     if isinstance(exc, VaultAPIError):
         errors = "; ".join(exc.errors) or "no error text"
         if exc.status == 400 and DR_SECONDARY_REFUSAL in errors:
-            return "a DR secondary serves no requests, so its %s cannot be read until it is promoted" % what
+            return "a DR secondary serves no requests, so %s cannot be read until it is promoted" % what
         if exc.status == 403:
             return ("the token is not allowed to read %s (HTTP 403: %s); give the cluster a token with read (and, for "
                     "sys/audit, sudo) capability" % (what, errors))
@@ -182,21 +182,38 @@ def inspect_cluster(client, what=INSPECTIONS):
         except VaultError as exc:
             out["audit_devices_error"] = describe_error(exc, "the audit devices (sys/audit)")
 
-    def own_token():
+    if "token" in what:
+        # First, alone: a token the cluster refuses, or a DR secondary, answers every other read the same
+        # way, so those reads are skipped (fewer requests on the clusters that cannot be inspected).
         token = out["own_token"]
         token["checked"] = True
+        refusal = None
         try:
             token.update(lookup_own_token(client), accepted=True)
         except VaultAPIError as exc:
             if exc.status == 403:
                 token.update(accepted=False, error="the cluster does not accept this token (HTTP 403)")
+                refusal = exc
             else:
                 token.update(accepted=None, error=describe_error(exc, "the token (auth/token/lookup-self)"))
+                if exc.status == 400 and DR_SECONDARY_REFUSAL in " ".join(exc.errors):
+                    refusal = exc
         except VaultError as exc:
             token.update(accepted=None, error=describe_error(exc, "the token (auth/token/lookup-self)"))
+            refusal = exc
+        if refusal is not None:
+            for key, label in (("local_mounts", "the mount tables (sys/mounts, sys/auth)"),
+                               ("audit_devices", "the audit devices (sys/audit)")):
+                if key in what:
+                    if token["accepted"] is False:
+                        out["%s_error" % key] = ("the cluster does not accept the token (HTTP 403 on "
+                                                 "auth/token/lookup-self), so %s were not read; give this cluster a "
+                                                 "token of its own" % label)
+                    else:
+                        out["%s_error" % key] = describe_error(refusal, label)
+            return out
 
-    jobs = [job for key, job in (("local_mounts", local_mounts), ("audit_devices", audit_devices),
-                                 ("token", own_token)) if key in what]
+    jobs = [job for key, job in (("local_mounts", local_mounts), ("audit_devices", audit_devices)) if key in what]
     threads = [threading.Thread(target=job, name="inspect-%s" % job.__name__) for job in jobs[1:]]
     for t in threads:
         t.start()

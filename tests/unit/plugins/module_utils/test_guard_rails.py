@@ -100,20 +100,28 @@ def test_reads_local_mounts_audit_devices_and_token_without_secrets():
 
 def test_refusals_are_unknown_never_failures():
     denied = VaultAPIError(403, ["permission denied"], "GET", "sys/audit")
-    rejected = VaultAPIError(403, ["permission denied"], "GET", "auth/token/lookup-self")
-    client = FakeClient(answers({("sys/audit", False): denied, ("auth/token/lookup-self", False): rejected}))
+    client = FakeClient(answers({("sys/audit", False): denied}))
     out = gr.inspect_cluster(client)
     assert out["audit_devices"] is None
     assert "HTTP 403" in out["audit_devices_error"] and "sudo" in out["audit_devices_error"]
-    assert out["local_mounts"] is not None
+    assert out["local_mounts"] is not None and out["own_token"]["accepted"] is True
+
+    # a token the cluster does not know: nothing else is asked
+    rejected = VaultAPIError(403, ["permission denied"], "GET", "auth/token/lookup-self")
+    client = FakeClient(answers({("auth/token/lookup-self", False): rejected}))
+    out = gr.inspect_cluster(client)
+    assert [c[1] for c in client.calls] == ["auth/token/lookup-self"]
     assert out["own_token"]["accepted"] is False and out["own_token"]["checked"] is True
+    assert out["local_mounts"] is None and "does not accept the token" in out["local_mounts_error"]
+    assert out["audit_devices"] is None and "HTTP 403" in out["audit_devices_error"]
 
     dr = VaultAPIError(400, ["path disabled in replication DR secondary mode"], "GET", "sys/mounts")
     client = FakeClient(dict((k, dr) for k in answers()))
     out = gr.inspect_cluster(client)
     assert out["local_mounts"] is None and out["audit_devices"] is None
-    assert "DR secondary" in out["local_mounts_error"]
+    assert "DR secondary" in out["local_mounts_error"] and "DR secondary" in out["audit_devices_error"]
     assert out["own_token"]["accepted"] is None
+    assert len(client.calls) == 1
 
     client = FakeClient(dict((k, VaultConnectionError("http://fake:8200", "refused", "connection refused"))
                              for k in answers()))
