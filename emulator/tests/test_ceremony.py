@@ -12,7 +12,7 @@ from test_replication_dr import activate, status
 
 from vaultlab import messages as M
 from vaultlab.crypto import otp, shamir
-from vaultlab.handlers.common import VaultError
+from vaultlab.model.errors import VaultError
 from vaultlab.model.values import root_key_hash
 from vaultlab.replication import ceremony
 from vaultlab.testing import Lab

@@ -10,7 +10,7 @@ from conftest import Api
 from test_replication_dr import activate
 
 from vaultlab import messages as M
-from vaultlab.replication.handlers import LICENSE
+from vaultlab.api.replication import LICENSE
 from vaultlab.testing import Lab
 
 POLICY = 'path "sys/replication/dr/secondary/*" { capabilities = ["update"] }\n'

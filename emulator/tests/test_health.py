@@ -8,7 +8,7 @@ import time
 import pytest
 from conftest import call, wait_for
 
-from vaultlab.handlers.sys import HEALTH_DEFAULTS, health_code
+from vaultlab.api.sys import HEALTH_DEFAULTS, health_code
 from vaultlab.node import Node
 from vaultlab.replication import models
 from vaultlab.testing import Lab

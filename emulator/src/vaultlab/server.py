@@ -26,11 +26,11 @@ from aiohttp import web
 from . import audit as audit_lib
 from . import faults as faults_lib
 from . import messages
-from .handlers import auth as auth_handlers
-from .handlers import audit as audit_handlers
-from .handlers import auth_methods, generate_root, kv, snapshot
-from .handlers import sys as sys_handlers
-from .handlers.common import (VaultError, client_token, error_answer, error_response, operation, raw, read_body,
+from .api import auth as auth_handlers
+from .api import audit as audit_handlers
+from .api import auth_methods, generate_root, kv, snapshot
+from .api import sys as sys_handlers
+from .api.common import (VaultError, client_token, error_answer, error_response, operation, raw, read_body,
                               vault_path)
 from .node import Node
 from .replication import forwarding

@@ -1,6 +1,6 @@
 """The one error type of the model: Vault's error texts with the HTTP status Vault answers.
 
-The API layer renders it as ``{"errors": [...]}`` (see ``handlers.common.error_response``);
+The API layer renders it as ``{"errors": [...]}`` (``vaultlab.api.common.error_answer``);
 the model raises it without knowing about HTTP.
 """
 

@@ -2,8 +2,8 @@
 
 * :mod:`.models`, :mod:`.filters`, :mod:`.core`, :mod:`.ceremony`: the model (roles, rules,
   persisted state, the DR operation token ceremony);
-* :mod:`.handlers`: ``/v1/sys/replication/*`` (HTTP only);
 * :mod:`.stream`, :mod:`.forwarding`: the transport between clusters (WAL stream, forwarded
   writes) on the cluster port;
-* :mod:`.wiring`: puts the three into a node process.
+* :mod:`.wiring`: puts them and ``/v1/sys/replication/*`` (:mod:`vaultlab.api.replication`, HTTP
+  only) into a node process.
 """

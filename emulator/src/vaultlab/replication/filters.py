@@ -1,6 +1,6 @@
 """What a performance secondary is allowed to receive under its paths filter.
 
-Storage layout (see handlers/kv.py): the shared mount table lives at ``core/mounts`` as
+Storage layout (see api/kv.py): the shared mount table lives at ``core/mounts`` as
 ``{path: {"uuid": ...}}`` and a mount's data under ``logical/<uuid>/``.  A filtered mount
 disappears from the secondary's copy of the mount table and its data is never shipped.
 """

@@ -15,8 +15,9 @@ from aiohttp import web
 
 from .. import messages
 from ..crypto import activation
+from ..api import replication as replication_api
 from ..node import Node
-from . import forwarding, handlers, stream
+from . import forwarding, stream
 from .core import CEREMONY_PATHS, DR_OPERATION_PATHS, JWT_KEY, Replication
 
 __all__ = ["install", "gate", "modes", "transition", "transition_health"]
@@ -30,7 +31,7 @@ def install(app: web.Application, cluster_app: web.Application, node: Node) -> R
         transition=lambda: transition(node) if transition_health(node) == "standby" else None,
         resolve_wrapping_jwt=lambda token: _resolve_jwt(node, token),
     )
-    for path, handler in handlers.routes(repl):
+    for path, handler in replication_api.routes(repl):
         app.router.add_route("*", "/v1/" + path, handler)
     stream.install_routes(repl, cluster_app)
     forwarding.install(node, cluster_app)

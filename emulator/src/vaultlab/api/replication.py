@@ -16,13 +16,13 @@ from aiohttp import web
 from .. import messages as M
 from ..crypto import activation
 from ..crypto import otp as otpmod
-from ..handlers.common import (VaultError, bad_request, client_token, duration_param, envelope,
-                               no_content, operation, parse_bool, raw, read_body, vault_path)
-from . import ceremony, models
-from .core import JWT_KEY, PUBKEY_KEY, Replication, lab_ca_pem
-from .filters import MOUNTS_KEY
-from .models import BOOTSTRAPPING, DISABLED, PRIMARY, SECONDARY, ReplicationError
-from .stream import REVOKED, probe_primary, ship_tail
+from ..replication import ceremony, models
+from ..replication.core import JWT_KEY, PUBKEY_KEY, Replication, lab_ca_pem
+from ..replication.filters import MOUNTS_KEY
+from ..replication.models import BOOTSTRAPPING, DISABLED, PRIMARY, SECONDARY, ReplicationError
+from ..replication.stream import REVOKED, probe_primary, ship_tail
+from .common import (VaultError, bad_request, client_token, duration_param, envelope, no_content, operation,
+                     parse_bool, raw, read_body, vault_path)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_TOKEN_TTL = 1800

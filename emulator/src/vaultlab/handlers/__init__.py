@@ -1,1 +1,0 @@
-"""HTTP handlers of the core Vault API (no replication)."""
