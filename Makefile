@@ -226,7 +226,7 @@ bench: venv $(BENCH_STAMP)
 	cd "$(ROOT)" && "$(PY)" -m benchmarks failover $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)
 
 clean:
-	rm -rf build dist tests/output .pytest_cache emulator/.pytest_cache
+	rm -rf build dist tests/output .pytest_cache emulator/.pytest_cache emulator/build
 	find . -path ./.venv -prune -o -path ./.collections -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
