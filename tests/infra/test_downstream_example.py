@@ -39,7 +39,9 @@ def test_downstream_repo_molecule_scenario(tmp_path):
     assert where.startswith(str(shipped)), where
     assert shutil.which("vaultlab", path=env["PATH"]) == str(shipped / "bin" / "vaultlab")
     env["MOLECULE_GLOB"] = "molecule/*/molecule.yml"
-    proc = subprocess.run([str(BIN / "molecule"), "test"], env=env, cwd=str(repo), stdout=subprocess.PIPE,
+    # Every scenario: default (planned failover, idempotence) and unplanned (lost primary).
+    proc = subprocess.run([str(BIN / "molecule"), "test", "--all"], env=env, cwd=str(repo), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=1200, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:]
-    assert "4 passed" in proc.stdout
+    assert "4 passed" in proc.stdout and "3 passed" in proc.stdout, proc.stdout[-3000:]
+    assert "NOT fenced" in proc.stdout

@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Event-Driven Ansible: the replication_health event source and the replication_watch rulebook.
+
+The shipped rulebook is checked against the shipped AWX definitions (it may only open the approval
+workflow or read-only job templates), then run by a real ansible-rulebook (with its Java rules
+engine) against a vaultlab lab. There is no AWX here, so the test's copy of the rulebook turns
+each AWX action into a debug line carrying the rendered template name and survey answers, and
+gives the source the clusters inline (with their tokens, to prove that none is ever printed).
+"""
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from conftest import BIN, ROOT, base_env
+
+EDA = ROOT / "extensions" / "eda"
+RULEBOOK = EDA / "rulebooks" / "replication_watch.yml"
+SOURCE = EDA / "plugins" / "event_source" / "replication_health.py"
+AWX_ACTIONS = ("run_workflow_template", "run_job_template")
+# Job templates that only read: the only ones besides the approval workflow a rulebook may start.
+READ_ONLY_TEMPLATES = {"Vault replication: status", "Vault DR: preflight"}
+WORKFLOW = "DR failover with approval"
+
+
+def _load_source():
+    spec = importlib.util.spec_from_file_location("replication_health", SOURCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _actions(rule):
+    return rule.get("actions") or [rule["action"]]
+
+
+def _awx(name):
+    return yaml.safe_load((ROOT / "awx" / "config" / name).read_text())
+
+
+def test_rulebook_only_opens_the_approval_workflow():
+    rulesets = yaml.safe_load(RULEBOOK.read_text())
+    workflows = {w["name"]: w for w in _awx("workflows.yml")["controller_workflows"]}
+    templates = {t["name"] for t in _awx("job_templates.yml")["controller_templates"]}
+    assert WORKFLOW in workflows
+    survey = workflows[WORKFLOW]["survey_spec"]["spec"]
+    required = {q["variable"] for q in survey if q.get("required")}
+    opened = {}
+    for ruleset in rulesets:
+        assert all("vaultops.replication.replication_health" in s for s in ruleset["sources"])
+        for rule in ruleset["rules"]:
+            for action in _actions(rule):
+                kind = next(iter(action))
+                assert kind in ("debug", "print_event") + AWX_ACTIONS, "%s: action %s" % (rule["name"], kind)
+                if kind == "run_workflow_template":
+                    args = action[kind]
+                    assert args["name"] in workflows, args["name"]
+                    answers = set(args["job_args"]["extra_vars"])
+                    assert required <= answers <= {q["variable"] for q in survey}, answers
+                    opened[rule["condition"]] = args["name"]
+                elif kind == "run_job_template":
+                    assert action[kind]["name"] in templates, action[kind]["name"]
+                    assert action[kind]["name"] in READ_ONLY_TEMPLATES, action[kind]["name"]
+    assert opened == {'event.vault_replication.type == "primary_unreachable"': WORKFLOW}
+
+
+def _obs(name, dr=None, perf=None, reachable=True, url=None):
+    return {"name": name, "url": url or "http://%s:8200" % name, "reachable": reachable, "sealed": False,
+            "error": "" if reachable else "connection refused", "observed_at": 1.0,
+            "dr": dr or {"role": "disabled"}, "performance": perf or {"role": "disabled"}}
+
+
+def test_watcher_events_without_a_lab():
+    """The other problem kinds, debouncing, resolution and the secret scrub (pure Python, no lab)."""
+    mod = _load_source()
+    settings = mod.parse_args({"clusters": {"a": {"url": "http://a:8200", "role": "primary", "token": "hvs.SECRET"},
+                                            "b": {"url": "http://b:8200", "role": "dr-secondary"}},
+                               "lag_threshold": 100, "interval": 1})
+    watcher = mod.Watcher(settings)
+    both = {"a": _obs("a", dr={"role": "primary", "cluster_id": "set1", "last_dr_wal": 900}),
+            "b": _obs("b", dr={"role": "primary", "cluster_id": "set1", "last_dr_wal": 700})}
+    lag = [{"secondary": "b", "type": "dr", "primary": "a", "connected": False, "state": "merkle-sync",
+            "connection_state": "idle", "last_remote_wal": 500, "primary_last_wal": 900, "lag": 400}]
+    first = watcher.step(both, lag, 10.0)
+    assert [e["type"] for e in first] == ["watch_started"]  # a problem needs two polls in a row
+    second = {e["type"]: e for e in watcher.step(both, lag, 11.0)}
+    assert set(second) == {"two_primaries", "dr_secondary_lagging", "secondary_disconnected"}
+    assert second["two_primaries"]["clusters"] == ["a", "b"]
+    assert [p["dr_last_wal"] for p in second["two_primaries"]["evidence"]["primaries"]] == [900, 700]
+    assert second["dr_secondary_lagging"]["evidence"]["lag"] == 400
+    assert watcher.step(both, lag, 12.0) == []  # reported once per episode
+    healthy = dict(both, b=_obs("b", dr={"role": "secondary", "cluster_id": "set1", "last_remote_wal": 900}))
+    resolved = watcher.step(healthy, [], 13.0)
+    assert sorted(e["resolves"] for e in resolved) == ["dr_secondary_lagging", "secondary_disconnected",
+                                                       "two_primaries"]
+    assert mod._scrub({"x": "token hvs.SECRET here"}, ["hvs.SECRET"]) == {"x": "token <redacted> here"}
+    for bad, option in (({"clusters": [{"name": "a"}]}, "no url"), ({}, "either clusters"),
+                        ({"clusters": {"a": {"url": "http://a", "role": "leader"}}}, "role"),
+                        ({"clusters": {"a": {"url": "http://a"}}, "interval": "soon"}, "interval")):
+        with pytest.raises(mod.ArgumentError, match=option):
+            mod.parse_args(bad)
+
+
+def _toolchain_problem():
+    if not (BIN / "ansible-rulebook").exists():
+        return ("ansible-rulebook is not installed in %s: `make acceptance` installs "
+                "extensions/eda/requirements.txt into the venv" % BIN)
+    if not shutil.which("java"):
+        return ("no Java runtime (ansible-rulebook's rules engine needs Java 17): "
+                "apt-get install -y openjdk-17-jre-headless (.ci/run does it when java is missing)")
+    return None
+
+
+def _java_home():
+    java = os.path.realpath(shutil.which("java"))
+    return os.path.dirname(os.path.dirname(java))
+
+
+def _rulebook_for_test(lab):
+    """The shipped rulebook with the lab's clusters inline and the AWX actions as debug lines."""
+    rulesets = yaml.safe_load(RULEBOOK.read_text())
+    info = lab.info
+    roles = {"primary": "primary", "dr": "dr-secondary", "perf": "perf-secondary"}
+    for ruleset in rulesets:
+        for source in ruleset["sources"]:
+            args = source["vaultops.replication.replication_health"]
+            del args["inventory"]
+            args["clusters"] = [{"name": name, "url": c["api_addr"], "ca_cert": c.get("ca_cert"),
+                                 "token": c["root_token"], "nodes": c.get("nodes") or [], "role": roles[name]}
+                                for name, c in info.items()]
+        for rule in ruleset["rules"]:
+            actions = [{"debug": {"msg": "EDA-EVENT {{ event.vault_replication | tojson }}"}}]
+            for action in _actions(rule):
+                kind = next(iter(action))
+                if kind in AWX_ACTIONS:
+                    args = action[kind]
+                    extra = (args.get("job_args") or {}).get("extra_vars") or {}
+                    action = {"debug": {"msg": "|".join(["AWX-ACTION", kind, args["name"]] +
+                                                        ["%s=%s" % kv for kv in extra.items()])}}
+                actions.append(action)
+            rule.pop("action", None)
+            rule["actions"] = actions
+    return rulesets
+
+
+def _events(text):
+    return [json.loads(line.split("EDA-EVENT ", 1)[1]) for line in text.splitlines() if line.startswith("EDA-EVENT ")]
+
+
+def _wait(path, predicate, timeout, proc):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        found = predicate(text)
+        if found:
+            return found
+        if proc.poll() is not None:
+            pytest.fail("ansible-rulebook exited with %s:\n%s" % (proc.returncode, text[-4000:]))
+        time.sleep(0.3)
+    return None
+
+
+def test_primary_unreachable_opens_the_approval_workflow(lab, tmp_path):
+    problem = _toolchain_problem()
+    if problem:
+        pytest.fail(problem)
+    work = tmp_path / "eda"
+    work.mkdir()
+    (work / "rulebook.yml").write_text(yaml.safe_dump(_rulebook_for_test(lab), sort_keys=False))
+    (work / "inventory.yml").write_text("all:\n  hosts:\n    localhost: {}\n")
+    (work / "vars.yml").write_text(yaml.safe_dump({"vault_eda_interval": 1, "vault_eda_drill_report_dir": str(work)}))
+    out = work / "rulebook.out"
+    env = base_env()
+    env.setdefault("JAVA_HOME", _java_home())
+    # The rules engine (a JVM) starts while the replication is being set up.
+    with open(out, "w", encoding="utf-8") as handle:
+        proc = subprocess.Popen([str(BIN / "ansible-rulebook"), "-r", str(work / "rulebook.yml"), "-i",
+                                 str(work / "inventory.yml"), "--vars", str(work / "vars.yml"), "-v"],
+                                cwd=str(work), env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        lab.playbook("setup_replication", "confirm_wipe=dr,perf", own_tokens=True)
+        # Two polls see the replicated topology, and the rules engine is up, before the fault.
+        assert _wait(out, lambda t: any(e["type"] == "watch_started" for e in _events(t)), 40, proc), \
+            "no watch_started event:\n" + out.read_text()[-4000:]
+        time.sleep(2.5)
+        killed_at = time.time()
+        lab.vaultlab("fault", "kill", "--cluster", "primary")
+
+        def fired(text):
+            hits = [e for e in _events(text) if e["type"] == "primary_unreachable"]
+            return (hits, text) if hits and "AWX-ACTION|run_workflow_template" in text else None
+
+        found = _wait(out, fired, 20, proc)
+        assert found, "no primary_unreachable event within 20 s of the kill:\n" + out.read_text()[-4000:]
+        hits, text = found
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = out.read_text(errors="replace")
+    (lab.logs / "ansible-rulebook.out").write_text(text)
+    assert len(hits) == 1, hits
+    event = hits[0]
+    since = datetime.datetime.fromisoformat(event["since"]).timestamp()
+    assert since - killed_at <= 5, "detected %.1f s after the kill (interval 1 s, 2 polls)" % (since - killed_at)
+    evidence = event["evidence"]
+    info = lab.info
+    assert event["clusters"] == ["primary"] and evidence["primary"] == "primary"
+    assert evidence["url"].rstrip("/") == info["primary"]["api_addr"].rstrip("/")
+    assert evidence["error"]
+    assert evidence["last_state"]["dr_role"] == "primary" and isinstance(evidence["last_wal"], int)
+    secondaries = {s["cluster"]: s for s in evidence["dr_secondaries"]}
+    assert secondaries["dr"]["dr_role"] == "secondary" and isinstance(secondaries["dr"]["dr_last_wal"], int)
+    assert evidence["promotion_candidate"] == "dr"
+    # The workflow is opened with the survey answers rendered from the event and the variables.
+    line = next(ln for ln in text.splitlines() if ln.startswith("AWX-ACTION|run_workflow_template"))
+    assert line.split("|")[2:] == [WORKFLOW, "confirm_promote=dr", "token_method=key_shares",
+                                   "drill_report_dir=%s" % work]
+    # Nothing was promoted: the DR secondary still is one.
+    status = subprocess.run([str(BIN / "python"), str(ROOT / "scripts" / "demo_lab.py"), "roles", str(lab.dir)],
+                            env=base_env(), stdout=subprocess.PIPE, text=True, check=False, timeout=60).stdout
+    assert "dr dr=secondary " in status, status
+    for name, cluster in info.items():
+        assert cluster["root_token"] not in text, "the token of %s is in the rulebook's output" % name
+        for share in cluster["unseal_keys_b64"]:
+            assert share not in text
