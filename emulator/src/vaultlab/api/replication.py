@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import secrets
 import ssl
 import time
@@ -15,6 +13,7 @@ from aiohttp import web
 
 from .. import messages as M
 from ..crypto import activation
+from ..crypto import bundle as bundle_lib
 from ..crypto import otp as otpmod
 from ..replication import ceremony, models
 from ..replication.core import JWT_KEY, PUBKEY_KEY, Replication, lab_ca_pem
@@ -26,7 +25,6 @@ from .common import (VaultError, bad_request, client_token, duration_param, enve
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_TOKEN_TTL = 1800
-PUBKEY_PREFIX = "vlpk."
 
 
 def _wrap(fn: Callable[[Replication, web.Request, str], Awaitable[web.StreamResponse]],
@@ -160,7 +158,7 @@ async def secondary_token(repl: Replication, request: web.Request, t: str) -> we
     bundle = _bundle(repl, t, state, sid, credential)
     creation_path = f"sys/replication/{t}/primary/secondary-token"
     if recipient is not None:
-        token = _encrypt_bundle(recipient, bundle, ttl)
+        token = bundle_lib.encrypt(recipient, bundle, ttl)
         repl.save(t, state)
         return envelope({"token": token})
     jti = otpmod.new_token("wrapping")
@@ -230,80 +228,31 @@ async def dynamic_filter(repl: Replication, request: web.Request, t: str) -> web
 # -- secondary side --------------------------------------------------------------------------
 
 def _load_public_key(text: str):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     try:
-        key = serialization.load_der_public_key(base64.b64decode(text, validate=True))
-    except (ValueError, TypeError) as exc:
-        raise bad_request(M.REPL_BAD_PUBLIC_KEY.format(reason=str(exc) or "not base64 DER")) from None
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise bad_request(M.REPL_BAD_PUBLIC_KEY.format(reason="not an ECDSA public key"))
-    return key
-
-
-def _hkdf(shared: bytes) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"vaultlab replication secondary bundle").derive(shared)
-
-
-def _encrypt_bundle(recipient, bundle: dict[str, Any], ttl: int) -> str:
-    """ECIES: ephemeral ECDH on the secondary's curve, HKDF-SHA256, AES-256-GCM."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    ephemeral = ec.generate_private_key(recipient.curve)
-    key = _hkdf(ephemeral.exchange(ec.ECDH(), recipient))
-    nonce = os.urandom(12)
-    payload = json.dumps({"bundle": bundle, "exp": time.time() + ttl}).encode()
-    sealed = AESGCM(key).encrypt(nonce, payload, None)
-    epk = ephemeral.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
-    blob = {"epk": base64.b64encode(epk).decode(), "n": base64.b64encode(nonce).decode(),
-            "c": base64.b64encode(sealed).decode()}
-    return PUBKEY_PREFIX + base64.urlsafe_b64encode(json.dumps(blob).encode()).decode().rstrip("=")
+        return bundle_lib.load_public_key(text)
+    except bundle_lib.BundleError as exc:
+        raise bad_request(M.REPL_BAD_PUBLIC_KEY.format(reason=str(exc))) from None
 
 
 def _decrypt_bundle(repl: Replication, t: str, token: str) -> dict[str, Any]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     pem = repl.storage.get(PUBKEY_KEY.format(t=t))
     if pem is None:
         raise bad_request(M.REPL_NO_PUBLIC_KEY)
     try:
-        text = token[len(PUBKEY_PREFIX):]
-        blob = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        own = serialization.load_pem_private_key(pem.encode(), None)
-        epk = serialization.load_der_public_key(base64.b64decode(blob["epk"]))
-        key = _hkdf(own.exchange(ec.ECDH(), epk))
-        payload = json.loads(AESGCM(key).decrypt(base64.b64decode(blob["n"]), base64.b64decode(blob["c"]), None))
-    except Exception:
+        return bundle_lib.decrypt(pem, token)
+    except bundle_lib.BundleExpired:
+        raise bad_request(M.WRAPPING_TOKEN_INVALID) from None
+    except bundle_lib.BundleError:
         raise bad_request(M.REPL_NO_PUBLIC_KEY) from None
-    if payload.get("exp", 0) <= time.time():
-        raise bad_request(M.WRAPPING_TOKEN_INVALID)
-    return payload["bundle"]
 
 
 async def generate_public_key(repl: Replication, request: web.Request, t: str) -> web.Response:
     _update_only(request)
     if t == "dr" and not repl.is_dr_secondary():
         _require_token(repl, request)
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem, public_key = bundle_lib.new_key_pair()
     repl.storage.put(PUBKEY_KEY.format(t=t), pem, scope="node")
-    der = key.public_key().public_bytes(serialization.Encoding.DER,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
-    return envelope({"secondary_public_key": base64.b64encode(der).decode()})
+    return envelope({"secondary_public_key": public_key})
 
 
 def _require_token(repl: Replication, request: web.Request) -> None:
@@ -338,7 +287,7 @@ async def _redeem(repl: Replication, t: str, body: dict[str, Any]) -> dict[str, 
     import aiohttp
 
     token = _str(body, "token")
-    if token.startswith(PUBKEY_PREFIX):
+    if token.startswith(bundle_lib.PREFIX):
         return _decrypt_bundle(repl, t, token)
     try:
         claims = activation.peek(token)
