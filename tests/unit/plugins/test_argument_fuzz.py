@@ -8,9 +8,10 @@ Each generated argument set starts from a valid task for one module and gets bad
 into some of its options (wrong types, empty strings, unknown choices, URLs without a scheme,
 CA files that are not PEM, unreadable files, tokens with whitespace, numbers far out of range,
 lists mixing types, unknown options), sometimes with random junk in others. Every set runs
-through the action plugin (in-process on the controller) and through the module's main() with
-its arguments injected as AnsiballZ injects them; a deterministic sample also runs as real
-AnsiballZ modules in their own Python processes.
+through the action plugin (in-process on the controller), every second one also through the
+module's main() with its arguments injected as AnsiballZ injects them (both paths must then fail
+alike), and a deterministic sample (one per module by default) as real AnsiballZ modules in
+their own Python processes, beside the in-process runs.
 
 Every URL points at a local HTTP server that records each connection and answers every request
 with HTTP 400. The properties:
@@ -36,6 +37,7 @@ import os
 import pkgutil
 import queue
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -43,7 +45,7 @@ import threading
 import time
 
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -59,10 +61,13 @@ from ansible_collections.vaultops.replication.tests.unit.plugins.modules.module_
     run_action,
 )
 
-# How many argument sets run in-process (each through both in-process paths), and how many of
-# them also run as real AnsiballZ modules (about 0.3 s of CPU each, so only a sample).
+# How many argument sets run in-process (each through the action plugin, every MODULE_MAIN_EVERY-th
+# also through the module's main()), and how many of
+# them also run as real AnsiballZ modules: one per module by default, because each costs a Python
+# start (0.3-0.5 s of CPU, several seconds on a loaded machine) and the test must stay within a
+# minute there; VAULTOPS_FUZZ_ANSIBALLZ=200 runs a thorough sample.
 IN_PROCESS_EXAMPLES = int(os.environ.get("VAULTOPS_FUZZ_EXAMPLES", "2000"))
-ANSIBALLZ_SAMPLE = int(os.environ.get("VAULTOPS_FUZZ_ANSIBALLZ", "16"))
+MODULE_MAIN_EVERY = int(os.environ.get("VAULTOPS_FUZZ_MODULE_MAIN_EVERY", "2"))
 # Argument sets drawn per Hypothesis example: its per-example bookkeeping costs more than a run.
 BATCH = 16
 # Seconds one run may take before it counts as hung.
@@ -109,6 +114,7 @@ def _discover():
 
 
 MODULES = _discover()
+ANSIBALLZ_SAMPLE = int(os.environ.get("VAULTOPS_FUZZ_ANSIBALLZ") or len(MODULES))
 SPECS = dict((name, runner.module_spec()) for name, (runner, _main, _action) in MODULES.items())
 
 
@@ -407,6 +413,9 @@ class RecordingServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One thread serves every connection in turn: a client that connects and sends
+            # nothing must not hold it for long.
+            timeout = 2
 
             def log_message(self, *args):
                 pass
@@ -427,9 +436,9 @@ class RecordingServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_LIST = do_HEAD = _answer
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
+        class Server(HTTPServer):
+            # Not threading: a thread per connection costs more than the answer, on a loaded
+            # machine most of all.
 
             def verify_request(self, request, client_address):
                 with server.lock:
@@ -594,6 +603,7 @@ def run_one(findings, server, function, path, name, args, bad, junk, lock):
     contacted = server.take()
     with lock:
         findings.runs[path] += 1
+        findings.runs["contacted"] += bool(contacted)
         check(findings, name, path, args, result, contacted, elapsed, bad, junk)
     return result, contacted
 
@@ -744,13 +754,14 @@ def clean_environment():
 
 def test_bad_arguments_fail_naming_the_option_before_any_request(fuzz_files, clean_environment, tmp_path, capsys,
                                                                  record_property, closed_port, monkeypatch):
-    # Thousands of module runs would each log their invocation to syslog.
-    monkeypatch.setattr(basic.AnsibleModule, "log", lambda self, msg, log_args=None: None)
+    # Hundreds of module runs would each log their invocation to syslog.
+    monkeypatch.setattr(basic.AnsibleModule, "_log_invocation", lambda self: None)
     findings = Findings()
     server = RecordingServer()
     # The AnsiballZ sample: as many argument sets per module, spread over the run.
     per_module = -(-ANSIBALLZ_SAMPLE // len(MODULES))
-    spread = max(1, IN_PROCESS_EXAMPLES // max(1, 2 * ANSIBALLZ_SAMPLE))
+    spread = max(1, IN_PROCESS_EXAMPLES // max(1, ANSIBALLZ_SAMPLE + len(MODULES)))
+    next_slot = [spread]
     sampled = Counter()
     started = time.monotonic()
     ansiballz = AnsiballZRunner(findings, str(tmp_path))
@@ -769,6 +780,8 @@ def test_bad_arguments_fail_naming_the_option_before_any_request(fuzz_files, cle
             findings.cases += 1
         action_result, action_contacted = run_one(findings, server, run_in_process_action, "action plugin",
                                                   name, args, bad, junk, ansiballz.lock)
+        if findings.cases % MODULE_MAIN_EVERY:
+            return
         module_result, module_contacted = run_one(findings, server, run_in_process_module, "module main()",
                                                   name, args, bad, junk, ansiballz.lock)
         if not action_contacted and not module_contacted and action_result.get("failed") \
@@ -777,29 +790,39 @@ def test_bad_arguments_fail_naming_the_option_before_any_request(fuzz_files, cle
             with ansiballz.lock:
                 findings.add("paths disagree", name, "both", args, "action %r / module %r" % (
                     action_result.get("msg"), module_result.get("msg")))
-        if findings.cases % spread == 0 and sampled[name] < per_module and sum(sampled.values()) < ANSIBALLZ_SAMPLE:
+        # From each slot on, the first argument set of a module whose share is not full yet.
+        if findings.cases >= next_slot[0] and sampled[name] < per_module and sum(sampled.values()) < ANSIBALLZ_SAMPLE:
             sampled[name] += 1
+            next_slot[0] += spread
             ansiballz.submit(case)
 
+    cpu_started = time.process_time()
+    children_started = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         fuzz()
         in_process_seconds = time.monotonic() - started
+        in_process_cpu = time.process_time() - cpu_started
     finally:
         server.close()
         ansiballz.finish()
 
     total = time.monotonic() - started
-    summary = ("argument fuzz: %d argument sets over %d modules (%s), %d in-process runs (action plugin and module "
-               "main()), %d real AnsiballZ runs (beside them); %d violations; %.1fs in-process, %.1fs in total"
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_cpu = (children.ru_utime + children.ru_stime) - (children_started.ru_utime + children_started.ru_stime)
+    summary = ("argument fuzz: %d argument sets over %d modules (%s), %d in-process runs (%d through the action plugin, "
+               "%d through the module's main(); %d of them reached the server), %d real AnsiballZ runs (beside them); %d violations; %.1fs in-process, "
+               "%.1fs in total; CPU: %.1fs in-process, %.1fs in the AnsiballZ builder and modules"
                % (findings.cases, len(MODULES), ", ".join(sorted(MODULES)),
-                  findings.runs["action plugin"] + findings.runs["module main()"], findings.runs["AnsiballZ"],
-                  sum(findings.kinds.values()), in_process_seconds, total))
+                  findings.runs["action plugin"] + findings.runs["module main()"], findings.runs["action plugin"],
+                  findings.runs["module main()"], findings.runs["contacted"],
+                  findings.runs["AnsiballZ"],
+                  sum(findings.kinds.values()), in_process_seconds, total, in_process_cpu, children_cpu))
     # The figures for the reliability page: on the terminal (without xdist), in the JUnit XML and
     # in tests/output/argument-fuzz.json.
     figures = dict(argument_sets=findings.cases, modules=sorted(MODULES),
                    in_process_runs=findings.runs["action plugin"] + findings.runs["module main()"],
                    ansiballz_runs=findings.runs["AnsiballZ"], violations=dict(findings.kinds),
-                   seconds=round(total, 1))
+                   seconds=round(total, 1), cpu_seconds=round(in_process_cpu + children_cpu, 1))
     record_property("argument_fuzz", json.dumps(figures, sort_keys=True))
     output = os.path.join(collections_root(), "ansible_collections", "vaultops", "replication", "tests", "output")
     if os.path.isdir(output):
