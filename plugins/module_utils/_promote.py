@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 import time
 
 from ansible_collections.vaultops.replication.plugins.module_utils import _api, _failover_state, _switchover
@@ -210,6 +212,35 @@ def promoted_ready(rtype, status, health_code, health_body, leader):
     if leader and leader.get("ha_enabled") and not leader.get("leader_address"):
         return False
     return True
+
+
+def rfc3339_epoch(value):
+    """Unix seconds of an RFC 3339 time as Vault prints it (offset or Z, up to nanoseconds); None
+    when it is empty or not such a time."""
+    if not isinstance(value, str):
+        return None
+    match = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$", value.strip())
+    if not match:
+        return None
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    try:
+        stamp = datetime.datetime.strptime(match.group(1) + zone.replace(":", ""), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+    return stamp.timestamp() + float("0" + (match.group(2) or ".0")[:10])
+
+
+def rpo_window_of(target):
+    """What an unplanned promotion of ``target`` accepts to lose, from the DR secondary's own view
+    (the lost primary cannot be asked): the writes its primary acknowledged after their last
+    contact (``last_contact``, the heartbeat the secondary reports) beyond the last WAL it
+    received."""
+    last = None
+    for peer in target.primaries or []:
+        if isinstance(peer, dict) and peer.get("last_heartbeat"):
+            last = peer["last_heartbeat"]
+    return {"last_contact": last, "last_contact_at": rfc3339_epoch(last),
+            "last_received_wal": target.last_remote_wal, "cluster_id": target.cluster_id}
 
 
 def same_url(a, b):
@@ -517,6 +548,33 @@ class Runner:
             self.step("fence old primary", old.url, start, time.time(), "nothing to fence: %s" % seen.status.role)
         return True
 
+    def note_rpo_window(self, window):
+        """Keep the RPO window of an unplanned promotion on record (state_file) and return it,
+        with the seconds between the last contact and the promotion once both are known."""
+        window = dict(window)
+        if window.get("last_contact_at") is not None and window.get("promoted_at") is not None:
+            window["seconds"] = round(max(window["promoted_at"] - window["last_contact_at"], 0.0), 3)
+        if self.params.get("state_file"):
+            try:
+                _failover_state.set_note(self.params["state_file"], "rpo:" + self.client.url, window)
+            except _failover_state.StateError as exc:
+                self.warnings.append("the RPO window of this promotion is not on record: %s" % exc)
+        return window
+
+    def recorded_rpo_window(self, target):
+        """A re-run of an unplanned failover whose promotion an earlier (interrupted) run made:
+        the window that run accepted, from state_file, when it is about this replication set."""
+        if not self.params.get("state_file"):
+            return None
+        try:
+            notes = _failover_state.load(self.params["state_file"]).get("notes") or {}
+        except _failover_state.StateError:
+            return None
+        window = notes.get("rpo:" + self.client.url)
+        if isinstance(window, dict) and window.get("cluster_id") in (None, target.cluster_id):
+            return dict(window, recorded=True)
+        return None
+
     def divergence(self, old, old_last_wal):
         """The old primary answered as primary after the promotion (it came back unfenced): how far
         its WAL went beyond what the promoted cluster had received (``wals``; None when this run did
@@ -625,6 +683,18 @@ class Runner:
               and old.status.is_secondary and old.status.cluster_id == target.cluster_id
               and not old.status.is_connected):
             target = self.prove_demoted(old, target)
+        rpo_window = None
+        if plan.promote and p["unplanned_failover"]:
+            # On record before the promotion: a run killed right after it still finds it.
+            rpo_window = self.note_rpo_window(rpo_window_of(target))
+        elif p["unplanned_failover"] and target.is_primary:
+            rpo_window = self.recorded_rpo_window(target)
+        elif plan.promote and p.get("state_file"):
+            # A planned promotion: an unplanned one's window on record is history now.
+            try:
+                _failover_state.set_note(p["state_file"], "rpo:" + self.client.url, None)
+            except _failover_state.StateError:
+                pass
         if plan.promote:
             self.facts.setdefault("new_primary_wal_at_promotion", target.last_remote_wal)
             start = time.time()
@@ -632,6 +702,8 @@ class Runner:
             self.changed_so_far = True
             self.wait_promoted()
             self.facts["promoted_at"] = time.time()
+            if rpo_window is not None:
+                rpo_window = self.note_rpo_window(dict(rpo_window, promoted_at=round(self.facts["promoted_at"], 3)))
             self.step("promote", self.client.url, start, self.facts["promoted_at"],
                       "promoted (%s)" % ("planned switch-over" if use_switchover and self.demoted_old_url
                                          else plan.reason or "promoted"))
@@ -649,6 +721,8 @@ class Runner:
                       old_primary_last_wal=self.facts.get("old_primary_last_wal"),
                       new_primary_wal_at_promotion=self.facts.get("new_primary_wal_at_promotion"),
                       old_primary_divergence=self.facts.get("old_primary_divergence"))
+        if rpo_window is not None:
+            result["rpo_window"] = rpo_window
         if fence_pending:
             self.warnings.append("the old primary %s did not answer unsealed within fence_timeout (%ss): it is NOT "
                                  "fenced. When it comes back it still believes it is primary; demote it at once "

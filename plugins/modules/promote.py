@@ -313,6 +313,18 @@ new_primary_wal_at_promotion:
   description: The last WAL this cluster had received from the old primary when it was promoted.
   returned: success
   type: int
+rpo_window:
+  description:
+    - Unplanned failover (I(unplanned_failover=true)) with the old primary lost, what the promotion accepted
+      to lose, from this cluster's own view. Writes the old primary acknowledged after C(last_contact)
+      (its last heartbeat this DR secondary saw, RFC 3339; C(last_contact_at) in Unix seconds) beyond
+      WAL C(last_received_wal) may be missing; C(seconds) is the time from that contact to C(promoted_at).
+    - Kept in I(state_file) before the promotion, so a re-run after an interrupted one reports it too
+      (C(recorded=true)).
+  returned: unplanned failover
+  type: dict
+  sample: {"last_contact": "2026-01-02T03:04:05Z", "last_contact_at": 1767323045.0, "last_received_wal": 41,
+           "cluster_id": "8a1f", "promoted_at": 1767323051.2, "seconds": 6.2}
 old_primary_divergence:
   description:
     - Set when the fence found the old primary answering as primary after the promotion (it came

@@ -114,6 +114,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml  # ansible-rulebook depends on PyYAML
+
 SOURCE = "vaultops.replication.replication_health"
 ROLES = ("primary", "dr-secondary", "perf-secondary")
 INVENTORY_GROUPS = {"vault_primary": "primary", "vault_dr_secondaries": "dr-secondary",
@@ -213,8 +215,6 @@ def _inventory_hosts(group, hostvars, roles, group_name):
 
 def read_inventory(path):
     """``[entry]`` from a YAML inventory in the collection's layout."""
-    import yaml  # pylint: disable=import-outside-toplevel  (ansible-rulebook depends on PyYAML)
-
     try:
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
