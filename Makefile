@@ -126,9 +126,20 @@ else
 	cd "$(ROOT)" && MOLECULE_GLOB='molecule/*/molecule.yml' molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)
 endif
 
+# Event-Driven Ansible (tests/infra/test_eda.py): ansible-rulebook and its rules engine, pinned in
+# extensions/eda/requirements.txt, installed into the same venv only when the acceptance suite
+# runs (under a lock: `make test` runs acceptance tests side by side). The engine also needs
+# Java 17 (Debian's openjdk-17-jre-headless; .ci/run installs it).
+EDA_STAMP := $(VENV)/.make-eda-stamp
+
+$(EDA_STAMP): extensions/eda/requirements.txt $(VENV_STAMP)
+	@echo "==> installing extensions/eda/requirements.txt into $(VENV)"
+	flock "$(VENV)/.make-eda.lock" "$(PY)" -m pip install -q -r extensions/eda/requirements.txt
+	@touch "$@"
+
 # End-to-end acceptance tests (tests/infra): real labs, playbooks in their own processes,
 # the built tarball used from a downstream repository layout.
-acceptance: venv
+acceptance: venv $(EDA_STAMP)
 ifeq ($(ACCEPTANCE_TESTS),)
 	@echo "==> SKIPPED acceptance: no tests/infra/test_*.py yet"
 else
