@@ -25,17 +25,16 @@ import inspect
 import json
 import logging
 import os
-import secrets
 import ssl
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import messages, profiles, versions
+from . import acl, messages, profiles, versions
 from .model.capture import CapturingStorage
+from .model.seal import Seal, new_seal
 from .model.tokens import TokenStore
-from .model.values import KeyVerificationError, root_key_hash
 
 if TYPE_CHECKING:  # asyncio is imported where used: the CLI imports this module too
     import asyncio
@@ -46,7 +45,6 @@ log = logging.getLogger("vaultlab.node")
 
 VERSION = versions.DEFAULT  # the default; a lab may emulate another (Node.version)
 
-SEAL_CONFIG_KEY = "core/seal-config"
 CLUSTER_INFO_KEY = "core/cluster-info"
 HA_LOCK_KEY = "core/ha-lock"
 
@@ -138,12 +136,8 @@ class Node:
         self.ceremony_auth_required = bool(self.switches.get(
             "ceremony_auth_required", versions.v2_auth(self.version, self.switches.get("v2_auth_backport"))))
 
-        self.sealed = True
+        self.seal_state = Seal(self.storage)
         self.active = False
-        self._unseal_shares: list[bytes] = []
-        self._unseal_nonce = ""
-        self._root_key: bytes | None = None
-        self._seal_generation: str | None = None
         self._leader: dict[str, Any] | None = None
         # When this standby last saw the active node renew its lease: vaultlab's stand-in for
         # the request-forwarding heartbeat behind sys/health's HA-unhealthy code (474).
@@ -266,7 +260,11 @@ class Node:
 
     @property
     def initialized(self) -> bool:
-        return self.storage.get(SEAL_CONFIG_KEY) is not None
+        return self.seal_state.config() is not None
+
+    @property
+    def sealed(self) -> bool:
+        return self.seal_state.sealed
 
     @property
     def standby(self) -> bool:
@@ -360,41 +358,24 @@ class Node:
     # -- init / seal / unseal ----------------------------------------------------------
 
     def seal_config(self) -> dict[str, Any] | None:
-        return self.storage.get(SEAL_CONFIG_KEY)
+        return self.seal_state.config()
 
     def initialize(self, shares: int, threshold: int) -> dict[str, Any]:
         """Create the root key, split it, store the seal config and the root token."""
-        from .crypto import shamir
-
         if self.initialized:
             raise ValueError(messages.ALREADY_INITIALIZED)
-        if shares < 1 or threshold < 1 or threshold > shares or shares > 255:
-            raise ValueError(messages.INVALID_SHARES)
-        if shares > 1 and threshold < 2:
-            raise ValueError(messages.INVALID_THRESHOLD_ONE)
-        root_key = secrets.token_bytes(32)
-        keys = [root_key] if shares == 1 else shamir.split(root_key, shares, threshold)
-        config = {
-            "type": "shamir",
-            "secret_shares": shares,
-            "secret_threshold": threshold,
-            "root_key_hash": root_key_hash(root_key),
-            "generation": uuid.uuid4().hex,
-        }
+        config, keys = new_seal(shares, threshold)
         with self.storage.transaction():
-            if self.storage.get(SEAL_CONFIG_KEY) is not None:  # another node won the race
-                raise ValueError(messages.ALREADY_INITIALIZED)
-            self.storage.put(SEAL_CONFIG_KEY, config, scope="node")
+            self.seal_state.store_new(config)
             if self.storage.get(CLUSTER_INFO_KEY) is None:
                 self.storage.put(
                     CLUSTER_INFO_KEY,
                     {"cluster_id": str(uuid.uuid4()), "cluster_name": f"vault-cluster-{self.cluster_name}"},
                     scope="node",
                 )
-            from . import acl
-
             self.tokens.put_policy("default", acl.DEFAULT_POLICY_TEXT)
-            root = self.tokens.create_token(policies=["root"], display_name="root", orphan=True, ttl=0, path="auth/token/root")
+            root = self.tokens.create_token(policies=["root"], display_name="root", orphan=True, ttl=0,
+                                            path="auth/token/root")
         return {
             "keys": [k.hex() for k in keys],
             "keys_base64": [base64.b64encode(k).decode() for k in keys],
@@ -410,8 +391,8 @@ class Node:
             "sealed": self.sealed,
             "t": config["secret_threshold"] if config else 0,
             "n": config["secret_shares"] if config else 0,
-            "progress": len(self._unseal_shares),
-            "nonce": self._unseal_nonce,
+            "progress": self.seal_state.progress,
+            "nonce": self.seal_state.nonce,
             "version": self.version,
             "build_date": "2025-01-01T00:00:00Z",
             "migration": False,
@@ -425,52 +406,23 @@ class Node:
 
     def verify_key_shares(self, shares: list[bytes], config: dict[str, Any] | None = None) -> bytes:
         """Combine shares and check them against the seal config; return the root key."""
-        from .crypto import shamir
-
-        config = config or self.seal_config()
-        if config is None:
-            raise KeyVerificationError(messages.NOT_INITIALIZED)
-        try:
-            key = shares[0] if config["secret_shares"] == 1 else shamir.combine(shares)
-        except Exception as exc:  # malformed or inconsistent shares
-            raise KeyVerificationError(f"{messages.UNSEAL_FAILED}: {exc}") from None
-        if root_key_hash(key) != config["root_key_hash"]:
-            raise KeyVerificationError(f"{messages.UNSEAL_FAILED}: {messages.KEY_VERIFICATION}")
-        return key
+        return self.seal_state.verify(shares, config)
 
     def submit_unseal_key(self, share: bytes) -> None:
         """One ``sys/unseal`` key; unseals the node once the threshold is reached."""
-        config = self.seal_config()
-        if config is None:
-            raise ValueError(messages.NOT_INITIALIZED)
-        if not self.sealed:
-            return
-        if share in self._unseal_shares:
-            return  # Vault ignores a repeated share without counting it
-        if not self._unseal_shares:
-            self._unseal_nonce = str(uuid.uuid4())
-        self._unseal_shares.append(share)
-        if len(self._unseal_shares) < config["secret_threshold"]:
-            return
-        shares, self._unseal_shares, self._unseal_nonce = self._unseal_shares, [], ""
-        key = self.verify_key_shares(shares, config)
-        self._root_key = key
-        self._seal_generation = config.get("generation")
-        self.sealed = False
-        log.info("unsealed")
-        self.wake()
+        if self.seal_state.submit(share):
+            log.info("unsealed")
+            self.wake()
 
     def reset_unseal(self) -> None:
-        self._unseal_shares, self._unseal_nonce = [], ""
+        self.seal_state.reset_progress()
 
     def seal(self) -> None:
         """Seal this node: forget the root key, give up leadership."""
         if self.sealed:
             return
         was_active = self.active
-        self.sealed = True
-        self._root_key = None
-        self.reset_unseal()
+        self.seal_state.close()
         self.root_generation = None
         if was_active:
             self._release_lock()
@@ -487,18 +439,10 @@ class Node:
         the new generation when it next polls storage and seals itself, so it must be
         unsealed with the other cluster's keys, as with Vault.
         """
-        new = dict(config)
-        new["generation"] = uuid.uuid4().hex
-        self.storage.put(SEAL_CONFIG_KEY, new, scope="node")
-        self._seal_generation = new["generation"]
-        if root_key is not None:
-            self._root_key = root_key
+        self.seal_state.adopt(config, root_key)
 
     def _check_seal_generation(self) -> None:
-        if self.sealed:
-            return
-        config = self.seal_config()
-        if config is None or config.get("generation") != self._seal_generation:
+        if self.seal_state.generation_changed():
             log.info("seal configuration changed by another node; sealing")
             self.seal()
 
