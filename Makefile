@@ -89,6 +89,7 @@ $(COLLECTION_LINK):
 lint: venv
 	@echo "==> ansible-lint"
 	cd "$(ROOT)" && ansible-lint
+	cd "$(ROOT)/emulator" && "$(PY)" -m pytest -q -p no:cacheprovider tests/test_layers.py  # vaultlab's layer rule
 
 sanity: venv
 	@echo "==> ansible-test sanity (copy under build/ansible-test)"
