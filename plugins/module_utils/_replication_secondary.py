@@ -796,6 +796,18 @@ class SecondaryRunner(object):
         after = self.read_statuses(self.client, sec_label)
         sid = after[self.mode].secondary_id or plan.secondary_id
         extra["secondary_id"] = sid
+        redeemed = [a for a in ("enable", "update-primary") if a in plan.actions]
+        if redeemed and p.get("activation_token") and secondary_id and sid and sid != secondary_id:
+            # The id is fixed when the token is minted and a token does not show it: only the
+            # activated cluster tells. Say so instead of reporting success under another id.
+            self.fail("The activation_token was minted for the secondary id %r, not for id %r: %s is now a %s "
+                      "secondary of %s under id %r (%s done). To give it the id %r: detach it (state=absent, "
+                      "revoke=true, which also revokes %r on the primary), then attach it again with a token minted "
+                      "for %r (state=minted) or with primary_url and primary_token." % (
+                          sid, secondary_id, self.client.url, self.title,
+                          self.primary_label or (self.token_claims or {}).get("addr") or "the primary", sid,
+                          " and ".join(redeemed), secondary_id, sid, secondary_id),
+                      changed=True, secondary_id=sid, diff=dict(before=roles_of(before), after=roles_of(after)))
         if "paths-filter" in plan.actions:
             self.write_filter(sid)
             extra["paths_filter"] = self.read_filter(sid)
