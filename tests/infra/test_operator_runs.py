@@ -61,3 +61,27 @@ def test_dry_run_changes_nothing_and_a_failed_run_still_summarises(lab):
     assert recap_changed(final.stdout) == 0
     hits = demo_lab.find_leaks(lab.info, [str(lab.logs)])
     assert hits == [], hits[:5]
+
+
+def test_setup_saves_a_cluster_that_holds_data_before_wiping_it(lab, tmp_path):
+    """Issue 15 through the playbook: a DR cluster that holds a secret is not activated (nothing
+    changed) until a backup directory is given; then its raft snapshot is saved (0600) first (the
+    raft_snapshot integration target restores such a snapshot)."""
+    info = lab.info
+    root = info["dr"]["root_token"]
+    code, body = demo_lab.call(info["dr"], "POST", "sys/mounts/precious", root, {"type": "kv"})
+    assert code < 300, (code, body)
+    code, body = demo_lab.call(info["dr"], "POST", "precious/item", root, {"value": "keep-me"})
+    assert code < 300, (code, body)
+    refused = lab.playbook("setup_replication", "confirm_wipe=dr,perf", own_tokens=True, check=False)
+    assert refused.returncode != 0
+    assert "backup_dir" in refused.stdout, refused.stdout[-3000:]
+    assert _dr_roles(lab)["dr"] == "disabled"
+
+    backups = tmp_path / "backups"
+    lab.playbook("setup_replication", "confirm_wipe=dr,perf", "backup_dir=%s" % backups, own_tokens=True)
+    assert _dr_roles(lab)["dr"] == "secondary"
+    saved = sorted(backups.iterdir())
+    assert len(saved) == 1 and saved[0].name.startswith("vault-dr-"), saved
+    assert oct(saved[0].stat().st_mode & 0o777) == oct(0o600)
+    assert oct(backups.stat().st_mode & 0o777) == oct(0o700)
