@@ -209,7 +209,8 @@ class Runner(object):
             if name in out:
                 ctx.fail_json(msg="clusters lists '%s' twice; give each entry a distinct name (or url)." % name)
             out[name] = ctx._build_client("clusters[%d].url" % index, c["url"], c.get("token"), c.get("ca_cert"),
-                                          c.get("client_cert"), c.get("client_key"), c.get("validate_certs") is not False)
+                                          c.get("client_cert"), c.get("client_key"), c.get("validate_certs") is not False,
+                                          nodes=c.get("nodes"))
         return out
 
     def run_many(self):

@@ -208,6 +208,15 @@ def _sentence(label):
     return label[:1].upper() + label[1:]
 
 
+# sys/health codes by what they mean for choosing the node to talk to (see _status health states).
+NODE_STATES = {200: "active", 472: "active", 429: "standby", 473: "standby", 474: "standby",
+               501: "uninitialized", 503: "sealed", 530: "removed"}
+# One probe of a node, and how long to wait for another node to take over (HA lease) when the
+# named one does not serve.
+NODE_PROBE_TIMEOUT = 3
+NODE_TAKEOVER_WAIT = 10
+
+
 def _norm_url(url):
     return (url or "").strip().rstrip("/").lower()
 
@@ -448,7 +457,48 @@ class RunnerContext:
 
     # -- clients ---------------------------------------------------------------------------------
 
-    def _build_client(self, url_option, url, token, ca_cert, client_cert, client_key, validate_certs):
+    def _build_client(self, url_option, url, token, ca_cert, client_cert, client_key, validate_certs, nodes=None):
+        client = self._new_client(url_option, url, token, ca_cert, client_cert, client_key, validate_certs)
+        others = [n for n in (nodes or []) if isinstance(n, str) and n.strip() and _norm_url(n) != _norm_url(url)]
+        if not others:
+            return client
+        return self._active_node(client, others, url_option, (token, ca_cert, client_cert, client_key, validate_certs))
+
+    def _probe(self, url, tls):
+        """sys/health of one node, once, without retries: the state name, or None when it does not answer."""
+        _token, ca_cert, client_cert, client_key, validate_certs = tls
+        timeout = self.params.get("timeout")
+        try:
+            probe = VaultClient(url, ca_cert=ca_cert, client_cert=client_cert, client_key=client_key,
+                                validate_certs=validate_certs, timeout=min(timeout or 30, NODE_PROBE_TIMEOUT),
+                                retries=0, proxies=self.params.get("proxies"), env=self.env)
+            code, _body = _api.health(probe)
+        except VaultError:
+            return None
+        return NODE_STATES.get(code, "other")
+
+    def _active_node(self, client, others, url_option, tls):
+        """An HA cluster declared with its nodes (``cluster.nodes``, inventory ``vault_nodes``):
+        when the node ``url`` names is sealed, not initialised or does not answer, talk to the
+        node of the same cluster that is active now (or becomes active within a few seconds: a
+        standby takes over once the lost node's lease runs out) instead of failing with "sealed,
+        unseal it" while the cluster serves. A standby named by ``url`` is kept: it redirects to
+        the active node (307), which the client follows."""
+        if self._probe(client.url, tls) not in (None, "sealed", "uninitialized"):
+            return client
+        timeout = self.params.get("timeout")
+        deadline = time.monotonic() + min(timeout or 30, NODE_TAKEOVER_WAIT)
+        while True:
+            for url in others:
+                if self._probe(url, tls) == "active":
+                    self.warn("%s does not serve (sealed, or not answering); using %s, the active node of the "
+                              "same cluster (its declared nodes: cluster.nodes / vault_nodes)." % (client.url, url))
+                    return self._new_client(url_option, url, *tls)
+            if time.monotonic() >= deadline:
+                return client
+            time.sleep(0.1)
+
+    def _new_client(self, url_option, url, token, ca_cert, client_cert, client_key, validate_certs):
         if not url:
             if url_option == "url":
                 self.fail_json(msg="url is required: set the url option, cluster.url or the VAULT_ADDR environment "
@@ -473,7 +523,8 @@ class RunnerContext:
             p = self.params
             self._client = self._build_client("url", p.get("url"), p.get("token"), p.get("ca_cert"),
                                               p.get("client_cert"), p.get("client_key"),
-                                              p.get("validate_certs") is not False)
+                                              p.get("validate_certs") is not False,
+                                              nodes=(p.get("cluster") or {}).get("nodes"))
         return self._client
 
     def client_for(self, prefix):
@@ -492,7 +543,8 @@ class RunnerContext:
             self._clients[prefix] = self._build_client(
                 "%s_url" % prefix, p.get("%s_url" % prefix), p.get("%s_token" % prefix), ca_cert,
                 p.get("%s_client_cert" % prefix) or p.get("client_cert"),
-                p.get("%s_client_key" % prefix) or p.get("client_key"), validate)
+                p.get("%s_client_key" % prefix) or p.get("client_key"), validate,
+                nodes=(p.get("%s_cluster" % prefix) or {}).get("nodes"))
         return self._clients[prefix]
 
     # -- how clusters are named in messages -----------------------------------------------------

@@ -570,3 +570,100 @@ def test_activation_tokens_and_key_shares_gone_wrong(tmp_path):
         assert demo_lab.find_leaks(lab.info, [str(lab.logs), str(tmp_path / "cases.json")]) == []
     finally:
         _down(lab)
+
+
+def _inventory_with(lab, name, cluster, addr):
+    """A copy of the lab's inventory in which ``cluster``'s vault_addr is ``addr`` (one of its
+    vault_nodes): what an operator has when the inventory names one node of an HA cluster."""
+    text = (lab.dir / "inventory.yml").read_text()
+    old = lab.info[cluster]["api_addr"]
+    marker = "        %s:\n          vault_addr: \"%s\"" % (cluster, old)
+    assert marker in text, text
+    path = lab.dir / name
+    path.write_text(text.replace(marker, "        %s:\n          vault_addr: \"%s\"" % (cluster, addr)))
+    return path
+
+
+def _playbook_with(lab, inventory, name, *extra):
+    lab.runs += 1
+    cmd = lab.playbook_cmd(name, extra)
+    cmd[cmd.index("-i") + 1] = str(inventory)
+    started = time.monotonic()
+    proc = subprocess.run(cmd, env=lab.env(), cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=900, check=False)
+    (lab.logs / ("%02d-%s-%s.log" % (lab.runs, name, inventory.stem))).write_text(proc.stdout)
+    return proc, time.monotonic() - started
+
+
+def _active_node(lab, cluster, timeout=10):
+    """The API address of the cluster's active node (health 200 or 472 for a DR secondary)."""
+    deadline = time.time() + timeout
+    while True:
+        for addr in lab.info[cluster]["nodes"]:
+            try:
+                code, _ = demo_lab.call({"api_addr": addr}, "GET", "sys/health", timeout=2)
+            except OSError:
+                continue
+            if code in (200, 472):
+                return addr
+        if time.time() > deadline:
+            raise AssertionError("no active node in %s" % cluster)
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def ha_pair(tmp_path, monkeypatch):
+    """primary (3 nodes) -> dr (2 nodes), unsealed standbys acting as performance standbys."""
+    monkeypatch.setenv("VAULTLAB_REPLICATION", json.dumps({"performance_standbys": True}))
+    lab = _up(tmp_path, ["primary:3", "dr:2"])
+    try:
+        lab.playbook("setup_replication", "confirm_wipe=dr", own_tokens=True)
+        yield lab
+    finally:
+        _down(lab)
+
+
+def test_ha_clusters_sealed_standby_and_lost_inventory_node(ha_pair):
+    """Scenario 5: a sealed standby, an inventory naming a standby (307s to the active node; a
+    performance standby answers reads itself): status and a planned failover converge.
+    Scenario 12: the node the inventory names is sealed, then killed, while another node of the
+    same cluster is (or becomes) active: the runs find the active node among the declared nodes
+    (vault_nodes) instead of failing with "sealed, unseal it and run again"."""
+    lab = ha_pair
+    info = lab.info
+    with _Watcher(lab) as watcher:
+        # 5. a sealed standby of the primary; the inventory names a performance standby of it.
+        _fault(lab, "seal", "--cluster", "primary", "--node", "3")
+        standby = info["primary"]["nodes"][1]
+        assert _active_node(lab, "primary") != standby
+        inventory = _inventory_with(lab, "inventory-standby.yml", "primary", standby)
+        status, seconds = _playbook_with(lab, inventory, "status")
+        print("scenario 5: status with a sealed standby and a standby-only address: rc=%s in %.1f s" % (
+            status.returncode, seconds))
+        assert status.returncode == 0, status.stdout[-4000:]
+        failover, seconds = _playbook_with(lab, inventory, "dr_failover", "confirm_promote=dr", *BOUNDS)
+        print("scenario 5: planned failover through a standby address: rc=%s in %.1f s" % (failover.returncode, seconds))
+        assert failover.returncode == 0, failover.stdout[-4000:]
+        assert _roles(lab) == {"primary": "secondary", "dr": "primary"}
+        _fault(lab, "restart", "--cluster", "primary", "--node", "3", "--unseal")
+
+        # 12. the dr node the inventory names (active) is sealed: the other dr node takes over.
+        named = info["dr"]["api_addr"]
+        _fault(lab, "seal", "--cluster", "dr", "--node", "1")
+        assert _active_node(lab, "dr") != named
+        back, seconds = _timed(lab, "dr_failback", "confirm_promote=primary", *BOUNDS)
+        print("scenario 12 (inventory node sealed): rc=%s in %.1f s" % (back.returncode, seconds))
+        assert "unseal it and run again" not in back.stdout, back.stdout[-3000:]
+        assert back.returncode == 0, back.stdout[-4000:]
+        _fault(lab, "restart", "--cluster", "dr", "--node", "1", "--unseal")
+
+        # 12. the primary node the inventory names (active) is killed: a standby takes over.
+        _fault(lab, "kill", "--cluster", "primary", "--node", "1")
+        assert _active_node(lab, "primary") != info["primary"]["api_addr"]
+        again, seconds = _timed(lab, "dr_failover", "confirm_promote=dr", *BOUNDS)
+        print("scenario 12 (inventory node killed): rc=%s in %.1f s" % (again.returncode, seconds))
+        assert again.returncode == 0, again.stdout[-4000:]
+        assert _roles(lab)["dr"] == "primary"
+        verdict = watcher.stop()
+    assert verdict["violations"] == [], verdict["violations"][:3]
+    assert demo_lab.find_leaks(lab.info, [str(lab.logs)]) == []
