@@ -9,6 +9,7 @@ through imports placed inside functions.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -38,6 +39,7 @@ LAYERS = {
     "vaultlab.replication.ceremony": MODEL,
     "vaultlab.replication.stream": TRANSPORT,
     "vaultlab.replication.forwarding": TRANSPORT,
+    "vaultlab.replication.peers": TRANSPORT,
     "vaultlab.api": API,
     "vaultlab.replication.wiring": PROCESS,
     "vaultlab.server": PROCESS,
@@ -79,6 +81,19 @@ def test_imports_point_down():
             if RANK[layer_of(target)] > RANK[layer_of(source)]:
                 upward.append(f"{source} ({layer_of(source)}) -> {target} ({layer_of(target)}) [{'/'.join(sorted(kinds))}]")
     assert upward == []
+
+
+def test_the_model_never_imports_aiohttp():
+    """Not even inside a function: HTTP belongs to the api and transport layers."""
+    found = []
+    for module, path in GRAPH.modules.items():
+        if layer_of(module) != MODEL:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{module}:{node.lineno} {name}" for name in names if name.split(".")[0] == "aiohttp"]
+    assert found == []
 
 
 def test_the_checker_sees_cycles_and_upward_imports(tmp_path):

@@ -298,7 +298,7 @@ async def _redeem(repl: Replication, t: str, body: dict[str, Any]) -> dict[str, 
         raise bad_request(M.REPL_NO_PRIMARY_ADDR)
     ctx = _ssl_for_unwrap(repl, _str(body, "ca_file"), _str(body, "ca_path")) if addr.startswith("https") else None
     timeout = max(repl.timing("connection_timeout", 1.0), 0.5) * 5
-    session = await repl.http()
+    session = await repl.peers.session()
     try:
         async with session.post(f"{addr}/v1/sys/wrapping/unwrap", json={"token": token}, ssl=ctx,
                                 timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True) as resp:

@@ -20,7 +20,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, Callable, Coroutine
+from typing import Any, Callable, Coroutine, Protocol
 
 from .. import messages as M
 from .. import versions
@@ -35,6 +35,16 @@ log = logging.getLogger("vaultlab.replication")
 # primary (vaultlab.replication.stream.secondary_runner).  The model starts and stops it on HA
 # changes but does not know how it talks to the primary.
 SecondaryRunner = Callable[["Replication", str], Coroutine[Any, Any, None]]
+
+
+class PeerClient(Protocol):
+    """The transport's HTTP client to other clusters (vaultlab.replication.peers.Peers)."""
+
+    async def session(self) -> Any: ...
+
+    def cluster_ssl(self, ca_pem: str | None) -> ssl.SSLContext | None: ...
+
+    async def close(self) -> None: ...
 
 STATE_KEY = "core/replication/{t}/state"
 PROGRESS_KEY = "core/replication/{t}/progress"
@@ -76,9 +86,12 @@ CEREMONY_PATHS = (
 class Replication:
     """Everything replication keeps per node process."""
 
-    def __init__(self, node: Node, secondary_runner: SecondaryRunner | None = None):
+    def __init__(self, node: Node, secondary_runner: SecondaryRunner | None = None,
+                 peers: PeerClient | None = None):
         self.node = node
         self._secondary_runner = secondary_runner
+        # None: a model without transport (unit tests); no call to another cluster then.
+        self.peers = peers
         self.storage = node.storage
         # [?] switches: lab config.json "replication" object, overridable per process with the
         # VAULTLAB_REPLICATION environment variable (a JSON object).
@@ -86,10 +99,8 @@ class Replication:
         self.unavailable_until = 0.0
         self.kick = {t: asyncio.Event() for t in TYPES}
         self.tasks: dict[str, asyncio.Task[Any]] = {}
-        self._session = None
         self._rt_written: dict[tuple[str, str], float] = {}
         self._merkle_cache: dict[str, tuple[tuple[int, int], str]] = {}
-        self._ssl_cache: dict[str, ssl.SSLContext] = {}
 
     # -- settings (the [?] switches listed in COVERAGE.md) ------------------------------
 
@@ -437,29 +448,11 @@ class Replication:
                 raise ReplicationError(M.PERMISSION_DENIED, 403)
         raise ReplicationError(M.REPL_DR_TOKEN_INVALID, 403)
 
-    # -- HTTP client for node-to-node calls ----------------------------------------------
-
-    async def http(self):
-        import aiohttp
-
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self.node.peer_headers())
-        return self._session
-
-    def cluster_ssl(self, ca_pem: str | None) -> ssl.SSLContext | None:
-        """Context trusting the CA the activation bundle named (one per CA, reused per poll)."""
-        if not ca_pem:
-            return None
-        ctx = self._ssl_cache.get(ca_pem)
-        if ctx is None:
-            ctx = self._ssl_cache[ca_pem] = ssl.create_default_context(cadata=ca_pem)
-        return ctx
-
     async def close(self) -> None:
         for task in list(self.tasks.values()):
             task.cancel()
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
+        if self.peers is not None:
+            await self.peers.close()
 
     # -- background loops ----------------------------------------------------------------
 

@@ -392,11 +392,11 @@ async def post(repl: Replication, t: str, state: dict[str, Any], addr: str, what
     cluster = repl.progress(t).get("addr_clusters", {}).get(addr) or state["primary"].get("cluster_name")
     if repl.node.partitioned(cluster, "replication"):
         raise StreamError(M.REPL_PARTITIONED)
-    session = await repl.http()
+    session = await repl.peers.session()
     started = time.monotonic()
     try:
         async with session.post(f"{addr}/v1/replication/{t}/{what}", json=body,
-                                ssl=repl.cluster_ssl(state["primary"].get("ca_pem")),
+                                ssl=repl.peers.cluster_ssl(state["primary"].get("ca_pem")),
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             payload = await resp.json(content_type=None)
             status = resp.status

@@ -19,12 +19,13 @@ from ..api import replication as replication_api
 from ..node import Node
 from . import forwarding, stream
 from .core import CEREMONY_PATHS, DR_OPERATION_PATHS, JWT_KEY, Replication
+from .peers import Peers
 
 __all__ = ["install", "gate", "modes", "transition", "transition_health"]
 
 
 def install(app: web.Application, cluster_app: web.Application, node: Node) -> Replication:
-    repl = Replication(node, secondary_runner=stream.secondary_runner)
+    repl = Replication(node, secondary_runner=stream.secondary_runner, peers=Peers(node.peer_headers()))
     node.attach_replication(
         repl,
         modes=lambda: modes(node),
