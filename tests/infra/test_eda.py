@@ -3,9 +3,10 @@
 
 The shipped rulebook is checked against the shipped AWX definitions (it may only open the approval
 workflow or read-only job templates), then run by a real ansible-rulebook (with its Java rules
-engine) against a vaultlab lab. There is no AWX here, so the test's copy of the rulebook turns
-each AWX action into a debug line carrying the rendered template name and survey answers, and
-gives the source the clusters inline (with their tokens, to prove that none is ever printed).
+engine) against a vaultlab lab. AWX itself cannot run here: the rulebook's controller actions go to
+a small stand-in of the /api/v2 endpoints they use, serving the shipped awx/config definitions.
+The test's copy of the rulebook gives the source the clusters inline (with their tokens, to prove
+that none is ever printed) and logs each event as JSON before the rule's own actions.
 """
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -138,18 +142,80 @@ def _rulebook_for_test(lab):
                                  "token": c["root_token"], "nodes": c.get("nodes") or [], "role": roles[name]}
                                 for name, c in info.items()]
         for rule in ruleset["rules"]:
-            actions = [{"debug": {"msg": "EDA-EVENT {{ event.vault_replication | tojson }}"}}]
-            for action in _actions(rule):
-                kind = next(iter(action))
-                if kind in AWX_ACTIONS:
-                    args = action[kind]
-                    extra = (args.get("job_args") or {}).get("extra_vars") or {}
-                    action = {"debug": {"msg": "|".join(["AWX-ACTION", kind, args["name"]] +
-                                                        ["%s=%s" % kv for kv in extra.items()])}}
-                actions.append(action)
+            rule["actions"] = [{"debug": {"msg": "EDA-EVENT {{ event.vault_replication | tojson }}"}}] + _actions(rule)
             rule.pop("action", None)
-            rule["actions"] = actions
     return rulesets
+
+
+class _Controller(BaseHTTPRequestHandler):
+    """The few /api/v2 endpoints ansible-rulebook's controller actions use, serving the shipped
+    awx/config templates and workflows. A launch is checked like AWX does for a template that does
+    not prompt for variables (only survey variables, every required one answered) and recorded."""
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        pass
+
+    def _reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        if url.path == "/api/v2/config/":
+            return self._reply(200, {"version": "24.6.1"})
+        if url.path == "/api/v2/unified_job_templates/":
+            name = query.get("name", [""])[0]
+            return self._reply(200, {"count": 1, "next": None,
+                                     "results": [t["api"] for t in self.server.templates if t["api"]["name"] == name]})
+        if url.path in ("/api/v2/jobs/", "/api/v2/workflow_jobs/"):
+            stamp = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            ids = query.get("id__in", [""])[0].split(",")
+            return self._reply(200, {"count": len(ids), "next": None,
+                                     "results": [{"id": int(i), "status": "successful", "created": stamp,
+                                                  "started": stamp, "finished": stamp, "elapsed": 0.1,
+                                                  "artifacts": {}, "url": "%s%s/" % (url.path, i)}
+                                                 for i in ids if i]})
+        return self._reply(404, {"detail": "Not found."})
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        template = next((t for t in self.server.templates if t["api"]["related"]["launch"] == self.path), None)
+        if template is None:
+            return self._reply(404, {"detail": "Not found."})
+        survey = (template["spec"].get("survey_spec") or {}).get("spec") or []
+        given = set(body.get("extra_vars") or {})
+        missing = {q["variable"] for q in survey if q.get("required")} - given
+        extra = given - {q["variable"] for q in survey}
+        self.server.launches.append({"name": template["api"]["name"], "body": body,
+                                     "authorization": self.headers.get("Authorization")})
+        if missing or (extra and not template["spec"].get("ask_variables_on_launch")):
+            return self._reply(400, {"variables_needed_to_start": sorted(missing), "ignored_fields": sorted(extra)})
+        job = len(self.server.launches)
+        kind = "workflow_jobs" if template["api"]["type"] == "workflow_job_template" else "jobs"
+        return self._reply(201, {"id": job, "url": "/api/v2/%s/%d/" % (kind, job), "status": "pending"})
+
+
+def _controller():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
+    server.launches = []
+    server.templates = []
+    specs = [("workflow_job_template", w) for w in _awx("workflows.yml")["controller_workflows"]]
+    specs += [("job_template", t) for t in _awx("job_templates.yml")["controller_templates"]]
+    for number, (kind, spec) in enumerate(specs, 1):
+        slug = "workflow_job_templates" if kind == "workflow_job_template" else "job_templates"
+        server.templates.append({"spec": spec, "api": {
+            "id": number, "type": kind, "name": spec["name"],
+            "related": {"launch": "/api/v2/%s/%d/launch/" % (slug, number)},
+            "summary_fields": {"organization": {"name": spec.get("organization", "Default")}},
+            "ask_limit_on_launch": False, "ask_labels_on_launch": False, "ask_inventory_on_launch": False,
+            "ask_variables_on_launch": bool(spec.get("ask_variables_on_launch"))}})
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def _events(text):
@@ -181,27 +247,33 @@ def test_primary_unreachable_opens_the_approval_workflow(lab, tmp_path):
     out = work / "rulebook.out"
     env = base_env()
     env.setdefault("JAVA_HOME", _java_home())
+    controller = _controller()
+    controller_token = "eda-controller-token-%d" % os.getpid()
     # The rules engine (a JVM) starts while the replication is being set up.
     with open(out, "w", encoding="utf-8") as handle:
         proc = subprocess.Popen([str(BIN / "ansible-rulebook"), "-r", str(work / "rulebook.yml"), "-i",
-                                 str(work / "inventory.yml"), "--vars", str(work / "vars.yml"), "-v"],
+                                 str(work / "inventory.yml"), "--vars", str(work / "vars.yml"), "-v",
+                                 "--controller-url", "http://127.0.0.1:%d/" % controller.server_port,
+                                 "--controller-token", controller_token],
                                 cwd=str(work), env=env, stdout=handle, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
         lab.playbook("setup_replication", "confirm_wipe=dr,perf", own_tokens=True)
-        # Two polls see the replicated topology, and the rules engine is up, before the fault.
         assert _wait(out, lambda t: any(e["type"] == "watch_started" for e in _events(t)), 40, proc), \
             "no watch_started event:\n" + out.read_text()[-4000:]
+        # Two polls of the replicated topology before the fault.
         time.sleep(2.5)
         killed_at = time.time()
         lab.vaultlab("fault", "kill", "--cluster", "primary")
 
         def fired(text):
             hits = [e for e in _events(text) if e["type"] == "primary_unreachable"]
-            return (hits, text) if hits and "AWX-ACTION|run_workflow_template" in text else None
+            opened = [x for x in controller.launches if x["name"] == WORKFLOW]
+            return (hits, text) if hits and opened else None
 
         found = _wait(out, fired, 20, proc)
-        assert found, "no primary_unreachable event within 20 s of the kill:\n" + out.read_text()[-4000:]
+        assert found, "no primary_unreachable event and workflow launch within 20 s of the kill:\n%s\n%s" % (
+            out.read_text()[-4000:], controller.launches)
         hits, text = found
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -210,6 +282,7 @@ def test_primary_unreachable_opens_the_approval_workflow(lab, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        controller.shutdown()
     text = out.read_text(errors="replace")
     (lab.logs / "ansible-rulebook.out").write_text(text)
     assert len(hits) == 1, hits
@@ -225,14 +298,20 @@ def test_primary_unreachable_opens_the_approval_workflow(lab, tmp_path):
     secondaries = {s["cluster"]: s for s in evidence["dr_secondaries"]}
     assert secondaries["dr"]["dr_role"] == "secondary" and isinstance(secondaries["dr"]["dr_last_wal"], int)
     assert evidence["promotion_candidate"] == "dr"
-    # The workflow is opened with the survey answers rendered from the event and the variables.
-    line = next(ln for ln in text.splitlines() if ln.startswith("AWX-ACTION|run_workflow_template"))
-    assert line.split("|")[2:] == [WORKFLOW, "confirm_promote=dr", "token_method=key_shares",
-                                   "drill_report_dir=%s" % work]
+    # The workflow was launched once, with the survey answers rendered from the event and the
+    # variables (the stand-in refuses what AWX would refuse); other launches are read-only.
+    workflow = [x for x in controller.launches if x["name"] == WORKFLOW]
+    assert [x["body"]["extra_vars"] for x in workflow] == [
+        {"confirm_promote": "dr", "token_method": "key_shares", "drill_report_dir": str(work)}]
+    assert workflow[0]["authorization"] == "Bearer " + controller_token
+    assert {x["name"] for x in controller.launches} <= {WORKFLOW} | READ_ONLY_TEMPLATES, controller.launches
     # Nothing was promoted: the DR secondary still is one.
     status = subprocess.run([str(BIN / "python"), str(ROOT / "scripts" / "demo_lab.py"), "roles", str(lab.dir)],
                             env=base_env(), stdout=subprocess.PIPE, text=True, check=False, timeout=60).stdout
     assert "dr dr=secondary " in status, status
+    assert controller_token not in text
+    errors = [ln for ln in text.splitlines() if " - ERROR - " in ln]
+    assert not errors, "\n".join(errors)
     for name, cluster in info.items():
         assert cluster["root_token"] not in text, "the token of %s is in the rulebook's output" % name
         for share in cluster["unseal_keys_b64"]:
