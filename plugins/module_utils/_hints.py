@@ -19,21 +19,43 @@ GUIDE = "troubleshooting.html"
 
 # (anchor, pattern over the message), most specific (longest text) first.
 ENTRIES = (
-    ('error-dr-secondary-of-another-set', 'The\\ cluster\\ is\\ a\\ DR\\ secondary\\ of\\ another\\ replication\\ set;\\ it\\ must\\ be\\ disabled\\ before\\ it\\ can\\ join\\ this\\ one'),
-    ('error-revoking-would-cut-off', 'primary\\ has\\ a\\ connected\\ secondary\\ with\\ id.*?;\\ revoking\\ it\\ to\\ mint\\ a\\ new\\ token\\ would\\ cut\\ that\\ cluster\\ off'),
-    ('error-vault-rejected-the-key-shares', "Vault\\ rejected\\ the\\ key\\ shares:\\ the\\ combined\\ shares\\ of\\ the\\ quorum\\ do\\ not\\ reconstruct\\ the\\ primary's\\ key"),
-    ('error-dr-operation-token-rejected', 'Vault\\ rejected\\ dr_operation_token.*?\\.\\ It\\ is\\ invalid,\\ expired.*?,\\ revoked,\\ or\\ from\\ another\\ replication\\ set\\.'),
-    ('error-name-the-old-primary', 'No\\ reachable\\ cluster\\ other\\ than.*?claims\\ the\\ DR\\ primary\\ role\\ and\\ the\\ DR\\ set\\ has\\ several\\ other\\ members'),
-    ('error-certificate-verify-failed', 'certificate\\ verify\\ failed:\\ set\\ ca_cert.*?to\\ the\\ CA\\ bundle\\ that\\ signed\\ the\\ Vault\\ server\\ certificate'),
-    ('error-old-primary-cannot-be-verified', 'the\\ old\\ primary.*?does\\ not\\ answer.*?,\\ so\\ the\\ module\\ cannot\\ verify\\ that\\ it\\ stopped\\ acting\\ as\\ primary'),
-    ('error-does-not-hold-final-state', 'refusing\\ to\\ promote:\\ the\\ old\\ primary.*?was\\ demoted\\ earlier.*?,\\ but.*?does\\ not\\ hold\\ its\\ final\\ state'),
+    ('error-dr-secondary-of-another-set',
+     'The\\ cluster\\ is\\ a\\ DR\\ secondary\\ of\\ another\\ replication\\ '
+     'set;\\ it\\ must\\ be\\ disabled\\ before\\ it\\ can\\ join\\ this\\ one'),
+    ('error-revoking-would-cut-off',
+     'primary\\ has\\ a\\ connected\\ secondary\\ with\\ id'
+     '.*?;\\ revoking\\ it\\ to\\ mint\\ a\\ new\\ token\\ would\\ cut\\ that\\ cluster\\ off'),
+    ('error-vault-rejected-the-key-shares',
+     "Vault\\ rejected\\ the\\ key\\ shares:\\ the\\ combined\\ shares\\ "
+     "of\\ the\\ quorum\\ do\\ not\\ reconstruct\\ the\\ primary's\\ key"),
+    ('error-dr-operation-token-rejected',
+     'Vault\\ rejected\\ dr_operation_token.*?\\.\\ It\\ is\\ invalid,\\ expired'
+     '.*?,\\ revoked,\\ or\\ from\\ another\\ replication\\ set\\.'),
+    ('error-name-the-old-primary',
+     'No\\ reachable\\ cluster\\ other\\ than.*?claims\\ the\\ DR\\ prim'
+     'ary\\ role\\ and\\ the\\ DR\\ set\\ has\\ several\\ other\\ members'),
+    ('error-certificate-verify-failed',
+     'certificate\\ verify\\ failed:\\ set\\ ca_cert'
+     '.*?to\\ the\\ CA\\ bundle\\ that\\ signed\\ the\\ Vault\\ server\\ certificate'),
+    ('error-old-primary-cannot-be-verified',
+     'the\\ old\\ primary.*?does\\ not\\ answer.*?,\\ so\\ the\\ modul'
+     'e\\ cannot\\ verify\\ that\\ it\\ stopped\\ acting\\ as\\ primary'),
+    ('error-does-not-hold-final-state',
+     'refusing\\ to\\ promote:\\ the\\ old\\ primary'
+     '.*?was\\ demoted\\ earlier.*?,\\ but.*?does\\ not\\ hold\\ its\\ final\\ state'),
     ('error-url-required', 'url\\ is\\ required:\\ set\\ the\\ url\\ option,\\ cluster\\.url\\ or\\ the\\ VAULT_ADDR\\ environment\\ variable'),
     ('error-split-brain', 'SPLIT\\ BRAIN:.*?is\\ already.*?primary,\\ and\\ the\\ old\\ primary.*?is\\ ALSO\\ primary\\ of\\ the\\ same\\ set'),
-    ('error-batch-needs-dr-primary', 'method:\\ batch\\ issues\\ the\\ batch\\ token\\ on\\ the\\ DR\\ primary,\\ but\\ the\\ cluster\\ at.*?is\\ a\\ DR'),
+    ('error-batch-needs-dr-primary',
+     'method:\\ batch\\ issues\\ the\\ batch\\ token\\ on\\ the\\ DR\\ primary,\\ but\\ the\\ cluster\\ at'
+     '.*?is\\ a\\ DR'),
     ('error-version-order', 'runs\\ Vault.*?,\\ older\\ than.*?\\.\\ Replication\\ never\\ flows\\ from\\ a\\ newer\\ to\\ an\\ older\\ version'),
     ('error-erases-all-its-data', 'Activating\\ it\\ as\\ a.*?secondary\\ ERASES\\ ALL\\ ITS\\ DATA.*?Set\\ allow_wipe:\\ true\\ to\\ confirm\\.'),
-    ('error-still-connected-to-its-primary', 'refusing\\ to\\ promote:.*?is\\ still\\ connected\\ to\\ its\\ primary.*?,\\ so\\ that\\ primary\\ is\\ alive'),
-    ('error-refusing-to-promote-old-primary-reachable', 'refusing\\ to\\ promote:\\ the\\ old\\ primary.*?is\\ reachable\\ and\\ still.*?primary\\ of\\ this\\ set'),
+    ('error-still-connected-to-its-primary',
+     'refusing\\ to\\ promote:.*?is\\ still\\ connected\\ to\\ its\\ primary'
+     '.*?,\\ so\\ that\\ primary\\ is\\ alive'),
+    ('error-refusing-to-promote-old-primary-reachable',
+     'refusing\\ to\\ promote:\\ the\\ old\\ primary'
+     '.*?is\\ reachable\\ and\\ still.*?primary\\ of\\ this\\ set'),
     ('error-merkle-sync-loop', 'state\\ is\\ still\\ irreconcilable\\ after\\ reindex,\\ try\\ reindexing\\ primary\\ cluster'),
     ('error-earlier-attempts-rolled-back', 'Earlier\\ attempts\\ were\\ rolled\\ back.*?is\\ the\\ DR\\ primary\\ again\\ and\\ serves\\ clients'),
     ('error-did-not-stay-quiet', 'Stopped\\ before\\ demoting:.*?did\\ not\\ stay\\ quiet\\ for.*?s\\ within\\ quiesce_timeout'),
