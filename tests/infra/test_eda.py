@@ -83,9 +83,19 @@ def _obs(name, dr=None, perf=None, reachable=True, url=None):
             "dr": dr or {"role": "disabled"}, "performance": perf or {"role": "disabled"}}
 
 
-def test_watcher_events_without_a_lab():
-    """The other problem kinds, debouncing, resolution and the secret scrub (pure Python, no lab)."""
+def test_watcher_events_without_a_lab(tmp_path):
+    """The other problem kinds, debouncing, resolution, the inventory form and the secret scrub
+    (pure Python, no lab)."""
     mod = _load_source()
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"children": {
+        "vault_clusters": {"hosts": {"a": {"vault_addr": "https://a:8200", "vault_ca_cert": None,
+                                           "vault_nodes": ["https://a1:8200"], "ansible_connection": "local"},
+                                     "b": {"vault_addr": "https://b:8200"}}},
+        "vault_primary": {"hosts": {"a": {}}}, "vault_dr_secondaries": {"hosts": {"b": {}}}}}}))
+    parsed = mod.parse_args({"inventory": str(inventory)})["clusters"]
+    assert [(c["name"], c["url"], c["role"], c["nodes"]) for c in parsed] == [
+        ("a", "https://a:8200", "primary", ["https://a1:8200"]), ("b", "https://b:8200", "dr-secondary", [])]
     settings = mod.parse_args({"clusters": {"a": {"url": "http://a:8200", "role": "primary", "token": "hvs.SECRET"},
                                             "b": {"url": "http://b:8200", "role": "dr-secondary"}},
                                "lag_threshold": 100, "interval": 1})
@@ -239,6 +249,11 @@ def test_primary_unreachable_opens_the_approval_workflow(lab, tmp_path):
     problem = _toolchain_problem()
     if problem:
         pytest.fail(problem)
+    # The inventory form of the source's arguments reads the lab's inventory as vaultlab writes it.
+    declared = _load_source().parse_args({"inventory": str(lab.dir / "inventory.yml")})["clusters"]
+    roles = {"primary": "primary", "dr": "dr-secondary", "perf": "perf-secondary"}
+    assert {c["name"]: (c["url"], c["role"]) for c in declared} == {
+        name: (c["api_addr"], roles[name]) for name, c in lab.info.items()}
     work = tmp_path / "eda"
     work.mkdir()
     (work / "rulebook.yml").write_text(yaml.safe_dump(_rulebook_for_test(lab), sort_keys=False))
