@@ -90,6 +90,7 @@ lint: venv
 	@echo "==> ansible-lint"
 	cd "$(ROOT)" && ansible-lint
 	cd "$(ROOT)/emulator" && "$(PY)" -m pytest -q -p no:cacheprovider tests/test_layers.py  # vaultlab's layer rule
+	cd "$(ROOT)" && antsibull-changelog lint  # changelogs/fragments are valid for the CHANGELOG.rst generator
 
 sanity: venv
 	@echo "==> ansible-test sanity (copy under build/ansible-test)"
