@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HashiCorp guides' sequences, end to end, with this collection's modules:
+# The HashiCorp guides' procedures, end to end, with this collection's modules:
 #   1. DR set-up, performance set-up with a paths filter, data written on the primary read on the
 #      performance secondary
 #   2. a DR operation token by key quorum: three key holders, three separate ansible-playbook runs
@@ -13,9 +13,9 @@ vaultlab_up --cluster primary --cluster dr --cluster perf
 
 # What one key holder hands to the next (nonce, OTP) lives only in this file, readable by the
 # test user alone, inside the lab directory that the EXIT trap removes.
-SEED_STATE="$VAULTLAB_DIR/ceremony.json"
-(umask 077 && echo '{}' >"$SEED_STATE")
-export SEED_STATE
+PROCEDURE_STATE="$VAULTLAB_DIR/ceremony.json"
+(umask 077 && echo '{}' >"$PROCEDURE_STATE")
+export PROCEDURE_STATE
 
 vaultlab_playbook 01_setup.yml "$@"
 for holder in 0 1 2; do
