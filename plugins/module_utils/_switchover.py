@@ -545,7 +545,9 @@ class _Run(object):
                 self.result.update(proven_at=entry["proven_at"], merkle_root=demoted.merkle_root,
                                    target_merkle_root=tgt.merkle_root, target_last_remote_wal=tgt.last_remote_wal)
                 return _Proof(True, demoted, tgt, "merkle roots equal")
-            reason = "the demoted cluster's merkle root changed after the proof"
+            reason = ("the demoted cluster did not answer when its final state was read once more after the proof "
+                      "(a write acknowledged in between cannot be ruled out)" if final is None
+                      else "the demoted cluster's merkle root changed after the proof")
         elif demoted is None or tgt is None:
             reason = "the statuses could not be read (%s)" % (getattr(error, "message", None) or error)
         else:
