@@ -30,7 +30,7 @@ def context(url, nodes):
 
 @pytest.fixture
 def nodes(stub_vault_factory):
-    return [stub_vault_factory() for _ in range(3)]
+    return [stub_vault_factory(), stub_vault_factory(), stub_vault_factory()]
 
 
 def test_sealed_named_node_gives_way_to_the_active_one(nodes):
