@@ -489,12 +489,16 @@ class RunnerContext:
         timeout = self.params.get("timeout")
         deadline = time.monotonic() + min(timeout or 30, NODE_TAKEOVER_WAIT)
         while True:
+            states = {}
             for url in others:
-                if self._probe(url, tls) == "active":
+                states[url] = self._probe(url, tls)
+                if states[url] == "active":
                     self.warn("%s does not serve (sealed, or not answering); using %s, the active node of the "
                               "same cluster (its declared nodes: cluster.nodes / vault_nodes)." % (client.url, url))
                     return self._new_client(url_option, url, *tls)
-            if time.monotonic() >= deadline:
+            # Only an unsealed standby can take over; a cluster whose nodes are all down or
+            # sealed is reported as the named node finds it, without waiting.
+            if "standby" not in states.values() or time.monotonic() >= deadline:
                 return client
             time.sleep(0.1)
 

@@ -7,6 +7,8 @@ address names is sealed or does not answer; a standby or a healthy node is kept.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -60,10 +62,24 @@ def test_serving_or_standby_named_node_is_kept(nodes, answer):
 
 def test_no_active_node_keeps_the_named_one(nodes, monkeypatch):
     monkeypatch.setattr(_runner, "NODE_TAKEOVER_WAIT", 0.3)
-    for node in nodes:
-        node.route("GET", "sys/health", SEALED)
+    nodes[0].route("GET", "sys/health", SEALED)
+    nodes[1].route("GET", "sys/health", SEALED)
+    nodes[2].route("GET", "sys/health", STANDBY)
     ctx = context(nodes[0].url, [n.url for n in nodes])
     assert ctx.client.url.rstrip("/") == nodes[0].url
+    # It waited for the standby to take over: several probes of it.
+    assert len(nodes[2].calls("GET", "sys/health")) > 1
+
+
+def test_a_cluster_without_a_standby_is_not_waited_for(nodes, closed_port):
+    for node in nodes:
+        node.route("GET", "sys/health", SEALED)
+    dead = "http://127.0.0.1:%d" % closed_port
+    started = time.monotonic()
+    ctx = context(dead, [dead] + [n.url for n in nodes])
+    assert ctx.client.url.rstrip("/") == dead
+    assert time.monotonic() - started < 2
+    assert all(len(n.calls("GET", "sys/health")) == 1 for n in nodes)
 
 
 def test_a_single_node_is_not_probed(nodes):
