@@ -9,7 +9,6 @@ tests/unit/plugins/test_argument_fuzz.py; these pin the messages."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
