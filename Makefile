@@ -30,7 +30,7 @@ VENV_INPUTS := requirements.txt requirements-dev.txt $(wildcard emulator/pyproje
 # Extra ansible-test arguments, e.g. `make integration ARGS=promote` or `make sanity ARGS='--test pylint'`.
 ARGS ?=
 # One piece of a suite (scripts/run-tests runs the pieces side by side):
-#   make molecule SCENARIO=failback      make acceptance TESTS='tests/infra/test_x.py::test_y'
+#   make molecule SCENARIO=failback      make acceptance TESTS='tests/acceptance/test_x.py::test_y'
 SCENARIO ?=
 TESTS ?=
 # Most vaultlab tests wait on real processes, so two pytest workers pay off even on 2 cores.
@@ -41,7 +41,7 @@ UNIT_TESTS := $(shell find tests/unit -name 'test_*.py' -not -path '*/__pycache_
 INTEGRATION_TARGETS := $(shell find tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1)
 EMULATOR_TESTS := $(wildcard emulator/tests)
 MOLECULE_SCENARIOS := $(wildcard molecule/*/molecule.yml)
-ACCEPTANCE_TESTS := $(wildcard tests/infra/test_*.py)
+ACCEPTANCE_TESTS := $(wildcard tests/acceptance/test_*.py)
 
 .PHONY: help venv lint sanity units emulator-test integration molecule acceptance docs docs-test test demo build clean distclean bench ee
 
@@ -128,7 +128,7 @@ else
 	cd "$(ROOT)" && MOLECULE_GLOB='molecule/*/molecule.yml' molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)
 endif
 
-# Event-Driven Ansible (tests/infra/test_eda.py): ansible-rulebook and its rules engine, pinned in
+# Event-Driven Ansible (tests/acceptance/test_eda.py): ansible-rulebook and its rules engine, pinned in
 # extensions/eda/requirements.txt, installed into the same venv only when the acceptance suite
 # runs (under a lock: `make test` runs acceptance tests side by side). The engine also needs
 # Java 17 (Debian's openjdk-17-jre-headless; .ci/run installs it).
@@ -139,14 +139,14 @@ $(EDA_STAMP): extensions/eda/requirements.txt $(VENV_STAMP)
 	flock "$(VENV)/.make-eda.lock" "$(PY)" -m pip install -q -r extensions/eda/requirements.txt
 	@touch "$@"
 
-# End-to-end acceptance tests (tests/infra): real labs, playbooks in their own processes,
+# End-to-end acceptance tests (tests/acceptance): real labs, playbooks in their own processes,
 # the built tarball used from a downstream repository layout.
 acceptance: venv $(EDA_STAMP)
 ifeq ($(ACCEPTANCE_TESTS),)
-	@echo "==> SKIPPED acceptance: no tests/infra/test_*.py yet"
+	@echo "==> SKIPPED acceptance: no tests/acceptance/test_*.py yet"
 else
-	@echo "==> pytest $(or $(TESTS),tests/infra)"
-	cd "$(ROOT)" && "$(PY)" -m pytest -p no:cacheprovider $(or $(TESTS),tests/infra)
+	@echo "==> pytest $(or $(TESTS),tests/acceptance)"
+	cd "$(ROOT)" && "$(PY)" -m pytest -p no:cacheprovider $(or $(TESTS),tests/acceptance)
 endif
 
 # Documentation site: hand-written guides (docs/*.md) plus the module and role reference that

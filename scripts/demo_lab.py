@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Helpers for scripts/demo.sh and the Molecule/infra tests: everything that talks to a vaultlab
+"""Helpers for scripts/demo.sh and the Molecule and acceptance tests: everything that talks to a vaultlab
 lab directly (raw HTTP), so that the checks do not go through the collection under test.
 
   demo_lab.py env DIR                    shell exports: tokens and unseal keys for ansible-playbook

@@ -5,7 +5,7 @@
 """Switch-over decisions and call sequence against two fake clusters and a fake clock.
 
 The real-cluster checks (a client writing during the switch-over, both vaultlab settings of
-demote_ships_tail, fast and realistic timings) are tests/infra/test_switchover.py; these pin
+demote_ships_tail, fast and realistic timings) are tests/acceptance/test_switchover.py; these pin
 the decisions, the requests sent (and not sent), the messages and the evidence.
 """
 

@@ -251,7 +251,7 @@ def planned(monkeypatch):
 
 
 # The plain demote-then-promote path (switchover: false); the loss-free switch-over is tested below
-# with _switchover replaced, and against real clusters in tests/infra/test_switchover.py.
+# with _switchover replaced, and against real clusters in tests/acceptance/test_switchover.py.
 PLANNED = {"dr_operation_token": DR_TOKEN, "old_primary_url": PRIMARY, "old_primary_token": "root",
            "demote_old_primary": True, "switchover": False}
 SWITCHOVER = dict(PLANNED, switchover=True)

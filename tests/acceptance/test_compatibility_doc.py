@@ -21,7 +21,7 @@ def test_compatibility_page_matches_the_tests():
 
     # "None of them passes --vault-version": no collection test, scenario or example sets a version.
     setting = re.compile(r"--vault-version|VAULTLAB_VAULT_VERSION|vault_version\s*=")
-    offenders = [str(p.relative_to(ROOT)) for p in _files("tests/integration/**/*", "molecule/**/*", "tests/infra/*.py",
+    offenders = [str(p.relative_to(ROOT)) for p in _files("tests/integration/**/*", "molecule/**/*", "tests/acceptance/*.py",
                                                            "examples/**/*", "scripts/*")
                  if p.name != "test_compatibility_doc.py" and setting.search(p.read_text(errors="replace"))]
     assert offenders == [], "docs/compatibility.md says no collection test sets a Vault version: %s" % offenders

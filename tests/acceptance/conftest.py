@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Shared helpers for the infra acceptance tests: real vaultlab labs, the collection's
+"""Shared helpers for the acceptance tests: real vaultlab labs, the collection's
 playbooks run in their own ansible-playbook processes, checks over raw HTTP."""
 from __future__ import annotations
 
