@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.vaultops.replication.plugins.module_utils import _api, _cluster_contents, _snapshot
-from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultClient, VaultError
+from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultAPIError, VaultError
 from ansible_collections.vaultops.replication.plugins.module_utils._runner import module_spec as _module_spec
 from ansible_collections.vaultops.replication.plugins.module_utils._status import roles_of
 from ansible_collections.vaultops.replication.plugins.module_utils._waiter import WaitTimeout, wait_until
@@ -178,16 +178,7 @@ class Runner:
             self.fail_from(exc, "read the seal status of %s after the restore" % client.url, changed=True)
 
     def standby_clients(self):
-        p = self.params
-        out = []
-        for url in p.get("standby_urls") or []:
-            try:
-                out.append(VaultClient(url, ca_cert=p.get("ca_cert"), client_cert=p.get("client_cert"),
-                                       client_key=p.get("client_key"), validate_certs=p.get("validate_certs", True),
-                                       timeout=p.get("timeout") or 30, retries=p.get("retries") or 0))
-            except VaultError as exc:
-                self.ctx.fail_json(changed=True, msg="standby_urls entry %s is unusable: %s" % (url, exc.message))
-        return out
+        return self.ctx.standby_clients(changed=True)
 
     def unseal(self, client):
         keys = self.params["unseal_keys"]

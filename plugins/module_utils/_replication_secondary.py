@@ -459,7 +459,8 @@ class SecondaryRunner(object):
             return VaultClient(addr, ca_cert=self.params.get("primary_ca_cert") or self.params.get("ca_cert"),
                                validate_certs=self.params.get("primary_validate_certs") is not False
                                and self.params.get("validate_certs") is not False,
-                               timeout=min(float(self.params.get("timeout") or 30), 10.0), retries=0)
+                               timeout=min(float(self.params.get("timeout") or 30), 10.0), retries=0,
+                               proxies=self.params.get("proxies"), env=self.ctx.env)
         except VaultError:
             return None
 
@@ -545,16 +546,7 @@ class SecondaryRunner(object):
         return served.status
 
     def standby_clients(self):
-        p = self.params
-        out = []
-        for url in p.get("standby_urls") or []:
-            try:
-                out.append(VaultClient(url, ca_cert=p.get("ca_cert"), client_cert=p.get("client_cert"),
-                                       client_key=p.get("client_key"), validate_certs=p.get("validate_certs", True),
-                                       timeout=p.get("timeout") or 30, retries=p.get("retries") or 0))
-            except VaultError as exc:
-                self.fail("standby_urls entry %s is unusable: %s" % (url, exc.message))
-        return out
+        return self.ctx.standby_clients(changed=False)
 
     def sealed_standbys(self, clients):
         sealed = []

@@ -502,6 +502,21 @@ class RunnerContext:
                 return client
             time.sleep(0.1)
 
+    def standby_clients(self, changed=False):
+        """Token-less clients for the ``standby_urls`` (nodes to unseal), with the module's TLS,
+        timeout, retries and proxy settings and the task's environment."""
+        p = self.params
+        out = []
+        for url in p.get("standby_urls") or []:
+            try:
+                out.append(VaultClient(url, ca_cert=p.get("ca_cert"), client_cert=p.get("client_cert"),
+                                       client_key=p.get("client_key"), validate_certs=p.get("validate_certs", True),
+                                       timeout=p.get("timeout") or 30, retries=p.get("retries") or 0,
+                                       proxies=p.get("proxies"), env=self.env))
+            except VaultError as exc:
+                self.fail_json(changed=changed, msg="standby_urls entry %s is unusable: %s" % (url, exc.message))
+        return out
+
     def _new_client(self, url_option, url, token, ca_cert, client_cert, client_key, validate_certs):
         if not url:
             if url_option == "url":
