@@ -307,8 +307,9 @@ class Runner:
     def observe_old(self):
         url = self.params["old_primary_url"]
         self.old_client = self.ctx.client_for("old_primary")
-        if not self.params["old_primary_token"] and self.params["token"]:
-            # DR replicates tokens, so the operator's token usually works on both clusters.
+        if not self.params["old_primary_token"] and self.params["token"] and self.rtype == "dr":
+            # DR replicates tokens, so the operator's token usually works on both clusters. A
+            # performance secondary has tokens of its own: its old primary needs old_primary_token.
             self.old_client = self.old_client.with_token(self.params["token"])
         try:
             code, body = _api.health(self.old_client)

@@ -70,7 +70,10 @@ options:
     type: str
   old_primary_token:
     description:
-      - Token for the old primary, needed to demote it. Defaults to O(token) when omitted.
+      - Token for the old primary, needed to demote it.
+      - With O(mode=dr) it defaults to O(token) when omitted (DR replicates tokens, so the same
+        token usually works on both clusters). With O(mode=performance) it has no default: tokens
+        are local to each cluster of a performance set.
     type: str
   old_primary_ca_cert:
     description:

@@ -432,8 +432,13 @@ def test_split_brain_after_earlier_unplanned_failover(capsys, monkeypatch):
 
 def test_performance_promotion(capsys, monkeypatch):
     lab = FakeLab(monkeypatch, Cluster(perf="secondary"), Cluster(perf="primary"))
-    out = run(capsys, {"mode": "performance", "token": "root", "old_primary_url": PRIMARY,
-                       "demote_old_primary": True, "primary_cluster_addr": "https://lb:8201"})
+    args = {"mode": "performance", "token": "root", "old_primary_url": PRIMARY,
+            "demote_old_primary": True, "primary_cluster_addr": "https://lb:8201"}
+    # Tokens are local to each cluster of a performance set: the secondary's token is not tried
+    # on the old primary; demoting it needs old_primary_token.
+    refused = run(capsys, args)
+    assert refused["failed"] and "old_primary_token" in refused["msg"] and lab.writes() == []
+    out = run(capsys, dict(args, old_primary_token="root"))
     assert out["_rc"] == 0, out
     assert lab.sent == [{"rtype": "performance", "dr_operation_token": None,
                          "primary_cluster_addr": "https://lb:8201", "force": False}]
