@@ -811,11 +811,16 @@ class Runner:
             result, before, after = self.batch(roles)
         else:
             result, before, after = self.ceremony(roles)
+        self.finish(result, before, after, "dr")
+
+    def finish(self, result, before, after, rtype):
+        """End the run: the replication status of ``rtype`` after it, the diff, the warnings."""
         try:
-            result["status"] = read_type_status(self.client, "dr").as_dict()
+            result["status"] = read_type_status(self.client, rtype).as_dict()
         except VaultError:
             # The work is done; a failed re-read must not hide its result (and a secret in it).
-            self.warnings.append("could not re-read the DR replication status after the run.")
+            self.warnings.append("could not re-read the %s replication status after the run."
+                                 % ("DR" if rtype == "dr" else rtype))
         if self.ctx.diff:
             result["diff"] = {"before": before, "after": after}
         for warning in self.warnings:

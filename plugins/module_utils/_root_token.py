@@ -18,7 +18,7 @@ from ansible_collections.vaultops.replication.plugins.module_utils._client impor
 from ansible_collections.vaultops.replication.plugins.module_utils._dr_operation_token import Runner as _CeremonyRunner
 from ansible_collections.vaultops.replication.plugins.module_utils._dr_operation_token import attempt_view
 from ansible_collections.vaultops.replication.plugins.module_utils._runner import module_spec as _module_spec
-from ansible_collections.vaultops.replication.plugins.module_utils._status import read_type_status, roles_of
+from ansible_collections.vaultops.replication.plugins.module_utils._status import roles_of
 
 
 def revoke_self(client):
@@ -210,13 +210,4 @@ class Runner(_CeremonyRunner):
                     result["verified"] = False
                 else:
                     result["verified"] = True
-        try:
-            result["status"] = read_type_status(self.client, "performance").as_dict()
-        except VaultError:
-            # The work is done; a failed re-read must not hide its result (and a secret in it).
-            self.warnings.append("could not re-read the performance replication status after the run.")
-        if self.ctx.diff:
-            result["diff"] = {"before": before, "after": after}
-        for warning in self.warnings:
-            self.ctx.warn(warning)
-        self.ctx.exit_json(**result)
+        self.finish(result, before, after, "performance")

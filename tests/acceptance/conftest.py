@@ -4,6 +4,7 @@ playbooks run in their own ansible-playbook processes, checks over raw HTTP."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,13 @@ def recap_changed(output):
         if token.startswith("changed="):
             return int(token.split("=", 1)[1])
     raise AssertionError("no PLAY RECAP in output")
+
+
+def vaultlab_exports(text):
+    """The variables `vaultlab env` prints (export NAME=quoted), parsed as a shell would."""
+    env = {}
+    for line in text.splitlines():
+        if line.startswith("export "):
+            name, _, value = line[len("export "):].partition("=")
+            env[name] = shlex.split(value)[0] if value else ""
+    return env

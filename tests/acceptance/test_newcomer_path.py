@@ -6,21 +6,13 @@ again (nothing blocks it now), fail over, and read the summary. No secret in any
 from __future__ import annotations
 
 import re
-import shlex
 import subprocess
 
 import yaml
 
-from conftest import BIN, ROOT, base_env, demo_lab
+from conftest import BIN, ROOT, base_env, demo_lab, vaultlab_exports
 
 
-def _exports(text):
-    env = {}
-    for line in text.splitlines():
-        if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
-            env[name] = shlex.split(value)[0] if value else ""
-    return env
 
 
 def test_newcomer_installs_dry_runs_and_fails_over_with_key_holders(lab, tmp_path):
@@ -54,7 +46,7 @@ def test_newcomer_installs_dry_runs_and_fails_over_with_key_holders(lab, tmp_pat
         inventory.write_text(yaml.safe_dump(data))
         exported = subprocess.run([vaultlab, "env", "--dir", str(lab.dir)], env=base_env(), check=True,
                                   stdout=subprocess.PIPE, text=True, timeout=60).stdout
-        return dict(env, PATH="%s:%s" % (BIN, env["PATH"]), **_exports(exported))
+        return dict(env, PATH="%s:%s" % (BIN, env["PATH"]), **vaultlab_exports(exported))
 
     def run(shell_env, name, *extra, rc=0):
         lab.runs += 1

@@ -8,10 +8,9 @@ operator's own values; the lab's take their place."""
 from __future__ import annotations
 
 import re
-import shlex
 import subprocess
 
-from conftest import BIN, ROOT, base_env, recap_changed  # noqa: F401  pylint: disable=unused-import
+from conftest import BIN, ROOT, base_env, vaultlab_exports
 from test_failover_acceptance import _roles, _setup
 
 RUNBOOKS = ROOT / "docs" / "runbooks"
@@ -31,13 +30,6 @@ def commands(page):
     return out
 
 
-def _exports(text):
-    env = {}
-    for line in text.splitlines():
-        if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
-            env[name] = shlex.split(value)[0] if value else ""
-    return env
 
 
 class Operator:
@@ -60,7 +52,7 @@ class Operator:
                        env=env, check=True, stdout=subprocess.DEVNULL, timeout=60)
         exported = subprocess.run([vaultlab, "env", "--dir", str(self.lab.dir)], env=env, check=True,
                                   stdout=subprocess.PIPE, text=True, timeout=60).stdout
-        self.env = dict(env, PATH="%s:%s" % (BIN, env["PATH"]), **_exports(exported))
+        self.env = dict(env, PATH="%s:%s" % (BIN, env["PATH"]), **vaultlab_exports(exported))
 
     def run(self, page, expect_rc=0):
         outputs = []

@@ -5,22 +5,13 @@ shares), so they run unchanged against a TLS lab - set-up from the exports, fail
 written inventory alone."""
 from __future__ import annotations
 
-import shlex
 import stat
 import subprocess
 
 import demo_lab
-from conftest import BIN, ROOT, base_env
+from conftest import BIN, ROOT, base_env, vaultlab_exports
 
 
-def _exports(text):
-    """The variables of `vaultlab env` output, parsed as a shell would (export NAME=quoted)."""
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
-            out[name] = shlex.split(value)[0]
-    return out
 
 
 def _playbook(env, inventory, name, *extra):
@@ -38,7 +29,7 @@ def test_playbooks_run_unchanged_from_vaultlab_env_and_inventory(tmp_path):
     subprocess.run([vaultlab, "up", "--dir", str(lab_dir), "--tls", "--cluster", "primary", "--cluster", "dr",
                     "--cluster", "perf"], check=True, env=env, stdout=subprocess.DEVNULL, timeout=120)
     try:
-        exported = _exports(subprocess.run([vaultlab, "env", "--dir", str(lab_dir)], env=env, check=True,
+        exported = vaultlab_exports(subprocess.run([vaultlab, "env", "--dir", str(lab_dir)], env=env, check=True,
                                            stdout=subprocess.PIPE, text=True, timeout=60).stdout)
         assert {"VAULT_ADDR", "VAULT_TOKEN", "VAULT_TOKEN_PRIMARY", "VAULT_TOKEN_DR", "VAULT_TOKEN_PERF",
                 "VAULT_UNSEAL_KEYS", "VAULT_CACERT"} <= set(exported), sorted(exported)
@@ -49,7 +40,7 @@ def test_playbooks_run_unchanged_from_vaultlab_env_and_inventory(tmp_path):
 
         # After it the DR secondary accepts the primary's token; the performance secondary (tokens
         # are local to each performance cluster) gets a root token generated on it.
-        again = _exports(subprocess.run([vaultlab, "env", "--dir", str(lab_dir)], env=env, check=True,
+        again = vaultlab_exports(subprocess.run([vaultlab, "env", "--dir", str(lab_dir)], env=env, check=True,
                                         stdout=subprocess.PIPE, text=True, timeout=60).stdout)
         assert again["VAULT_TOKEN_DR"] == exported["VAULT_TOKEN_PRIMARY"]
         perf_token = again["VAULT_TOKEN_PERF"]
