@@ -72,8 +72,8 @@ options:
     description:
       - Token for the old primary, needed to demote it.
       - With O(mode=dr) it defaults to O(token) when omitted (DR replicates tokens, so the same
-        token usually works on both clusters). With O(mode=performance) it has no default: tokens
-        are local to each cluster of a performance set.
+        token usually works on both clusters). With O(mode=performance) it has no default, because
+        tokens are local to each cluster of a performance set.
     type: str
   old_primary_ca_cert:
     description:
