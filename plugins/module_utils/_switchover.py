@@ -490,7 +490,8 @@ class _Run(object):
     def _unknown_message(self, exc):
         old_label, target_label = self._who()
         return ("Could not tell whether %s was demoted: %s. Do NOT promote %s until it holds the demoted "
-                "cluster's final merkle root. Check GET %s/v1/sys/replication/dr/status: if mode is secondary, "
+                "cluster's final merkle root. Recover: check GET %s/v1/sys/replication/dr/status once it answers "
+                "(a killed node: restart it first); if mode is secondary, "
                 "promote it back (POST %s/v1/sys/replication/dr/secondary/promote with a DR operation token) and "
                 "re-attach %s (vaultops.replication.replication_secondary, or POST "
                 "sys/replication/dr/primary/secondary-token on it and sys/replication/dr/secondary/update-primary "
