@@ -13,7 +13,7 @@ from vaultlab import messages as M
 from vaultlab.api.replication import LICENSE
 from vaultlab.testing import Lab
 
-POLICY = 'path "sys/replication/dr/secondary/*" { capabilities = ["update"] }\n'
+POLICY = 'path "sys/replication/dr/secondary/*" { capabilities = ["read", "update"] }\n'  # GET license/status: read
 LICENSE_PATH = "sys/replication/dr/secondary/license/status"
 RELOAD_PATH = "sys/replication/dr/secondary/config/reload/"
 

@@ -587,7 +587,8 @@ def _dr_secondary_only(repl: Replication, request: web.Request, body: dict[str, 
     if undocumented and not repl.is_dr_secondary():
         raise ReplicationError(M.REPL_NOT_SECONDARY.format(action=action))
     if not undocumented or _undocumented_auth(repl) == "dr_operation_token":
-        repl.check_dr_token(body.get("dr_operation_token"), path)
+        capability = "read" if request.method in ("GET", "HEAD") else "update"
+        repl.check_dr_token(body.get("dr_operation_token"), path, capability)
     return True
 
 

@@ -431,8 +431,9 @@ class Replication:
             self.storage.put(DR_TOKENS_KEY, tokens, scope="node")
             return True
 
-    def check_dr_token(self, token: Any, path: str) -> str:
-        """Validate a dr_operation_token for ``path``; return its kind ("operation"/"batch")."""
+    def check_dr_token(self, token: Any, path: str, capability: str = "update") -> str:
+        """Validate a dr_operation_token for ``path``; return its kind ("operation"/"batch").
+        A batch token's ACL is checked for ``capability`` (``read`` for a GET, as Vault maps it)."""
         if not token or not isinstance(token, str):
             raise ReplicationError(M.REPL_DR_TOKEN_REQUIRED)
         if constant_time_in(token_digest(token), list(self.storage.get(DR_TOKENS_KEY) or [])):
@@ -442,7 +443,7 @@ class Replication:
         entry = self.node.tokens.lookup_token(token)
         if entry is not None:
             kinds = ("batch", "service") if self.setting("dr_accepts_primary_tokens", self.v2_auth) else ("batch",)
-            if entry.get("type") in kinds and self.node.tokens.allowed(entry, path, "update"):
+            if entry.get("type") in kinds and self.node.tokens.allowed(entry, path, capability):
                 return "batch"
             if entry.get("type") in kinds:
                 raise ReplicationError(M.PERMISSION_DENIED, 403)
