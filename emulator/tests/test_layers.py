@@ -40,6 +40,7 @@ LAYERS = {
     "vaultlab.replication.stream": TRANSPORT,
     "vaultlab.replication.forwarding": TRANSPORT,
     "vaultlab.replication.peers": TRANSPORT,
+    "vaultlab.transport": TRANSPORT,
     "vaultlab.api": API,
     "vaultlab.replication.wiring": PROCESS,
     "vaultlab.server": PROCESS,

@@ -371,18 +371,23 @@ async def serve(lab_dir: Path, cluster: str, name: str) -> None:
     node = Node(lab_dir, cluster, name, api_port=api_sock.getsockname()[1],
                 cluster_port=cluster_sock.getsockname()[1])
     audit_lib.node_data_dir(node)  # relative audit file paths resolve in it
-    ssl_ctx = None
+    ssl_ctx = cluster_ctx = None
+    app, cluster_app = build_apps(node)
     if node.tls:
         from .crypto import tls
+        from .transport import cluster_tls
 
         ssl_ctx = tls.server_context(node.config["server_cert"], node.config["server_key"])
-    app, cluster_app = build_apps(node)
+        # The cluster port speaks mutual TLS with the replication CAs (transport.cluster_tls).
+        cluster_ctx = cluster_tls.Listener(
+            node.config["server_cert"], node.config["server_key"], name,
+            lambda t: node.replication.load(t) if node.replication is not None else None).context
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     cluster_runner = web.AppRunner(cluster_app, access_log=None, handle_signals=False)
     await runner.setup()
     await cluster_runner.setup()
     await web.SockSite(runner, api_sock, ssl_context=ssl_ctx).start()
-    await web.SockSite(cluster_runner, cluster_sock, ssl_context=ssl_ctx).start()
+    await web.SockSite(cluster_runner, cluster_sock, ssl_context=cluster_ctx).start()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -20,6 +20,7 @@ from ..replication.core import JWT_KEY, PUBKEY_KEY, Replication, lab_ca_pem
 from ..replication.filters import MOUNTS_KEY
 from ..replication.models import BOOTSTRAPPING, DISABLED, PRIMARY, SECONDARY, ReplicationError
 from ..replication.stream import REVOKED, probe_primary, ship_tail
+from ..transport import cluster_tls
 from .common import (VaultError, bad_request, client_token, duration_param, envelope, no_content, operation,
                      parse_bool, raw, read_body, vault_path)
 
@@ -153,9 +154,16 @@ async def secondary_token(repl: Replication, request: web.Request, t: str) -> we
     public_key = _str(body, "secondary_public_key")
     recipient = _load_public_key(public_key) if public_key else None
     state = models.issue_secondary(repl.load(t), t, sid, now=time.time())
-    credential = secrets.token_urlsafe(32)
+    if repl.node.tls:
+        # Mutual TLS on the cluster port (§4.2): a client certificate instead of a bearer secret.
+        state = cluster_tls.with_ca(state, t)
+        certs = cluster_tls.issue_secondary(state, t, sid)
+        credential = certs["credential"]
+    else:
+        certs = {}
+        credential = secrets.token_urlsafe(32)
     state = models.bind_credential(state, sid, credential)
-    bundle = _bundle(repl, t, state, sid, credential)
+    bundle = {**_bundle(repl, t, state, sid, credential), **certs}
     creation_path = f"sys/replication/{t}/primary/secondary-token"
     if recipient is not None:
         token = bundle_lib.encrypt(recipient, bundle, ttl)

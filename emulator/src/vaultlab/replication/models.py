@@ -294,7 +294,8 @@ def _check_bundle(bundle, rtype):
 
 
 def _primary_ref(bundle):
-    keys = ("api_addr", "cluster_addrs", "credential", "ca_pem", "cluster_id", "primary_cluster_addr")
+    keys = ("api_addr", "cluster_addrs", "credential", "ca_pem", "cluster_id", "primary_cluster_addr",
+            "client_cert", "client_key", "server_name")  # the last three: cluster-port mTLS (--tls)
     return {k: copy.deepcopy(bundle.get(k)) for k in keys}
 
 

@@ -35,6 +35,7 @@ from ..storage import merkle_of
 from .core import SCOPES, Replication
 from .filters import MOUNTS_KEY, Filter
 from .models import BOOTSTRAPPING, PRIMARY, SECONDARY
+from ..transport import cluster_tls
 
 log = logging.getLogger("vaultlab.replication.stream")
 
@@ -98,6 +99,14 @@ async def authorise(repl: Replication, request: web.Request):
     if models.mode_of(state) != PRIMARY:
         return None, _err(400, M.REPL_CLUSTER_NOT_PRIMARY.format(type=t), not_primary=True)
     sid = body.get("secondary_id", "")
+    if node.tls:
+        # Mutual TLS (§4.2): the verified client certificate is the credential, on the ALPN
+        # protocol of this replication type; a bearer value in the body counts for nothing.
+        credential, refusal = cluster_tls.peer_credential(request.transport.get_extra_info("ssl_object")
+                                                          if request.transport else None, t)
+        if refusal is not None:
+            return None, _err(403, refusal, tls_refused=True)
+        body["credential"] = credential
     if not models.authenticate_secondary(state, sid, body.get("credential")):
         return None, _err(403, M.REPL_CLUSTER_AUTH, revoked=True)
     return (t, body, state, sid), None
@@ -393,10 +402,16 @@ async def post(repl: Replication, t: str, state: dict[str, Any], addr: str, what
     if repl.node.partitioned(cluster, "replication"):
         raise StreamError(M.REPL_PARTITIONED)
     session = await repl.peers.session()
+    primary = state["primary"]
+    tls: dict[str, Any] = {"ssl": repl.peers.cluster_ssl(primary.get("ca_pem"))}
+    if cluster_tls.dial(primary):
+        try:
+            tls = {"ssl": repl.peers.replication_ssl(primary, t), "server_hostname": primary["server_name"]}
+        except cluster_tls.ClusterTLSError as exc:
+            raise StreamError(str(exc)) from None
     started = time.monotonic()
     try:
-        async with session.post(f"{addr}/v1/replication/{t}/{what}", json=body,
-                                ssl=repl.peers.cluster_ssl(state["primary"].get("ca_pem")),
+        async with session.post(f"{addr}/v1/replication/{t}/{what}", json=body, **tls,
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             payload = await resp.json(content_type=None)
             status = resp.status
@@ -453,9 +468,11 @@ def _learn(repl: Replication, t: str, state: dict[str, Any], answer: dict[str, A
 
 def hello(repl: Replication, t: str, state: dict[str, Any]) -> dict[str, Any]:
     node = repl.node
+    primary = state["primary"]
     return {
         "secondary_id": state.get("secondary_id"),
-        "credential": state["primary"].get("credential"),
+        # Under mutual TLS the certificate speaks for the secondary; nothing secret in the body.
+        "credential": None if cluster_tls.dial(primary) else primary.get("credential"),
         "api_addr": node.api_addr,
         "cluster_addr": node.cluster_addr,
         "node_cluster_addrs": repl.own_cluster_addrs(),
@@ -549,7 +566,8 @@ async def probe_primary(repl: Replication, t: str, bundle: dict[str, Any]) -> st
     The reason is either a bare cause (to be wrapped as an unreachable-primary bootstrap
     failure) or, when the primary refuses the secondary id, the complete error (``REVOKED``)."""
     state = {"_type": t, "secondary_id": bundle.get("secondary_id"),
-             "primary": {k: bundle.get(k) for k in ("credential", "ca_pem", "cluster_name")}}
+             "primary": {k: bundle.get(k) for k in ("credential", "ca_pem", "cluster_name", "client_cert",
+                                                    "client_key", "server_name")}}
     reason = "no cluster address in the activation token"
     timeout = repl.request_timeout()
     queue = [a for a in bundle.get("cluster_addrs") or [] if a]
