@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--cluster", action="append", default=[], metavar="NAME[:NODES]",
                     help="cluster to run (repeatable); default: primary, dr, perf with one node each")
     up.add_argument("--tls", action="store_true", help="serve every node over HTTPS with a lab CA")
+    up.add_argument("--require-client-cert", action="store_true",
+                    help="with --tls: the API listeners require a client certificate (Vault's "
+                         "tls_require_and_verify_client_cert); vaultlab makes a client CA and a client "
+                         "certificate per cluster (vault_client_cert / vault_client_key in the inventory)")
     up.add_argument("--profile", default="fast", help="timing profile: fast (default) or realistic")
     up.add_argument("--timing", action="append", default=[], metavar="NAME=SECONDS",
                     help="override one transition's duration, e.g. promote=2.0 (repeatable)")
@@ -149,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise LabError("--cluster: each cluster name may be given only once")
             timing = parse_overrides(args.timing, args.timing_file)
             info = lab.up(clusters or None, tls=args.tls, profile=args.profile, timing=timing,
-                          timeout=args.timeout, vault_version=args.vault_version)
+                          timeout=args.timeout, vault_version=args.vault_version,
+                          require_client_cert=args.require_client_cert)
             for name, cluster in info["clusters"].items():
                 print(f"{name}: {cluster['api_addr']} ({len(cluster['nodes'])} node(s))")
             print(f"lab ready: {lab.lab_path} (Vault {info['vault_version']})")
@@ -247,7 +252,7 @@ def _performance_secondary_token(lab: Any, name: str, info: dict[str, Any], keys
     from .model.generate_root import decode_encoded_token
     from .supervisor import Client
 
-    client = Client(info.get("ca_cert"))
+    client = lab.client() if info.get("ca_cert") else Client(None)
     base = info["api_addr"].rstrip("/") + "/v1/"
     path = lab.dir / "tokens.json"
     try:
@@ -297,6 +302,12 @@ def _env_all(lab: Any) -> str:
         lines.append(f"export {_env_name(name)}={shlex.quote(token)}")
     lines.append(f"export VAULT_UNSEAL_KEYS={shlex.quote(','.join(s['keys']))}")
     lines.append(f"export VAULT_CACERT={shlex.quote(s['ca_cert'])}" if s["ca_cert"] else "unset VAULT_CACERT")
+    own = s["clusters"][primary]
+    if own.get("client_cert"):
+        lines += [f"export VAULT_CLIENT_CERT={shlex.quote(own['client_cert'])}",
+                  f"export VAULT_CLIENT_KEY={shlex.quote(own['client_key'])}",
+                  "# each cluster wants its own client certificate: vault_client_cert / vault_client_key "
+                  "in the inventory (VAULT_CLIENT_CERT above is the primary's)"]
     lines += [f"# warning: {note}" for note in s["notes"]]
     return "\n".join(lines) + "\n"
 
@@ -319,6 +330,9 @@ def _write_inventory(lab: Any, output: str) -> str:
                   f"          vault_ca_cert: {q(info.get('ca_cert'))}",
                   f"          vault_nodes: {q(info['nodes'])}",
                   f"          vault_token: {q(s['tokens'][name])}"]
+        if info.get("client_cert"):
+            lines += [f"          vault_client_cert: {q(info['client_cert'])}",
+                      f"          vault_client_key: {q(info['client_key'])}"]
         if name == s["primary"]:
             lines.append(f"          vault_unseal_keys: {q(s['keys'])}")
     # The groups the collection's topology role reads, by name prefix (as inventory.yml).

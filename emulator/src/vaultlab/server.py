@@ -347,6 +347,25 @@ def _bind_exact(port: int) -> socket.socket:
     return sock
 
 
+def api_ssl_context(node: Node) -> Any:
+    """The API listener's TLS; with ``require_client_cert`` (``vaultlab up --require-client-cert``,
+    Vault's ``tls_require_and_verify_client_cert``) the handshake needs a client certificate from
+    the cluster's client CA, or one from the lab CA (the lab's own calls and other lab nodes,
+    e.g. a secondary unwrapping its activation token, show their node certificate)."""
+    import ssl
+
+    from .crypto import tls
+
+    context = tls.server_context(node.config["server_cert"], node.config["server_key"])
+    if node.config.get("require_client_cert"):
+        client_ca = ((node.config.get("client_tls") or {}).get(node.cluster_name) or {}).get("ca")
+        for ca_file in (client_ca, node.config.get("ca_cert")):
+            if ca_file:
+                context.load_verify_locations(cafile=ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 def node_file(lab_dir: Path, cluster: str, name: str) -> Path:
     return lab_dir / "clusters" / cluster / "nodes" / f"{name}.json"
 
@@ -377,7 +396,7 @@ async def serve(lab_dir: Path, cluster: str, name: str) -> None:
         from .crypto import tls
         from .transport import cluster_tls
 
-        ssl_ctx = tls.server_context(node.config["server_cert"], node.config["server_key"])
+        ssl_ctx = api_ssl_context(node)
         # The cluster port speaks mutual TLS with the replication CAs (transport.cluster_tls).
         cluster_ctx = cluster_tls.Listener(
             node.config["server_cert"], node.config["server_key"], name,

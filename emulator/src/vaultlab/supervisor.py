@@ -158,7 +158,12 @@ class Supervisor:
 
     def client(self, config: dict[str, Any] | None = None) -> Client:
         config = config or self.config()
-        return Client(config.get("ca_cert") if config.get("tls") else None)
+        client = Client(config.get("ca_cert") if config.get("tls") else None)
+        if config.get("require_client_cert") and client.context is not None:
+            # The lab's own calls show the node certificate (the API listeners trust the lab CA
+            # as an issuer of client certificates too, see server.api_ssl_context).
+            client.context.load_cert_chain(config["server_cert"], config["server_key"])
+        return client
 
     def pid_path(self, node: str) -> Path:
         return self.dir / "run" / f"{node}.pid"
@@ -277,6 +282,7 @@ class Supervisor:
         timing: dict[str, float] | None = None,
         timeout: float = 30.0,
         vault_version: str | None = None,
+        require_client_cert: bool = False,
     ) -> dict[str, Any]:
         profiles.resolve(profile, timing)  # validate before touching anything
         try:
@@ -305,6 +311,14 @@ class Supervisor:
         config["profile"] = profile
         config["timing"] = {**(config.get("timing") or {}), **(timing or {})}
         config["tls"] = bool(tls or config.get("tls"))
+        if require_client_cert and not config.get("require_client_cert"):
+            if not config["tls"]:
+                raise LabError("--require-client-cert needs --tls: client certificates are part of TLS")
+            running = [n for ns in (config.get("clusters") or {}).values() for n in ns if self.node_pid(n) is not None]
+            if running:
+                raise LabError("--require-client-cert: the lab's nodes are running without it; stop them first "
+                               f"(vaultlab down --dir {self.dir}), then run up again")
+        config["require_client_cert"] = bool(require_client_cert or config.get("require_client_cert"))
         if config["tls"]:
             from .crypto import tls as tls_lib
 
@@ -316,6 +330,8 @@ class Supervisor:
             config["ca_cert"] = str(ca.cert_path)
             config["server_cert"] = str(server_cert)
             config["server_key"] = str(tls_dir / "server-key.pem")
+            if config["require_client_cert"]:
+                config["client_tls"] = _client_certificates(tls_lib, tls_dir, list(config["clusters"]))
         else:
             config["ca_cert"] = None
         _write_private(self.config_path, json.dumps(config, indent=1))
@@ -340,6 +356,10 @@ class Supervisor:
         lab["timing"] = config["timing"]
         lab["tls"] = config["tls"]
         lab["ca_cert"] = config["ca_cert"]
+        lab["require_client_cert"] = config["require_client_cert"]
+        for name, files in (config.get("client_tls") or {}).items():
+            if name in lab["clusters"]:
+                lab["clusters"][name].update(client_cert=files["cert"], client_key=files["key"])
         lab["dir"] = str(self.dir)
         self._write_outputs(lab)
         return lab
@@ -622,7 +642,29 @@ class Supervisor:
             lines.append(f"export VAULT_CACERT={_shell_quote(info['ca_cert'])}")
         else:
             lines.append("unset VAULT_CACERT")
+        if info.get("client_cert"):
+            lines += [f"export VAULT_CLIENT_CERT={_shell_quote(info['client_cert'])}",
+                      f"export VAULT_CLIENT_KEY={_shell_quote(info['client_key'])}"]
         return "\n".join(lines) + "\n"
+
+
+def _client_certificates(tls_lib: Any, tls_dir: Path, clusters: list[str]) -> dict[str, dict[str, str]]:
+    """Per cluster: a client CA its API listener trusts, and one client certificate and key it
+    signed (``vaultlab up --require-client-cert``), all files mode 0600, kept across restarts."""
+    out: dict[str, dict[str, str]] = {}
+    for name in clusters:
+        directory = tls_dir / "clients" / name
+        if (directory / tls_lib.CA_CERT_FILE).exists():
+            ca = tls_lib.load_ca(directory)
+        else:
+            ca = tls_lib.create_ca(directory, common_name=f"vaultlab client CA {name}"[:64])
+        cert, key = directory / "client.pem", directory / "client-key.pem"
+        if not (cert.exists() and key.exists()):
+            tls_lib.issue_server_cert(ca, (f"vault-client-{name}"[:64],), (), name="client", directory=directory)
+        for path in (ca.cert_path, cert, key):
+            os.chmod(path, 0o600)
+        out[name] = {"ca": str(ca.cert_path), "cert": str(cert), "key": str(key)}
+    return out
 
 
 def _shell_quote(text: str) -> str:
@@ -642,6 +684,8 @@ def render_inventory(lab: dict[str, Any]) -> str:
             f"        {name}:",
             f"          vault_addr: {json.dumps(info['api_addr'])}",
             f"          vault_ca_cert: {json.dumps(info.get('ca_cert'))}",
+            *([f"          vault_client_cert: {json.dumps(info['client_cert'])}",
+               f"          vault_client_key: {json.dumps(info['client_key'])}"] if info.get("client_cert") else []),
             f"          vault_nodes: {json.dumps(info['nodes'])}",
             "          ansible_connection: local",
             '          ansible_python_interpreter: "{{ ansible_playbook_python }}"',

@@ -42,6 +42,7 @@ class Lab:
         timing: dict[str, float] | None = None,
         timeout: float = 60.0,
         vault_version: str | None = None,
+        require_client_cert: bool = False,
     ) -> None:
         self.dir = Path(dir)
         self.supervisor = Supervisor(self.dir)
@@ -51,6 +52,7 @@ class Lab:
         self._timing = parse_overrides([f"{k}={v}" for k, v in (timing or {}).items()])
         self._timeout = timeout
         self._vault_version = vault_version
+        self._require_client_cert = require_client_cert
         self.info: dict[str, Any] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -58,7 +60,8 @@ class Lab:
     def start(self) -> Lab:
         self.info = self.supervisor.up(self._clusters, tls=self._tls, profile=self._profile,
                                        timing=self._timing, timeout=self._timeout,
-                                       vault_version=self._vault_version)
+                                       vault_version=self._vault_version,
+                                       require_client_cert=self._require_client_cert)
         return self
 
     def stop(self) -> None:
@@ -91,7 +94,7 @@ class Lab:
         return self.info.get("ca_cert")
 
     def client(self) -> Client:
-        return Client(self.ca_cert)
+        return self.supervisor.client()
 
     def refresh(self) -> dict[str, Any]:
         self.supervisor.status()

@@ -280,14 +280,19 @@ def _ssl_for_unwrap(repl: Replication, ca_file: str, ca_path: str) -> ssl.SSLCon
     """
     try:
         if ca_file or ca_path:
-            return ssl.create_default_context(cafile=ca_file or None, capath=ca_path or None)
-        ctx = ssl.create_default_context()
-        pem = lab_ca_pem(repl.node) if repl.setting("unwrap_trusts_lab_ca", True) else None
-        if pem:
-            ctx.load_verify_locations(cadata=pem)
-        return ctx
+            ctx = ssl.create_default_context(cafile=ca_file or None, capath=ca_path or None)
+        else:
+            ctx = ssl.create_default_context()
+            pem = lab_ca_pem(repl.node) if repl.setting("unwrap_trusts_lab_ca", True) else None
+            if pem:
+                ctx.load_verify_locations(cadata=pem)
     except (OSError, ssl.SSLError) as exc:
         raise bad_request(M.REPL_CA_FILE.format(path=ca_file or ca_path, reason=exc)) from None
+    config = repl.node.config
+    if config.get("require_client_cert") and config.get("server_cert"):
+        # The primary's API wants a client certificate (--require-client-cert): show this node's.
+        ctx.load_cert_chain(config["server_cert"], config["server_key"])
+    return ctx
 
 
 async def _redeem(repl: Replication, t: str, body: dict[str, Any]) -> dict[str, Any]:
