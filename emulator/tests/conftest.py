@@ -68,6 +68,13 @@ def call(method: str, url: str, body: Any = None, token: str | None = None, ca_c
     return Reply(response.status, parsed, got, raw)
 
 
+def control_headers(lab: Lab) -> dict[str, str]:
+    """The header that opens a lab's control API (``/_vaultlab/``)."""
+    from vaultlab.crypto import control
+
+    return {control.HEADER: lab.control_token or ""}
+
+
 class Api:
     """Client bound to one cluster of a lab (its active node unless ``url`` is given)."""
 

@@ -146,7 +146,8 @@ def test_timing_overrides_reach_lab_json_and_nodes(tmp_path) -> None:
         assert result.returncode == 0, result.stderr
         lab = json.loads((lab_dir / "lab.json").read_text())
         assert lab["timing"] == {"bootstrap": 0.5, "promote": 2.0} and lab["profile"] == "realistic"
-        state = call("GET", lab["clusters"]["solo"]["api_addr"] + "/_vaultlab/state").json
+        state = call("GET", lab["clusters"]["solo"]["api_addr"] + "/_vaultlab/state",
+                     headers={"X-Vaultlab-Control-Token": (lab_dir / "control-token").read_text().strip()}).json
         assert state["profile"] == "realistic" and state["active"] is True
         config = json.loads((lab_dir / "config.json").read_text())
         assert config["timing"]["promote"] == 2.0

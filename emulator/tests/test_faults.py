@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import Api, call, cli, run_cli, wait_for
+from conftest import Api, call, cli, control_headers, run_cli, wait_for
 
 from vaultlab import faults
 from vaultlab.testing import Lab
@@ -19,7 +19,8 @@ def two(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _state(lab: Lab, cluster: str) -> dict:
-    return call("GET", lab.info["clusters"][cluster]["api_addr"] + "/_vaultlab/state").json
+    return call("GET", lab.info["clusters"][cluster]["api_addr"] + "/_vaultlab/state",
+                headers=control_headers(lab)).json
 
 
 def test_control_state_has_no_secrets(two: Lab) -> None:
@@ -52,8 +53,9 @@ def test_latency_fault_and_reset(two: Lab) -> None:
 
 def test_bad_fault_request_is_400(two: Lab) -> None:
     url = two.info["clusters"]["primary"]["api_addr"]
-    assert call("POST", url + "/_vaultlab/fault", {"kind": "meteor"}).status == 400
-    assert call("POST", url + "/_vaultlab/fault", {"kind": "errors", "status": 200}).status == 400
+    headers = control_headers(two)
+    assert call("POST", url + "/_vaultlab/fault", {"kind": "meteor"}, headers=headers).status == 400
+    assert call("POST", url + "/_vaultlab/fault", {"kind": "errors", "status": 200}, headers=headers).status == 400
 
 
 def test_client_partition_isolates_cluster_api(two: Lab) -> None:
@@ -65,7 +67,7 @@ def test_client_partition_isolates_cluster_api(two: Lab) -> None:
             call("GET", primary + "/v1/sys/health", timeout=2)
         assert call("GET", dr + "/v1/sys/health").status == 200
         # the control API stays reachable so a test can always heal
-        assert call("GET", primary + "/_vaultlab/state").status == 200
+        assert call("GET", primary + "/_vaultlab/state", headers=control_headers(two)).status == 200
     finally:
         two.heal()
     assert call("GET", primary + "/v1/sys/health").status == 200

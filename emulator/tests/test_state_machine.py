@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import Reply, call
+from conftest import Reply, call, control_headers
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
@@ -539,7 +539,7 @@ class DRMachine(RuleBasedStateMachine):
 
     def control_state(self, c: str) -> dict[str, Any]:
         base = self.lab.info["clusters"][c]["api_addr"]
-        reply = call("GET", f"{base}/_vaultlab/state", ca_cert=self.lab.ca_cert)
+        reply = call("GET", f"{base}/_vaultlab/state", ca_cert=self.lab.ca_cert, headers=control_headers(self.lab))
         assert reply.status == 200, reply
         return reply.json
 

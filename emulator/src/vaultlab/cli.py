@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from . import __version__, versions
+from .crypto import control
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument("--dir", required=True)
     inventory.add_argument("--output", required=True, metavar="FILE",
                            help="inventory file to write (replaced; created with mode 0600)")
+
+    ctl = sub.add_parser("ctl", help="call a node's control API (/_vaultlab/PATH) with the lab's control token "
+                                     "and print its JSON answer")
+    ctl.add_argument("--dir", required=True)
+    ctl.add_argument("target", metavar="NODE",
+                     help="node name (e.g. primary-1), cluster name (its active node) or a node address of the lab")
+    ctl.add_argument("path", metavar="PATH", help="state, seal, step-down, fault or reset-faults")
+    ctl.add_argument("data", nargs="?", metavar="JSON",
+                     help="request body, e.g. '{\"kind\": \"latency\", \"ms\": 200}' for fault")
+    ctl.add_argument("--method", choices=["GET", "POST"], help="default: GET for state, POST otherwise")
 
     fault = sub.add_parser("fault", help="inject or clear faults")
     fault.add_argument("--dir", required=True)
@@ -174,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path} (mode 0600: it holds tokens and unseal keys)")
         elif args.command == "fault":
             _fault(lab, args)
+        elif args.command == "ctl":
+            _ctl(lab, args)
     except (LabError, ProfileError) as exc:
         print(f"vaultlab: error: {exc}", file=sys.stderr)
         return 1
@@ -308,8 +321,20 @@ def _env_all(lab: Any) -> str:
                   f"export VAULT_CLIENT_KEY={shlex.quote(own['client_key'])}",
                   "# each cluster wants its own client certificate: vault_client_cert / vault_client_key "
                   "in the inventory (VAULT_CLIENT_CERT above is the primary's)"]
+    control_token = _control_token(lab)
+    if control_token:  # for scripts that call /_vaultlab/ themselves ('vaultlab ctl' needs no export)
+        lines.append(f"export {control.ENV_NAME}={shlex.quote(control_token)}")
     lines += [f"# warning: {note}" for note in s["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _control_token(lab: Any) -> str | None:
+    from .supervisor import LabError
+
+    try:
+        return control.read(lab.dir)
+    except control.ControlTokenError as exc:
+        raise LabError(str(exc)) from None
 
 
 def _write_inventory(lab: Any, output: str) -> str:
@@ -356,6 +381,21 @@ def _write_inventory(lab: Any, output: str) -> str:
             os.unlink(tmp)
         raise
     return path
+
+
+def _ctl(lab: Any, args: argparse.Namespace) -> None:
+    from .supervisor import LabError
+
+    body = None
+    if args.data is not None:
+        try:
+            body = json.loads(args.data)
+        except ValueError as exc:
+            raise LabError(f"JSON body {args.data!r} is not valid JSON ({exc})") from None
+        if not isinstance(body, dict):
+            raise LabError(f"JSON body {args.data!r} must be an object, e.g. '{{\"kind\": \"latency\", \"ms\": 200}}'")
+    _node, reply = lab.control(args.target, args.path, body, args.method)
+    print(json.dumps(reply, indent=1, sort_keys=True))
 
 
 def _fault(lab: Any, args: argparse.Namespace) -> None:

@@ -5,12 +5,16 @@ partition, latency, 5xx burst) → sealed (503) → standby (307 to the active n
 ``replication.gate`` → token authentication and ACL (403) → handler (on a performance
 secondary, writes to replicated state are sent on to the primary: see
 :mod:`vaultlab.replication.forwarding`).  The control API lives
-under ``/_vaultlab/`` and bypasses all of it.
+under ``/_vaultlab/`` and bypasses all of it; each of its handlers first checks that the
+client is on loopback and sent the lab's control token (:mod:`vaultlab.crypto.control`),
+else answers 403 and changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import ipaddress
 import json
 import logging
 import os
@@ -32,6 +36,7 @@ from .api import auth_methods, generate_root, kv, snapshot
 from .api import sys as sys_handlers
 from .api.common import (VaultError, client_token, error_answer, error_response, operation, raw, read_body,
                               vault_path)
+from .crypto import control
 from .node import Node
 from .replication import forwarding
 from .replication import wiring as _replication
@@ -194,25 +199,65 @@ def make_cluster_middleware(node: Node) -> Any:
 
 # -- control API --------------------------------------------------------------------------
 
+CONTROL_DENIED = (f"vaultlab control API: missing or wrong {control.HEADER} header (the token is in the "
+                  f"lab directory's {control.FILE_NAME} file; 'vaultlab ctl' sends it, 'vaultlab env' "
+                  f"exports it as {control.ENV_NAME})")
+CONTROL_LOOPBACK_ONLY = "vaultlab control API: loopback clients only"
 
-def control_routes(node: Node) -> web.RouteTableDef:
+
+def control_refusal(request: web.Request, token: str | None) -> web.Response | None:
+    """403 unless the request comes from loopback with the lab's control token; None to go on.
+
+    The nodes bind 127.0.0.1 only, so the peer check is a second line of defence.  Neither the
+    token nor what the client sent is ever logged or echoed.
+    """
+    try:
+        loopback = ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        log.warning("control API request refused: %s %s from %s (not loopback)",
+                    request.method, request.path, request.remote)
+        return error_response(403, [CONTROL_LOOPBACK_ONLY])
+    given = request.headers.get(control.HEADER)
+    if not control.matches(token, given):
+        log.warning("control API request refused: %s %s (%s control token)", request.method, request.path,
+                    "wrong" if given else "no")
+        return error_response(403, [CONTROL_DENIED])
+    return None
+
+
+def control_routes(node: Node, token: str | None = None) -> web.RouteTableDef:
+    """The ``/_vaultlab/`` routes; with no ``token`` every request is refused."""
     routes = web.RouteTableDef()
 
+    def guarded(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def check_first(request: web.Request) -> web.StreamResponse:
+            refusal = control_refusal(request, token)
+            return refusal if refusal is not None else await handler(request)
+
+        return check_first
+
     @routes.get("/_vaultlab/state")
+    @guarded
     async def state(request: web.Request) -> web.Response:
         return raw(node.state())
 
     @routes.post("/_vaultlab/seal")
+    @guarded
     async def seal(request: web.Request) -> web.Response:
         node.seal()
         return raw(node.state())
 
     @routes.post("/_vaultlab/step-down")
+    @guarded
     async def step_down(request: web.Request) -> web.Response:
         node.step_down()
         return raw(node.state())
 
     @routes.post("/_vaultlab/fault")
+    @guarded
     async def fault(request: web.Request) -> web.Response:
         try:
             body = await read_body(request)
@@ -240,6 +285,7 @@ def control_routes(node: Node) -> web.RouteTableDef:
         return raw(node.state())
 
     @routes.post("/_vaultlab/reset-faults")
+    @guarded
     async def reset_faults(request: web.Request) -> web.Response:
         body = await read_body(request)
         node.set_latency(0.0)
@@ -254,7 +300,7 @@ def control_routes(node: Node) -> web.RouteTableDef:
 # -- app assembly ---------------------------------------------------------------------------
 
 
-def build_apps(node: Node) -> tuple[web.Application, web.Application]:
+def build_apps(node: Node, control_token: str | None = None) -> tuple[web.Application, web.Application]:
     app = web.Application(middlewares=[make_middleware(node)], client_max_size=32 * 1024 * 1024)
     app["node"] = node
     app["version"] = node.version
@@ -300,7 +346,7 @@ def build_apps(node: Node) -> tuple[web.Application, web.Application]:
     add("auth/token/revoke-self", auth_handlers.revoke_self)
     add("auth/token/revoke", auth_handlers.revoke)
     add("auth/token/renew-self", auth_handlers.renew_self)
-    app.add_routes(control_routes(node))
+    app.add_routes(control_routes(node, control_token))
 
     if not os.environ.get("VAULTLAB_NO_REPLICATION"):
         try:
@@ -380,6 +426,10 @@ def _write_json(path: Path, data: dict[str, Any], mode: int = 0o600) -> None:
 
 
 async def serve(lab_dir: Path, cluster: str, name: str) -> None:
+    control_token = control.read(lab_dir)
+    if control_token is None:
+        raise control.ControlTokenError(f"no control token in {control.path_of(lab_dir)}; start nodes with "
+                                        "'vaultlab up'")
     record_path = node_file(lab_dir, cluster, name)
     try:
         record = json.loads(record_path.read_text())
@@ -391,7 +441,7 @@ async def serve(lab_dir: Path, cluster: str, name: str) -> None:
                 cluster_port=cluster_sock.getsockname()[1])
     audit_lib.node_data_dir(node)  # relative audit file paths resolve in it
     ssl_ctx = cluster_ctx = None
-    app, cluster_app = build_apps(node)
+    app, cluster_app = build_apps(node, control_token)
     if node.tls:
         from .crypto import tls
         from .transport import cluster_tls
@@ -438,7 +488,7 @@ def run(lab_dir: str, cluster: str, name: str) -> int:
     )
     try:
         asyncio.run(serve(Path(lab_dir), cluster, name))
-    except OSError as exc:
+    except (OSError, control.ControlTokenError) as exc:
         log.error("cannot start node: %s", exc)
         return 1
     return 0

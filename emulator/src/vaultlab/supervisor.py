@@ -5,6 +5,7 @@ Layout of a lab directory::
     config.json            lab settings read by every node (profile, timings, TLS paths, clusters,
                            emulated Vault version, [?] switches under "replication")
     lab.json               addresses, root tokens and unseal keys (0600)
+    control-token          the token every /_vaultlab/ request must carry (0600; vaultlab.crypto.control)
     inventory.yml          Ansible inventory, no secrets
     faults.json            partitions (see vaultlab.faults)
     clusters/<c>/storage.db, clusters/<c>/nodes/<node>.json (ports, pid)
@@ -35,6 +36,7 @@ from urllib.parse import urlsplit
 
 from . import faults as faults_lib
 from . import profiles, versions
+from .crypto import control
 
 DEFAULT_CLUSTERS = (("primary", 1), ("dr", 1), ("perf", 1))
 DEFAULT_SHARES = 5
@@ -94,11 +96,16 @@ def node_names(cluster: str, count: int) -> list[str]:
 
 
 class Client:
-    """Tiny HTTP(S) client for the lab's own calls (no redirects followed)."""
+    """Tiny HTTP(S) client for the lab's own calls (no redirects followed).
 
-    def __init__(self, ca_cert: str | None = None, timeout: float = 5.0) -> None:
+    With ``control_token`` it sends the lab's control token on ``/_vaultlab/`` paths only, so
+    the token never travels with a Vault API call.
+    """
+
+    def __init__(self, ca_cert: str | None = None, timeout: float = 5.0, control_token: str | None = None) -> None:
         self.timeout = timeout
         self.context = ssl.create_default_context(cafile=ca_cert) if ca_cert else None
+        self.control_token = control_token
 
     def request(self, method: str, url: str, body: Any = None, token: str | None = None,
                 timeout: float | None = None) -> tuple[int, Any]:
@@ -111,6 +118,8 @@ class Client:
         headers = {"Content-Type": "application/json"}
         if token:
             headers["X-Vault-Token"] = token
+        if self.control_token and parts.path.startswith(control.PREFIX):
+            headers[control.HEADER] = self.control_token
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
             conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
@@ -158,12 +167,19 @@ class Supervisor:
 
     def client(self, config: dict[str, Any] | None = None) -> Client:
         config = config or self.config()
-        client = Client(config.get("ca_cert") if config.get("tls") else None)
+        client = Client(config.get("ca_cert") if config.get("tls") else None, control_token=self.control_token())
         if config.get("require_client_cert") and client.context is not None:
             # The lab's own calls show the node certificate (the API listeners trust the lab CA
             # as an issuer of client certificates too, see server.api_ssl_context).
             client.context.load_cert_chain(config["server_cert"], config["server_key"])
         return client
+
+    def control_token(self) -> str | None:
+        """The lab's control token (None before the first ``up``); see :mod:`vaultlab.crypto.control`."""
+        try:
+            return control.read(self.dir)
+        except control.ControlTokenError as exc:
+            raise LabError(str(exc)) from None
 
     def pid_path(self, node: str) -> Path:
         return self.dir / "run" / f"{node}.pid"
@@ -194,6 +210,7 @@ class Supervisor:
             return {}
         (self.dir / "logs").mkdir(parents=True, exist_ok=True, mode=0o700)
         (self.dir / "run").mkdir(parents=True, exist_ok=True)
+        self._ensure_control_token()  # also for a lab made before nodes required one
         for _, node in nodes:
             self.pid_path(node).unlink(missing_ok=True)
         env = dict(os.environ)
@@ -291,6 +308,7 @@ class Supervisor:
             raise LabError(str(exc)) from None
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
+        self._ensure_control_token()
         config = _read_json(self.config_path) or {}
         current = config.get("vault_version") or versions.DEFAULT
         if requested and requested != current:
@@ -363,6 +381,12 @@ class Supervisor:
         lab["dir"] = str(self.dir)
         self._write_outputs(lab)
         return lab
+
+    def _ensure_control_token(self) -> str:
+        try:
+            return control.ensure(self.dir)
+        except (OSError, control.ControlTokenError) as exc:
+            raise LabError(f"cannot set up the lab's control token: {exc}") from None
 
     def _bring_up(self, client: Client, lab: dict[str, Any], config: dict[str, Any], cluster: str,
                   timeout: float) -> tuple[str, dict[str, Any]]:
@@ -600,6 +624,54 @@ class Supervisor:
             raise LabError(f"node {node}: {path} answered HTTP {status}: {(result or {}).get('errors')}")
         return result
 
+    def control(self, target: str, path: str, body: Any = None, method: str | None = None) -> tuple[str, Any]:
+        """Call ``/_vaultlab/<path>`` on one node with the lab's control token; return (node, reply).
+
+        ``target`` is a node name, a cluster name (its active node) or a node address of this lab
+        (the token is only ever sent to the lab's own nodes).  ``method`` defaults to GET for
+        ``state`` and POST otherwise.
+        """
+        config = self.config()
+        name = path.strip("/")
+        if name.startswith(control.PREFIX.strip("/") + "/"):
+            name = name[len(control.PREFIX) - 1:]
+        if not re.fullmatch(r"[a-z][a-z-]*", name):
+            raise LabError(f"control path {path!r}: give one of state, seal, step-down, fault, reset-faults")
+        method = (method or ("GET" if name == "state" else "POST")).upper()
+        if method not in ("GET", "POST"):
+            raise LabError(f"--method {method}: the control API takes GET or POST")
+        cluster, node = self._control_target(config, target)
+        record = self.node_record(cluster, node) or {}
+        if not record.get("api_addr") or self.node_pid(node) is None:
+            raise LabError(f"node {node} is not running; start it with 'vaultlab fault restart'")
+        if method == "POST" and body is None:
+            body = {}
+        status, result = self.client(config).request(method, record["api_addr"] + control.PREFIX + name,
+                                                     body if method == "POST" else None)
+        if status != 200:
+            raise LabError(f"node {node}: {control.PREFIX}{name} answered HTTP {status}: "
+                           f"{(result or {}).get('errors') if isinstance(result, dict) else result}")
+        return node, result
+
+    def _control_target(self, config: dict[str, Any], target: str) -> tuple[str, str]:
+        """(cluster, node) for a node name, a cluster name (its active node) or a node address."""
+        for cluster, nodes in config["clusters"].items():
+            if target in nodes:
+                return cluster, target
+        if target in config["clusters"]:
+            active = self.active_node(target)
+            if active is None:
+                raise LabError(f"cluster {target} has no active node; name a node ({', '.join(self._nodes(target))})")
+            return target, active
+        wanted = target.rstrip("/")
+        for cluster, nodes in config["clusters"].items():
+            for node in nodes:
+                if (self.node_record(cluster, node) or {}).get("api_addr") == wanted:
+                    return cluster, node
+        known = [n for ns in config["clusters"].values() for n in ns]
+        raise LabError(f"{target!r} is not a node, cluster or node address of this lab "
+                       f"(nodes: {', '.join(known)}; clusters: {', '.join(config['clusters'])})")
+
     def node_fault(self, cluster: str, node: str | None, body: dict[str, Any]) -> list[str]:
         client = self.client()
         targets = self._nodes(cluster, node)
@@ -645,6 +717,9 @@ class Supervisor:
         if info.get("client_cert"):
             lines += [f"export VAULT_CLIENT_CERT={_shell_quote(info['client_cert'])}",
                       f"export VAULT_CLIENT_KEY={_shell_quote(info['client_key'])}"]
+        token = self.control_token()
+        if token:
+            lines.append(f"export {control.ENV_NAME}={_shell_quote(token)}")
         return "\n".join(lines) + "\n"
 
 

@@ -94,7 +94,17 @@ class Lab:
         return self.info.get("ca_cert")
 
     def client(self) -> Client:
+        """A client for the lab's nodes; it sends the control token on ``/_vaultlab/`` paths only."""
         return self.supervisor.client()
+
+    @property
+    def control_token(self) -> str | None:
+        """The lab's control token (secret: never print it)."""
+        return self.supervisor.control_token()
+
+    def control(self, target: str, path: str, body: Any = None, method: str | None = None) -> Any:
+        """Call ``/_vaultlab/<path>`` on a node, a cluster's active node or a node address; the reply."""
+        return self.supervisor.control(target, path, body, method)[1]
 
     def refresh(self) -> dict[str, Any]:
         self.supervisor.status()

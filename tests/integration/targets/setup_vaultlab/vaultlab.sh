@@ -22,6 +22,9 @@
 #   not set yet, points ANSIBLE_COLLECTIONS_PATH at the collection under test.
 # * Secrets are never exported or printed: playbooks load them with the setup_vaultlab role
 #   (tasks/main.yml sets the no_log fact `setup_vaultlab_lab`), see that file.
+# * vaultlab_ctl NODE PATH [JSON] calls a node's control API (/_vaultlab/PATH) with the lab's control
+#   token (`vaultlab ctl`); playbooks use the role's tasks_from: control. Never curl /_vaultlab/ directly:
+#   every request needs the token.
 #
 # vaultlab is the `vaultlab` command if it is on PATH, otherwise `python -m vaultlab` with the
 # Python ansible-test runs the target with (ANSIBLE_TEST_PYTHON_INTERPRETER) or python3.
@@ -72,6 +75,10 @@ vaultlab_up() {
         ANSIBLE_COLLECTIONS_PATH="$(_vaultlab_collections_path)"
         export ANSIBLE_COLLECTIONS_PATH
     fi
+}
+
+vaultlab_ctl() {
+    vaultlab_cli ctl --dir "$VAULTLAB_DIR" "$@"
 }
 
 vaultlab_playbook() {
