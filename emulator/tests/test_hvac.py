@@ -122,6 +122,8 @@ def test_init_seal_leader_health_and_step_down(c):
     assert s.sys.read_health_status(method="GET").status_code == 429
     assert s.sys.read_health_status(method="GET", standby_ok=True)["standby"] is True
     assert s.sys.read_health_status(method="GET", standby_code=299).status_code == 299
+    # a plain standby (vaultlab's default, no performance standbys): the perf-standby code is not its
+    assert s.sys.read_health_status(method="GET", performance_standby_code=299).status_code == 429
     assert p.sys.read_health_status(method="GET", active_code=204).status_code == 204
     # hvac follows the standby's 307 to the active node
     assert "sys/" in s.sys.list_mounted_secrets_engines()["data"]
