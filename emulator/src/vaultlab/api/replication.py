@@ -524,11 +524,7 @@ async def reindex(repl: Replication, request: web.Request, t: str) -> web.Respon
     secondary_path = _dr_secondary_only(repl, request, body, "reindex")
     types = ("dr",) if secondary_path else models.TYPES
     _touch(repl, "last_reindex_epoch", str(int(time.time())), types)
-    for rt in types:
-        # A secondary re-runs merkle-diff against its primary after a reindex.
-        if models.mode_of(repl.effective(rt)) == SECONDARY:
-            repl.save_progress(rt, remote_epoch=None)
-    repl.kick_all()
+    repl.reindex(types)
     return envelope(None, warnings=[M.WARN_REINDEX])
 
 

@@ -208,6 +208,25 @@ class Replication:
         for event in self.kick.values():
             event.set()
 
+    def reindex(self, types: tuple[str, ...]) -> None:
+        """``sys/replication/reindex``: every stream this cluster takes part in (as ``types``)
+        re-runs merkle-diff.
+
+        A secondary forgets its WAL position, so its next handshake compares merkle roots; a
+        primary starts a new lineage, so its secondaries' next WAL poll is refused and they do
+        the same. A copy that drifted from what the primary ships (under that secondary's paths
+        filter) is then merkle-synced instead of streaming on from its WAL position.
+        """
+        new_lineage = False
+        for t in types:
+            mode = models.mode_of(self.effective(t))
+            if mode == SECONDARY:
+                self.save_progress(t, remote_epoch=None)
+            new_lineage = new_lineage or mode == PRIMARY
+        if new_lineage:
+            self.new_epoch()
+        self.kick_all()
+
     def epoch(self) -> str:
         value = self.storage.get(EPOCH_KEY)
         if value is None:

@@ -195,9 +195,13 @@ async def _handshake(repl: Replication, request: web.Request) -> web.Response:
         first = storage.first_wal()
         epoch = repl.epoch()
         theirs = body.get("last_remote_wal") or 0
+        # The WAL only holds what changed, so a catch-up is sound only for a secondary that holds
+        # this very view: one synced under another paths filter (changed, or removed, while it was
+        # not connected) lacks whole mounts that no WAL entry will bring back.
+        same_view = body.get("filter_tag", "") == _filter_tag(state, sid)
         if body.get("merkle_root") == root:
             answer: dict[str, Any] = {"action": "stream", "position": position, "reason": "merkle-equal"}
-        elif (flt is None and body.get("remote_epoch") == epoch and isinstance(theirs, int)
+        elif (flt is None and same_view and body.get("remote_epoch") == epoch and isinstance(theirs, int)
               and first - 1 <= theirs <= position):
             answer = {"action": "stream", "position": theirs, "reason": "wal-catch-up"}
         else:
@@ -495,7 +499,7 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         repl.save_progress(t, connection_state=models.CONN_CONNECTING)
     greeting = hello(repl, t, state)
     greeting.update(merkle_root=storage.merkle_root(scopes), last_remote_wal=prog.get("last_remote_wal", 0),
-                    remote_epoch=prog.get("remote_epoch"))
+                    remote_epoch=prog.get("remote_epoch"), filter_tag=prog.get("filter_tag", ""))
     answer = await post(repl, t, state, addr, "handshake", greeting, timeout + 30)
     if models.mode_of(state) == BOOTSTRAPPING:
         await asyncio.sleep(repl.timing("bootstrap", 0.0))
@@ -526,8 +530,10 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         state = dict(fresh, _type=t)
     filter_tag, epoch = answer.get("filter_tag", ""), answer.get("epoch")
     changes = _learn(repl, t, state, answer)
+    # Whatever the handshake did (merkle-equal, catch-up under the same filter, snapshot), this
+    # cluster now holds the primary's view under ``filter_tag``: remembered for the next handshake.
     repl.save_progress(t, stream_state=models.ST_STREAM, connection_state=models.CONN_READY,
-                       last_remote_wal=position, remote_epoch=answer.get("epoch"),
+                       last_remote_wal=position, remote_epoch=answer.get("epoch"), filter_tag=filter_tag,
                        connected_addr=addr, merkle_sync_progress=None, **changes)
     interval = max(repl.timing("heartbeat_interval", 0.2), 0.02)
     while node.active:
