@@ -27,8 +27,10 @@ from ansible_collections.vaultops.replication.plugins.module_utils._waiter impor
 )
 
 
-def unmet_conditions(status, conditions, primary=None):
-    """Names of the conditions in ``conditions`` that ``status`` (of one type) does not meet yet. Pure."""
+def unmet_conditions(status, conditions, primary=None, filtered=False):
+    """Names of the conditions in ``conditions`` that ``status`` (of one type) does not meet yet. Pure.
+
+    ``filtered``: the primary applies a paths filter to this (performance) secondary."""
     unmet = []
     for condition in conditions:
         if condition == "connected":
@@ -40,7 +42,7 @@ def unmet_conditions(status, conditions, primary=None):
         elif condition == "streaming":
             ok = status.is_streaming
         elif condition == "caught_up":
-            ok = status.caught_up_with(primary)
+            ok = status.caught_up_with(primary, filtered)
         else:
             raise ValueError("unknown condition %r" % condition)
         if not ok:
@@ -138,23 +140,29 @@ class Runner(object):
         waited = 0.0
         if conditions:
             started = time.monotonic()
+            filters = {}  # secondary id -> filtered by the primary (read once per id)
 
             def probe():
                 status = read_type_status(client, mode, retry_on_status=False)
                 prim = None
+                filtered = False
                 if primary is not None:
                     prim = read_type_status(primary, mode, retry_on_status=False)
-                return status, prim
+                    if mode == "performance" and status.secondary_id and "caught_up" in conditions:
+                        if status.secondary_id not in filters:
+                            filters[status.secondary_id] = self.filtered_on(primary, status.secondary_id)
+                        filtered = filters[status.secondary_id]
+                return status, prim, filtered
 
             try:
                 # Polls from 20 ms, at most every 0.25 s: the change is seen within a quarter second.
-                wait_until(probe, lambda v: not unmet_conditions(v[0], conditions, v[1]), p["wait_timeout"],
+                wait_until(probe, lambda v: not unmet_conditions(v[0], conditions, v[1], v[2]), p["wait_timeout"],
                            "%s replication to be %s" % (TITLE[mode], " and ".join(conditions)),
                            interval=0.02, max_interval=0.25)
             except WaitTimeout as exc:
                 if exc.last_value is not None:
-                    status, prim = exc.last_value
-                    unmet = unmet_conditions(status, conditions, prim)
+                    status, prim, filtered = exc.last_value
+                    unmet = unmet_conditions(status, conditions, prim, filtered)
                     seen = describe(status)
                     if prim is not None and "caught_up" in unmet:
                         seen += "; primary: %s, last shipped WAL %s" % (describe(prim), prim.last_shipped_wal)
@@ -183,6 +191,15 @@ class Runner(object):
                 result[t] = statuses[t].as_dict()
         result.update(self.inspect_one(client, statuses, health.get("cluster_name") or client.url))
         ctx.exit_json(**result)
+
+    @staticmethod
+    def filtered_on(primary, secondary_id):
+        """Does the primary apply a paths filter to this performance secondary? Unknown (no token, no
+        permission to read filters) counts as no, so merkle roots are still compared."""
+        try:
+            return bool(_api.read_paths_filter(primary, secondary_id))
+        except VaultError:
+            return False
 
     def inspect_one(self, client, statuses, name):
         """Local mounts, audit devices, own token and the guard-rail warnings of the cluster at O(url)."""

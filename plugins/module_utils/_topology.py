@@ -65,8 +65,23 @@ def observe_cluster(name, client):
             out["reachable"] = True
             for rtype in TYPES:
                 out[rtype] = ReplicationStatus.from_api(rtype, raw.get(rtype) or {}).as_dict()
+            out["paths_filters"] = _paths_filters(client, out["performance"])
     out["observed_at"] = started
     return out
+
+
+def _paths_filters(client, performance):
+    """``{secondary id: filter or None}`` for the known secondaries of a performance primary whose
+    filter could be read (a token without access to them leaves them out: unknown)."""
+    found = {}
+    if performance.get("role") != "primary":
+        return found
+    for sid in performance.get("known_secondaries") or []:
+        try:
+            found[sid] = _api.read_paths_filter(client, sid)
+        except VaultError:
+            continue
+    return found
 
 
 def observe(clients):
@@ -117,7 +132,9 @@ def relations(observed, node_urls=None):
     ``node_urls``: optional ``{name: [node API addresses]}`` so that a secondary listing a standby
     node's address is matched to its cluster. Each entry: secondary, type, primary (declared name or
     None), same_set, attached (listed by that primary), connected, streaming, state, connection_state,
-    last_remote_wal, primary_last_wal, lag (WAL entries, None when unknown), merkle_equal.
+    last_remote_wal, primary_last_wal, lag (WAL entries, None when unknown), filtered (the primary
+    applies a paths filter to it; None when the filter could not be read), merkle_equal (None for a
+    filtered secondary: its root covers only what the filter lets through).
     """
     addresses = {}
     for name, o in observed.items():
@@ -140,6 +157,13 @@ def relations(observed, node_urls=None):
             listed = [s for s in prim.get("secondaries") or [] if isinstance(s, dict)
                       and s.get("node_id") == sec.get("secondary_id")]
             primary_wal = _wal_of_primary(prim, rtype) if prim.get("role") == "primary" else None
+            # A performance secondary under a paths filter holds (and hashes) only the mounts the
+            # filter lets through: its merkle root never equals the primary's, which says nothing.
+            filtered = False
+            if rtype == "performance" and prim.get("role") == "primary":
+                filters = observed[primary].get("paths_filters") or {}
+                sid = sec.get("secondary_id")
+                filtered = bool(filters[sid]) if sid in filters else None
             remote = sec.get("last_remote_wal")
             lag = None
             if primary_wal is not None and remote is not None:
@@ -150,7 +174,9 @@ def relations(observed, node_urls=None):
                 "connected": status.is_connected, "streaming": status.is_streaming,
                 "state": sec.get("state"), "connection_state": sec.get("connection_state"),
                 "last_remote_wal": remote, "primary_last_wal": primary_wal, "lag": lag,
-                "merkle_equal": bool(sec.get("merkle_root")) and sec.get("merkle_root") == prim.get("merkle_root"),
+                "filtered": filtered,
+                "merkle_equal": None if filtered else (
+                    bool(sec.get("merkle_root")) and sec.get("merkle_root") == prim.get("merkle_root")),
             })
     return out
 

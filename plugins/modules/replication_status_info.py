@@ -41,6 +41,10 @@ options:
       - V(streaming) - the cluster is a secondary in state C(stream-wals) with a live connection.
       - V(caught_up) - the cluster is a secondary of the primary at O(primary_url) (same replication C(cluster_id)),
         has received the primary's last shipped WAL and has the same Merkle root. Needs O(primary_url).
+      - A performance secondary that the primary applies a paths filter to holds, and hashes, only the mounts the
+        filter lets through, so its Merkle root never equals the primary's; for it V(caught_up) needs the WAL
+        position only. The filter is read on the primary with O(primary_token), which needs read access to
+        C(sys/replication/performance/primary/paths-filter); without it the roots are compared.
     type: list
     elements: str
     choices: [connected, streaming, caught_up]
@@ -49,7 +53,9 @@ options:
     description: API address of the primary, for O(wait_for=caught_up). Its status is read without a token.
     type: str
   primary_token:
-    description: Token for the primary. Not needed for the status endpoints; accepted for symmetry with other modules.
+    description:
+      - Token for the primary. Not needed for the status endpoints; with O(wait_for=caught_up) on a performance
+        secondary it lets the module read the secondary's paths filter on the primary (see O(wait_for)).
     type: str
   wait_timeout:
     description: Seconds to wait for O(wait_for) (or O(expect)) to hold.
@@ -258,13 +264,18 @@ relations:
     - With O(clusters), one entry per reachable secondary and replication type, computed from both sides' status.
     - C(secondary), C(type), C(primary) (the cluster of O(clusters) it follows, or null), C(same_set), C(attached)
       (the primary lists it), C(connected), C(streaming), C(state), C(connection_state), C(last_remote_wal),
-      C(primary_last_wal), C(lag) (WAL entries, null when unknown), C(merkle_equal).
+      C(primary_last_wal), C(lag) (WAL entries, null when unknown), C(filtered), C(merkle_equal).
+    - C(filtered) is true for a performance secondary that its primary applies a paths filter to (null when the
+      filter could not be read, for lack of a token with access on the primary). Such a secondary holds only the
+      mounts the filter lets through, so its Merkle root is not comparable with the primary's and C(merkle_equal)
+      is null for it, not false.
   returned: when O(clusters) is given
   type: list
   elements: dict
   sample:
     - {secondary: eu-dr, type: dr, primary: eu, same_set: true, attached: true, connected: true, streaming: true,
-       state: stream-wals, connection_state: ready, last_remote_wal: 9, primary_last_wal: 9, lag: 0, merkle_equal: true}
+       state: stream-wals, connection_state: ready, last_remote_wal: 9, primary_last_wal: 9, lag: 0, filtered: false,
+       merkle_equal: true}
 dr_primaries:
   description: With O(clusters), the clusters claiming the DR primary role.
   returned: when O(clusters) is given
