@@ -147,6 +147,18 @@ def test_caught_up_uses_the_type_specific_wal():
     assert status(DR_SECONDARY).caught_up_with(old_primary)
 
 
+def test_caught_up_under_a_paths_filter_needs_the_wal_position_only():
+    perf_primary = status(dict(DR_PRIMARY, last_performance_wal=300, last_dr_wal=None), "performance")
+    # A filtered secondary holds fewer mounts: its merkle root differs from the primary's for good.
+    filtered = status(dict(DR_SECONDARY, last_remote_wal=300, merkle_root="1" * 40), "performance")
+    assert not filtered.caught_up_with(perf_primary)
+    assert filtered.caught_up_with(perf_primary, filtered=True)
+    assert not status(dict(DR_SECONDARY, last_remote_wal=299, merkle_root="1" * 40),
+                      "performance").caught_up_with(perf_primary, filtered=True)
+    # DR has no paths filters: the roots are always compared.
+    assert not status(dict(DR_SECONDARY, merkle_root="1" * 40)).caught_up_with(status(DR_PRIMARY), filtered=True)
+
+
 def test_numeric_fields_are_normalised():
     st = status(dict(DR_SECONDARY, last_remote_wal="224", ssct_generation_counter="x"))
     assert st.last_remote_wal == 224 and st.ssct_generation_counter is None

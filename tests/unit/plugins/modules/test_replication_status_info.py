@@ -126,6 +126,35 @@ def test_wait_timeout_names_what_is_missing(fake, capsys):
     assert "not yet caught_up" in out["msg"] and "last_remote_wal 3" in out["msg"] and "last shipped WAL 40" in out["msg"]
 
 
+def test_caught_up_on_a_filtered_performance_secondary(fake, capsys, monkeypatch):
+    """Its merkle root covers only the mounts the filter lets through: the WAL position decides."""
+    fake.by_url[URL]["performance"] = dict(STREAMING, merkle_root="bb")
+    fake.by_url[PURL]["performance"] = dict(PRIMARY, last_performance_wal=40)
+    asked = []
+
+    def read_paths_filter(c, sid):
+        asked.append((c.url, sid))
+        return {"mode": "deny", "paths": ["team-b/"]}
+
+    monkeypatch.setattr(_api, "read_paths_filter", read_paths_filter)
+    args = {"mode": "performance", "wait_for": ["caught_up"], "primary_url": PURL, "wait_timeout": 0}
+    out = run(capsys, args)
+    assert not out.get("failed"), out
+    assert asked == [(PURL, "s1")]
+
+    # Without a filter, or when it cannot be read, the roots must still agree.
+    monkeypatch.setattr(_api, "read_paths_filter", lambda c, sid: None)
+    out = run(capsys, args)
+    assert out["failed"] and "not yet caught_up" in out["msg"]
+
+    def refused(c, sid):
+        raise VaultAPIError(403, ["permission denied"], "GET", "sys/replication/performance/primary/paths-filter/s1")
+
+    monkeypatch.setattr(_api, "read_paths_filter", refused)
+    out = run(capsys, args)
+    assert out["failed"] and "not yet caught_up" in out["msg"]
+
+
 @pytest.mark.parametrize("args,text", [
     ({"wait_for": ["streaming"]}, "set mode to dr or performance"),
     ({"mode": "dr", "wait_for": ["caught_up"]}, "set primary_url"),
