@@ -11,7 +11,7 @@ from test_replication_dr import BATCH_POLICY, activate, status
 from vaultlab import messages as M
 from vaultlab.testing import Lab
 
-WINDOW = {"promote": 2.5, "primary_demote": 1.0}
+WINDOW = {"promote": 2.5, "primary_demote": 1.0, "update_primary": 1.0}
 
 
 def _batch_token(p: Api) -> str:
@@ -73,6 +73,18 @@ def test_promote_and_demote_windows_are_visible_and_consistent(tmp_path):
         assert time.monotonic() - started >= WINDOW["primary_demote"]
         assert p("POST", "sys/replication/dr/secondary/update-primary",
                  {"dr_operation_token": batch, "token": token.json["wrap_info"]["token"]}).status == 200
+        repointed_at = time.monotonic()
+
+        # update-primary: the re-pointed secondary re-bootstraps against the new primary; until its
+        # window ends its status does not claim to stream (health and sys/leader agree), then it does.
+        during = status(p)
+        assert during["mode"] == "secondary" and during["state"] == "idle", during
+        assert during["connection_state"] == "connecting", during
+        assert p("GET", "sys/health", token=None).status == 472  # a DR secondary: nothing to serve anyway
+        assert p("GET", "sys/leader", token=None).json["leader_address"] == ""
+        wait_for(lambda: status(p)["state"] == "stream-wals", timeout=10, what="re-pointed secondary streams")
+        assert time.monotonic() - repointed_at >= WINDOW["update_primary"] - 0.3
+        assert p("GET", "sys/leader", token=None).json["leader_address"] == lab.addr("primary")
 
 
 def test_transition_health_switch_keeps_the_old_answers(tmp_path):

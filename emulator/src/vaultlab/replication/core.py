@@ -296,6 +296,11 @@ class Replication:
                 merkle_sync_progress=prog.get("merkle_sync_progress"),
                 primaries=self._render_primaries(prog),
             )
+            if state.get("primary") and self.transition() is not None:
+                # [?] update-primary re-bootstraps the secondary against its (new) primary: until the
+                # window ends it does not report streaming (Vault goes through its connect and
+                # merkle-diff states first), consistent with sys/health and sys/leader meanwhile.
+                rt.update(stream_state=models.ST_IDLE, connection_state=models.CONN_CONNECTING)
         return models.render_status(t, state, rt)
 
     def merkle_root(self, t: str) -> str:
