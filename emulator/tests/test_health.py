@@ -56,7 +56,9 @@ def test_every_state_over_http(tmp_path):
 
     from vaultlab.server import build_apps
 
-    timing = {"ha_lease_ttl": 30.0, "ha_heartbeat_stale_after": 0.3}
+    # A long staleness bound while the test asserts a healthy HA link (a loaded machine can take
+    # longer than a short one between two requests); shortened only where the link must go stale.
+    timing = {"ha_lease_ttl": 30.0, "ha_heartbeat_stale_after": 30.0}
 
     def node(name, **replication):
         return Node(tmp_path, "c", name, api_port=8200, cluster_port=8300,
@@ -114,6 +116,7 @@ def test_every_state_over_http(tmp_path):
 
             # a stops renewing its lease (hung or killed): b's HA link turns unhealthy → 474,
             # ahead of the DR secondary code, until the lease runs out and b takes over.
+            b.timings["ha_heartbeat_stale_after"] = 0.3
             time.sleep(0.4)
             b.ha_tick()
             status, body = await health(cb)
@@ -121,6 +124,7 @@ def test_every_state_over_http(tmp_path):
             assert body["last_request_forwarding_heartbeat_ms"] >= 300
             assert (await health(cb, "haunhealthycode=299"))[0] == 299
             assert (await health(ca))[0] == 472  # the active node itself has no HA link to judge
+            b.timings["ha_heartbeat_stale_after"] = 30.0
             a.ha_tick()  # a renews: b's link is healthy again
             b.ha_tick()
             assert (await health(cb))[0] == 472
