@@ -173,6 +173,7 @@ PLAYBOOK = r"""
                              data={'dr_operation_token': dr_token}, url=d, auth_method='none') }}"
         p_reindexed: "{{ lookup(write, 'sys/replication/reindex', url=p, token=root) }}"
         p_checked: "{{ lookup(write, 'sys/replication/merkle-check', url=p, token=root) }}"
+        p_recovered: "{{ lookup(write, 'sys/replication/recover', url=p, token=root) }}"
         policy: "{{ lookup(write, 'sys/policies/acl/dr-secondary-tools', data={'policy': dr_policy},
                            url=p, token=root) }}"
         role: "{{ lookup(write, 'auth/token/roles/failover-handler',
@@ -211,7 +212,7 @@ PLAYBOOK = r"""
           - ceremony.complete and ceremony.encoded_token | length > 0
           - not idle.started
           - dr_token.startswith('hvs.')
-          - ([reindexed, recovered, p_reindexed] | map(attribute='warnings') | map('length') | min) > 0
+          - ([reindexed, recovered, p_reindexed, p_recovered] | map(attribute='warnings') | map('length') | min) > 0
           - not checked.data.merkle_corruption_report.corrupted_root
           - not p_checked.data.merkle_corruption_report.corrupted_root
           - license.data.autoloading_used
