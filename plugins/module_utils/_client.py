@@ -112,10 +112,12 @@ class VaultConnectionError(VaultError):
 
     REASONS = ("tls", "refused", "timeout", "dns", "other")
 
-    def __init__(self, url, reason, cause):
+    def __init__(self, url, reason, cause, client_cert=None):
         self.url = url
         self.reason = reason if reason in self.REASONS else "other"
         self.cause = cause
+        # The client certificate the call showed (None: none), so that a refusal can name it.
+        self.client_cert = client_cert
         label = {
             "tls": "TLS error",
             "refused": "connection refused",
@@ -432,7 +434,7 @@ class VaultClient:
                     cause = "%s (trusted CAs: %s)" % (cause, self.trust_source)
                 if proxy:
                     cause = "%s (through proxy %s from %s)" % (cause, _redact_url(proxy), proxy_source)
-                raise VaultConnectionError(_redact_url(url), reason, cause)
+                raise VaultConnectionError(_redact_url(url), reason, cause, client_cert=self.client_cert)
             if resp.status_code not in FOLLOWED_REDIRECTS or "Location" not in resp.headers:
                 return resp
             hops += 1

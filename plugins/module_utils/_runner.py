@@ -164,7 +164,9 @@ def describe_connection_error(exc, option_prefix=""):
     env = " (or VAULT_CACERT)" if not p else ""
     cause = (exc.cause or "").lower()
     hint = ""
-    if exc.reason == "tls":
+    if exc.reason in ("tls", "other") and _client_certificate_refused(exc, cause):
+        hint = _client_certificate_hint(exc, p, cause)
+    elif exc.reason == "tls":
         if "certificate verify failed" in cause or "unknown ca" in cause or "self signed" in cause \
                 or "self-signed" in cause or "unable to get local issuer" in cause:
             if "hostname" in cause or "ip address mismatch" in cause or "doesn't match" in cause:
@@ -189,6 +191,36 @@ def describe_connection_error(exc, option_prefix=""):
                                                     or "connection reset" in cause or "badstatusline" in cause):
         hint = "the server hung up on plain HTTP; if Vault listens with TLS, use https:// in %surl" % p
     return "%s; %s" % (exc.message, hint) if hint else exc.message
+
+
+# A TLS server that requires client certificates (Vault's tls_require_and_verify_client_cert)
+# answers a missing or untrusted one with one of these alerts, or, in TLS 1.3 where the client
+# finishes its handshake first, often just by closing the connection before any HTTP answer.
+_CLIENT_CERT_ALERTS = ("alert certificate required", "alert unknown ca", "alert bad certificate",
+                       "alert certificate unknown", "alert access denied")
+_CLOSED_AFTER_HANDSHAKE = ("remote end closed connection without response", "eof occurred in violation of protocol")
+
+
+def _client_certificate_refused(exc, cause):
+    if any(alert in cause for alert in _CLIENT_CERT_ALERTS):
+        return True
+    return (exc.url or "").startswith("https://") and any(text in cause for text in _CLOSED_AFTER_HANDSHAKE)
+
+
+def _client_certificate_hint(exc, p, cause):
+    where = "inventory: vault_client_cert and vault_client_key%s" % (
+        "; environment: VAULT_CLIENT_CERT and VAULT_CLIENT_KEY" if not p else "")
+    alert = any(alert in cause for alert in _CLIENT_CERT_ALERTS)
+    if exc.client_cert:
+        lead = ("the server refused the client certificate" if alert else
+                "the server hung up right after the TLS handshake, as Vault does when it does not trust the "
+                "client certificate")
+        return "%s: %sclient_cert (%s) must be signed by a CA the Vault listener trusts for clients (%s)" % (
+            lead, p, exc.client_cert, where)
+    lead = ("the server requires a client certificate" if alert else
+            "the server hung up right after the TLS handshake, as Vault does when it requires a client "
+            "certificate (tls_require_and_verify_client_cert) and none is given")
+    return "%s: set %sclient_cert and %sclient_key (%s)" % (lead, p, p, where)
 
 
 def error_message(exc, action, option_prefix=""):

@@ -372,6 +372,23 @@ def test_plain_http_to_a_tls_port_suggests_https():
     assert "use https:// in url" in describe_connection_error(exc)
 
 
+@pytest.mark.parametrize("reason, cause, cert, prefix, expected", [
+    # TLS 1.3: the server closes the connection after the handshake, no alert reaches the client.
+    ("other", "Remote end closed connection without response", None, "",
+     "requires a client certificate (tls_require_and_verify_client_cert) and none is given: set client_cert and "
+     "client_key (inventory: vault_client_cert and vault_client_key; environment: VAULT_CLIENT_CERT"),
+    ("tls", "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required", None, "primary_",
+     "the server requires a client certificate: set primary_client_cert and primary_client_key"),
+    ("tls", "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca", "/etc/vault/west.pem", "",
+     "the server refused the client certificate: client_cert (/etc/vault/west.pem) must be signed by"),
+    ("other", "EOF occurred in violation of protocol", "/etc/vault/west.pem", "",
+     "does not trust the client certificate: client_cert (/etc/vault/west.pem)"),
+])
+def test_client_certificate_refusals_name_the_options(reason, cause, cert, prefix, expected):
+    exc = VaultConnectionError("https://v:8200/v1/sys/health", reason, cause, client_cert=cert)
+    assert expected in describe_connection_error(exc, prefix)
+
+
 def test_describe_connection_error_other_has_no_hint():
     exc = VaultConnectionError("https://v:8200/v1/sys/health", "other", "connection reset")
     assert describe_connection_error(exc) == exc.message
