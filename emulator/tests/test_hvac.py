@@ -402,6 +402,10 @@ def test_revoke_and_disable_everything(c):
                         data={"id": "demoted"}).status_code == 204
     assert f.write_data("sys/replication/performance/primary/disable", data={})["warnings"]
 
+    # The old primary, a DR secondary, mirrors its primary's performance role: it shows the
+    # disable once it has streamed it (revoked before that, it would keep showing "secondary").
+    wait_for(lambda: _caught_up(p, new_primary) and _status(p, "performance")["mode"] == "disabled",
+             timeout=20, what="the DR secondary mirroring the performance disable")
     # the DR set: revoke the old primary's id, disable it with its token, then the primary
     new_primary.write_data("sys/replication/dr/primary/revoke-secondary", data={"id": "old-primary"})
     assert p.write_data("sys/replication/dr/secondary/disable",

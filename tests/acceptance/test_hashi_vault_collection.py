@@ -308,12 +308,27 @@ PLAYBOOK = r"""
         perf_promoted: "{{ lookup(write, 'sys/replication/performance/secondary/promote', url=f,
                                   token=perf_root) }}"
 
-    - name: Let go - revoke the old primary's id; disable performance replication on both clusters
+    - name: Let go - disable performance replication on both clusters
+      ansible.builtin.set_fact:
+        d_perf_disabled: "{{ lookup(write, 'sys/replication/performance/secondary/disable', url=d, token=root) }}"
+        f_disabled: "{{ lookup(write, 'sys/replication/performance/primary/disable', url=f, token=perf_root) }}"
+
+    - name: The old primary (a DR secondary mirrors its primary's performance role) has streamed that
+      ansible.builtin.set_fact:
+        s_dr: "{{ lookup(read, 'sys/replication/dr/status', url=p, auth_method='none').data }}"
+        p_dr: "{{ lookup(read, 'sys/replication/dr/status', url=d, auth_method='none').data }}"
+        s_pf: "{{ lookup(read, 'sys/replication/performance/status', url=p, auth_method='none').data }}"
+      register: sync
+      until: >-
+        sync.ansible_facts.s_dr.merkle_root == sync.ansible_facts.p_dr.merkle_root
+        and sync.ansible_facts.s_pf.mode == 'disabled'
+      retries: 150
+      delay: 0.1
+
+    - name: Revoke the old primary's id
       ansible.builtin.set_fact:
         revoked: "{{ lookup(write, 'sys/replication/dr/primary/revoke-secondary', data={'id': 'old-primary'},
                             url=d, token=root) }}"
-        d_perf_disabled: "{{ lookup(write, 'sys/replication/performance/secondary/disable', url=d, token=root) }}"
-        f_disabled: "{{ lookup(write, 'sys/replication/performance/primary/disable', url=f, token=perf_root) }}"
 
     - name: Disable DR replication on both clusters
       ansible.builtin.set_fact:
