@@ -28,9 +28,11 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import Api, Reply, cli, wait_for
 from test_replication_dr import caught_up
+from test_replication_dr import status as replication_status
 from test_replication_perf import root_on
 
 from vaultlab import messages as M
+from vaultlab.crypto import otp
 from vaultlab.testing import Lab
 
 ALPN = {"dr": "replication_dr_v1", "performance": "replication_v1"}
@@ -193,3 +195,23 @@ def test_api_and_cluster_port_mutual_tls(tmp_path):
         forwarded = s("POST", "kv/data/b", {"data": {"v": 2}})
         assert forwarded.status == 200, forwarded
         assert p("GET", "kv/data/b").data["data"] == {"v": 2}
+
+        # DR failover: the promoted DR secondary holds the performance CA (local scope), so the
+        # performance secondary follows it with the certificate it already has.
+        attempt = "sys/replication/dr/secondary/generate-operation-token"
+        started = d("POST", f"{attempt}/attempt", {}, token=None).json
+        for key in keys:
+            done = d("POST", f"{attempt}/update", {"key": key, "nonce": started["nonce"]}, token=None).json
+        op_token = otp.decode_token(done["encoded_token"], started["otp"])
+        assert p("POST", "sys/replication/dr/primary/demote", {}).status == 200
+        assert d("POST", "sys/replication/dr/secondary/promote", {"dr_operation_token": op_token}).status == 200
+        dr_port = lab.info["clusters"]["dr"]["cluster_addr"]
+
+        def follows_promoted() -> bool:
+            now = replication_status(s, "performance")
+            return (now.get("connection_state") == "ready"
+                    and [x.get("cluster_address") for x in now.get("primaries") or []] == [dr_port])
+
+        wait_for(follows_promoted, timeout=30, what="perf secondary streaming from the promoted DR cluster")
+        assert s("POST", "kv/data/c", {"data": {"v": 3}}).status == 200  # forwarded to the new primary
+        assert CertApi(lab, "dr")("GET", "kv/data/c", token=p.token).data["data"] == {"v": 3}
