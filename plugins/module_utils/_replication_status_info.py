@@ -155,10 +155,10 @@ class Runner(object):
                 return status, prim, filtered
 
             try:
-                # Polls from 20 ms, at most every 0.25 s: the change is seen within a quarter second.
+                # Polls from 20 ms, at most every 0.1 s: the change is seen within a tenth of a second.
                 wait_until(probe, lambda v: not unmet_conditions(v[0], conditions, v[1], v[2]), p["wait_timeout"],
                            "%s replication to be %s" % (TITLE[mode], " and ".join(conditions)),
-                           interval=0.02, max_interval=0.25)
+                           interval=0.02, max_interval=0.1)
             except WaitTimeout as exc:
                 if exc.last_value is not None:
                     status, prim, filtered = exc.last_value

@@ -19,7 +19,7 @@ description:
     secondary of that type, where the answer is to promote it with M(vaultops.replication.promote)).
   - After each change it waits until the cluster B(serves) in its new role, not merely reports it.
     Vault switches the mode at once but is unavailable for a while after enable, demote and disable.
-    It polls (from 20 ms, backing off to 0.5 s) until the replication status shows the role
+    It polls (from 20 ms, backing off to 0.1 s) until the replication status shows the role
     settled (a primary in state C(running)), C(sys/health) answers as a serving node (200; 472 for
     a DR secondary), C(sys/leader) names an active node and a real request
     (C(auth/token/lookup-self)) is answered, for at most O(wait_timeout) seconds, and returns how

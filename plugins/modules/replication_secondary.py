@@ -38,7 +38,7 @@ description:
   - After activation, C(update-primary) or disabling, the module waits until the cluster B(serves) in its
     new role. It streams from the primary (and the primary lists it as connected), C(sys/health) answers
     as a serving node (472 for a DR secondary, 200 otherwise), C(sys/leader) names an active node and a
-    real request (C(auth/token/lookup-self)) is answered. It polls from 20 ms, backing off to 0.5 s, for
+    real request (C(auth/token/lookup-self)) is answered. It polls from 20 ms, backing off to 0.1 s, for
     at most O(wait_timeout) seconds, and returns how long that took in RV(waited).
   - With O(secondaries) one task does the same for many secondaries of one primary at once (for example
     re-pointing every performance secondary after a DR fail-over). Each entry runs concurrently with its

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Returns the normalised DR and performance replication status of one Vault Enterprise cluster, its C(sys/health)
     answer and its identity. Never changes anything.
-  - Optionally waits until conditions hold (O(wait_for)), polling from 20 ms with a backoff to at most 0.25 s until
+  - Optionally waits until conditions hold (O(wait_for)), polling from 20 ms with a backoff to at most 0.1 s until
     O(wait_timeout), and fails with the last observed state when they do not.
   - The replication status and health endpoints need no token.
   - With O(clusters) it reads several clusters at once (concurrently, so N clusters cost about as much as the slowest

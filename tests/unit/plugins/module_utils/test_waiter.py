@@ -231,15 +231,15 @@ def serve(cluster, clock, role="primary", timeout=30, **kwargs):
     return wait_serving(cluster, cluster.rtype, role, timeout, clock=clock, sleep=clock.sleep, **kwargs)
 
 
-def test_serving_polls_from_20ms_backing_off_to_half_a_second():
+def test_serving_polls_from_20ms_backing_off_to_a_tenth_of_a_second():
     clock = FakeClock()
     cluster = WindowedCluster(clock, until=101.3)
     served = serve(cluster, clock)
-    assert clock.sleeps == [0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5]
-    assert max(clock.sleeps) == SERVING_MAX_INTERVAL
-    # seen at most one interval (0.5 s) after the window ended, and reported as waited
+    assert clock.sleeps == pytest.approx([0.02, 0.04, 0.08] + [0.1] * 12)
+    assert max(clock.sleeps) == SERVING_MAX_INTERVAL == 0.1
+    # seen at most one interval (0.1 s) after the window ended, and reported as waited
     assert 101.3 <= clock.now < 101.3 + SERVING_MAX_INTERVAL
-    assert served.waited == pytest.approx(clock.now - 100.0) and served.polls == 8
+    assert served.waited == pytest.approx(clock.now - 100.0) and served.polls == 16
     assert served.status.state == "running"
 
 

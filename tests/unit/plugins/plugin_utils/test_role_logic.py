@@ -145,8 +145,10 @@ def test_two_primaries_refused_with_evidence_until_consent():
 
 def test_audit_lines():
     observed = seen(warnings=[{"code": "audit_replicated", "message": "the device writes on every node"}])
-    observed["clusters"]["primary"]["audit_devices"] = [{"path": "file/", "local": False, "file_path": "/var/log/a"},
-                                                       {"path": "sock/", "local": True, "file_path": None}]
+    observed["clusters"]["primary"]["audit_devices"] = [
+        {"path": "file/", "local": False, "file_path": "/var/log/a"},
+        {"path": "sock/", "local": True, "file_path": None},
+    ]
     assert logic.audit_lines(observed) == ["primary audit devices: file/ replicated /var/log/a, sock/ local -",
                                            "WARNING [audit_replicated] the device writes on every node"]
 
@@ -184,8 +186,8 @@ def summary(**kw):
                 attached={"started": 106.0, "ended": 107.0},
                 perf_follow={"started": 107.0, "ended": 107.2},
                 perf_repointed={"results": [{"results": [{"name": "perf", "changed": True}]}]},
-                verified={"started": 107.2, "ended": 108.0, "rows": [{"cluster": "dr", "dr_role": "primary"},
-                                                                   {"cluster": "primary", "dr_role": "secondary"}]},
+                verified={"started": 107.2, "ended": 108.0,
+                          "rows": [{"cluster": "dr", "dr_role": "primary"}, {"cluster": "primary", "dr_role": "secondary"}]},
                 revoked={"skipped": True})
     args.update(kw)
     return logic.failover_summary(args.pop("promoted", PROMOTED), **args)
