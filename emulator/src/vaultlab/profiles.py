@@ -15,7 +15,9 @@ from typing import Any
 PROFILES: dict[str, dict[str, float]] = {
     "fast": {
         # HA: the active node renews its lease every ha_renew_interval; a standby takes
-        # over once the lease (ha_lease_ttl) has run out.
+        # over once the lease (ha_lease_ttl) has run out. ha_lease_ttl is the lock-loss delay
+        # after a crash (a killed node releases nothing); a sealed node or one that steps down
+        # releases the lock at once (COVERAGE.md, HA takeover).
         "ha_renew_interval": 0.05,
         "ha_poll_interval": 0.05,
         # Long enough that a node starved of CPU for a moment (busy CI runner) keeps its
@@ -38,6 +40,7 @@ PROFILES: dict[str, dict[str, float]] = {
         "default_token_ttl": 2764800.0,
     },
     "realistic": {
+        # Takeover about 5 s after the active node dies (Vault's depends on its storage backend).
         "ha_renew_interval": 1.0,
         "ha_poll_interval": 1.0,
         "ha_lease_ttl": 5.0,
