@@ -34,6 +34,9 @@ ENTRIES = (
     ('error-name-the-old-primary',
      'No\\ reachable\\ cluster\\ other\\ than.*?claims\\ the\\ DR\\ prim'
      'ary\\ role\\ and\\ the\\ DR\\ set\\ has\\ several\\ other\\ members'),
+    ('error-client-certificate',
+     'client\\ certificate.*?(:\\ set\\ \\w*client_cert\\ and'
+     '|client_cert\\ \\(.*?\\)\\ must\\ be\\ signed\\ by\\ a\\ CA\\ the\\ Vault\\ listener\\ trusts)'),
     ('error-certificate-verify-failed',
      'certificate\\ verify\\ failed:\\ set\\ ca_cert'
      '.*?to\\ the\\ CA\\ bundle\\ that\\ signed\\ the\\ Vault\\ server\\ certificate'),
