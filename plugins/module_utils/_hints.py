@@ -110,13 +110,17 @@ ENTRIES = (
     ('error-vault-is-sealed', 'Vault\\ is\\ sealed'),
 )
 
-_COMPILED = tuple((anchor, re.compile(pattern, re.IGNORECASE | re.DOTALL)) for anchor, pattern in ENTRIES)
+# Compiled on the first failure, not at import: every task imports this module (in a fresh worker
+# process), and only a failing one needs the patterns.
+_COMPILED = []
 
 
 def anchor_for(msg):
     """The anchor of the most specific entry matching ``msg``, or None."""
     if not isinstance(msg, str):
         return None
+    if not _COMPILED:
+        _COMPILED.extend((anchor, re.compile(pattern, re.IGNORECASE | re.DOTALL)) for anchor, pattern in ENTRIES)
     for anchor, pattern in _COMPILED:
         if pattern.search(msg):
             return anchor
