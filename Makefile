@@ -33,7 +33,9 @@ ARGS ?=
 #   make molecule SCENARIO=failback      make acceptance TESTS='tests/acceptance/test_x.py::test_y'
 SCENARIO ?=
 TESTS ?=
-# Most vaultlab tests wait on real processes, so two pytest workers pay off even on 2 cores.
+# Most vaultlab tests wait on real processes, so two pytest workers pay off even on 2 cores. Whole
+# files go to one worker (--dist loadfile): files sharing a module-scoped lab (test_hvac runs in
+# file order on one lab) start it once and keep their order.
 EMULATOR_WORKERS ?= 2
 # pytest runs of suites that use no property-based tests: without hypothesis' pytest plugin
 # (loaded from its entry point otherwise) each run starts about a second of CPU sooner, and
@@ -114,7 +116,7 @@ ifeq ($(EMULATOR_TESTS),)
 	@echo "==> SKIPPED emulator-test: no emulator/tests yet"
 else
 	@echo "==> pytest emulator/tests"
-	cd emulator && "$(PY)" -m pytest -p no:cacheprovider -n $(EMULATOR_WORKERS) tests
+	cd emulator && "$(PY)" -m pytest -p no:cacheprovider -n $(EMULATOR_WORKERS) --dist loadfile tests
 endif
 
 integration: venv
