@@ -2,11 +2,10 @@
 primary's filtered view, whatever happens to the filter, the mounts and the connection; reindex
 and merkle-check converge (issue 10, gap 6).
 
-One lab (a performance primary and its secondary, single-node clusters) serves the whole module,
-which is one test so that parallel workers never start a second lab: first the two direct
-regressions, then the state machine. Each of them, and each state-machine example, starts by
-bringing the lab back to "no filter, no test mounts, connected, in sync", which API calls can do
-here (nothing is wiped), so no example pays for a lab start-up.
+One lab (a performance primary and its secondary, single-node clusters) serves every test of the
+module (emulator-test hands whole files to its workers): each test, and each state-machine
+example, starts by bringing it back to "no filter, no test mounts, connected, in sync", which
+API calls can do here (nothing is wiped), so no example pays for a lab start-up.
 """
 
 from __future__ import annotations
@@ -121,9 +120,9 @@ class Pair:
         self.wait_converged()
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
-    with Lab(tmp_path / "lab", clusters=["primary", "perf"]) as lab:
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    with Lab(tmp_path_factory.mktemp("filter-merkle") / "lab", clusters=["primary", "perf"]) as lab:
         yield Pair(lab)
 
 
@@ -132,7 +131,7 @@ def _mount_with_data(api: Api, mount: str) -> None:
     assert api("POST", f"{mount}/k0", {"v": mount}).status == 204
 
 
-def filter_removed_while_disconnected_brings_the_hidden_mounts_back(pair: Pair) -> None:
+def test_filter_removed_while_disconnected_brings_the_hidden_mounts_back(pair: Pair) -> None:
     """Failed before the fix: the handshake let the secondary catch up from its WAL position
     although it held another (filtered) view, so the mounts the filter had hidden never came
     back and its merkle root stayed apart from the primary's for good, reindex or not."""
@@ -157,7 +156,7 @@ def filter_removed_while_disconnected_brings_the_hidden_mounts_back(pair: Pair) 
     assert status(s, "performance")["merkle_root"] == status(p, "performance")["merkle_root"]
 
 
-def reindex_of_the_primary_resyncs_a_drifted_secondary(pair: Pair) -> None:
+def test_reindex_of_the_primary_resyncs_a_drifted_secondary(pair: Pair) -> None:
     """Failed before the fix: a primary's reindex reached none of its secondaries, so one whose
     copy had drifted (a key lost underneath it) kept streaming on from its WAL position."""
     pair.reset()
@@ -293,11 +292,8 @@ class FilterMachine(RuleBasedStateMachine):
             assert status(s, "performance")["merkle_root"] == status(p, "performance")["merkle_root"]
 
 
-def test_filtered_secondary_converges(pair: Pair) -> None:
-    """The direct regressions, then the state machine: fixed examples (derandomized);
-    VAULTLAB_FILTER_SM_EXAMPLES / _STEPS widen the search."""
-    filter_removed_while_disconnected_brings_the_hidden_mounts_back(pair)
-    reindex_of_the_primary_resyncs_a_drifted_secondary(pair)
+def test_paths_filter_state_machine(pair: Pair) -> None:
+    """Fixed examples (derandomized); VAULTLAB_FILTER_SM_EXAMPLES / _STEPS widen the search."""
     FilterMachine.pair = pair
     FilterMachine.fired.clear()
     try:
