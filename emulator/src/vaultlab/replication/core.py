@@ -217,6 +217,7 @@ class Replication:
         the same. A copy that drifted from what the primary ships (under that secondary's paths
         filter) is then merkle-synced instead of streaming on from its WAL position.
         """
+        self._merkle_cache.clear()  # the index is rebuilt from the data
         new_lineage = False
         for t in types:
             mode = models.mode_of(self.effective(t))
