@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "DR token changes); default: the lab's, else $VAULTLAB_VAULT_VERSION, else "
                          f"{versions.DEFAULT}")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the lab (default 60)")
+    up.add_argument("--record-secrets", action="store_true",
+                    help="for leak tests: keep every secret the nodes hand out in DIR/issued-secrets.jsonl "
+                         "(0600; list them with 'vaultlab secrets')")
 
     status = sub.add_parser("status", help="show the nodes of a lab")
     status.add_argument("--dir", required=True)
@@ -73,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("data", nargs="?", metavar="JSON",
                      help="request body, e.g. '{\"kind\": \"latency\", \"ms\": 200}' for fault")
     ctl.add_argument("--method", choices=["GET", "POST"], help="default: GET for state, POST otherwise")
+
+    secrets = sub.add_parser("secrets", help="for leak tests: print every secret the lab issued as JSON "
+                                             "(lab.json, and all the nodes handed out with --record-secrets)")
+    secrets.add_argument("--dir", required=True)
 
     fault = sub.add_parser("fault", help="inject or clear faults")
     fault.add_argument("--dir", required=True)
@@ -165,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             timing = parse_overrides(args.timing, args.timing_file)
             info = lab.up(clusters or None, tls=args.tls, profile=args.profile, timing=timing,
                           timeout=args.timeout, vault_version=args.vault_version,
-                          require_client_cert=args.require_client_cert)
+                          require_client_cert=args.require_client_cert,
+                          record_secrets=args.record_secrets)
             for name, cluster in info["clusters"].items():
                 print(f"{name}: {cluster['api_addr']} ({len(cluster['nodes'])} node(s))")
             print(f"lab ready: {lab.lab_path} (Vault {info['vault_version']})")
@@ -183,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "inventory":
             path = _write_inventory(lab, args.output)
             print(f"wrote {path} (mode 0600: it holds tokens and unseal keys)")
+        elif args.command == "secrets":
+            from .issued import issued
+
+            lab.config()  # no lab: the usual one-line error
+            print(json.dumps({"recording": bool(lab.config().get("record_secrets")),
+                              "secrets": issued(lab.dir)}, indent=1))
         elif args.command == "fault":
             _fault(lab, args)
         elif args.command == "ctl":

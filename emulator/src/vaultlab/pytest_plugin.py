@@ -18,7 +18,7 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "vaultlab(clusters=None, profile='fast', tls=False, timing=None): settings of the vaultlab fixture"
+        "markers", "vaultlab(clusters=None, profile='fast', tls=False, timing=None, record_secrets=False): settings of the vaultlab fixture"
     )
 
 

@@ -29,6 +29,7 @@ from aiohttp import web
 
 from . import audit as audit_lib
 from . import faults as faults_lib
+from . import issued as issued_lib
 from . import messages
 from .api import auth as auth_handlers
 from .api import audit as audit_handlers
@@ -134,6 +135,26 @@ def _audit_end(context: audit_lib.Context, response: web.StreamResponse) -> None
         raise VaultError(500, [messages.AUDIT_BLOCKED]) from None
 
 
+async def _record_issued(node: Node, request: web.Request, vpath: str, response: web.StreamResponse) -> None:
+    """Journal the secrets a response hands out (``vaultlab up --record-secrets``; see
+    :mod:`vaultlab.issued`), and the OTP a client chose for a ceremony it starts."""
+    pairs: list[tuple[str, str]] = []
+    text = response.text if isinstance(response, web.Response) and response.content_type == "application/json" else ""
+    if text and issued_lib.may_hold_secret(text):
+        try:
+            pairs += issued_lib.extract(json.loads(text))
+        except ValueError:
+            pass
+    if vpath.endswith("/attempt") and request.can_read_body:
+        try:
+            body = json.loads(await request.text() or "null")
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        pairs += [(field, value) for field, value in issued_lib.extract(body) if field == "otp"]
+    if pairs:
+        issued_lib.record(node.dir, node.name, vpath, pairs)
+
+
 def make_middleware(node: Node) -> Any:
     @web.middleware
     async def vault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -170,6 +191,8 @@ def make_middleware(node: Node) -> Any:
                 response = error_answer(exc, head=head)
             if audit is not None:
                 _audit_end(audit, response)
+            if issued_lib.enabled(node.config):
+                await _record_issued(node, request, vpath, response)
             return response
         except VaultError as exc:
             return error_answer(exc, head=head)

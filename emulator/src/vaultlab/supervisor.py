@@ -12,6 +12,8 @@ Layout of a lab directory::
     logs/<node>.log        node output (0600)
     run/<node>.pid
     tls/                   lab CA and the server certificate (with --tls)
+    issued-secrets.jsonl   with --record-secrets: every secret the nodes handed out (0600; see
+                           vaultlab.issued)
 
 Everything here is synchronous and uses only the standard library for HTTP, so the CLI
 starts quickly and a test process can drive labs without an event loop.
@@ -300,6 +302,7 @@ class Supervisor:
         timeout: float = 30.0,
         vault_version: str | None = None,
         require_client_cert: bool = False,
+        record_secrets: bool = False,
     ) -> dict[str, Any]:
         profiles.resolve(profile, timing)  # validate before touching anything
         try:
@@ -337,6 +340,8 @@ class Supervisor:
                 raise LabError("--require-client-cert: the lab's nodes are running without it; stop them first "
                                f"(vaultlab down --dir {self.dir}), then run up again")
         config["require_client_cert"] = bool(require_client_cert or config.get("require_client_cert"))
+        if record_secrets:  # kept for the lab's life: restarted nodes go on recording
+            config["record_secrets"] = True
         if config["tls"]:
             from .crypto import tls as tls_lib
 

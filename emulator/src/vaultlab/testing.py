@@ -43,6 +43,7 @@ class Lab:
         timeout: float = 60.0,
         vault_version: str | None = None,
         require_client_cert: bool = False,
+        record_secrets: bool = False,
     ) -> None:
         self.dir = Path(dir)
         self.supervisor = Supervisor(self.dir)
@@ -53,6 +54,7 @@ class Lab:
         self._timeout = timeout
         self._vault_version = vault_version
         self._require_client_cert = require_client_cert
+        self._record_secrets = record_secrets
         self.info: dict[str, Any] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -61,7 +63,8 @@ class Lab:
         self.info = self.supervisor.up(self._clusters, tls=self._tls, profile=self._profile,
                                        timing=self._timing, timeout=self._timeout,
                                        vault_version=self._vault_version,
-                                       require_client_cert=self._require_client_cert)
+                                       require_client_cert=self._require_client_cert,
+                                       record_secrets=self._record_secrets)
         return self
 
     def stop(self) -> None:
@@ -92,6 +95,13 @@ class Lab:
     @property
     def ca_cert(self) -> str | None:
         return self.info.get("ca_cert")
+
+    def issued_secrets(self) -> list[dict[str, str]]:
+        """Every secret the lab issued (``{"kind", "source", "value"}``); complete only for a
+        lab started with ``record_secrets=True`` (see :mod:`vaultlab.issued`)."""
+        from .issued import issued
+
+        return issued(self.dir)
 
     def client(self) -> Client:
         """A client for the lab's nodes; it sends the control token on ``/_vaultlab/`` paths only."""
