@@ -25,6 +25,7 @@ import os
 import re
 import signal
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -244,30 +245,52 @@ def lab_secrets(lab):
     return found
 
 
-def find_leaks(lab, paths):
-    """(file, line number, kind) for every secret found; the secret itself is never returned."""
-    exact = lab_secrets(lab)
-    hits = []
-    files = []
+def issued_secrets(lab_dir):
+    """{secret: what it is} for every secret the lab in lab_dir issued (`vaultlab secrets`): lab.json's
+    and, for a lab started with --record-secrets, every token, activation token, OTP, encoded token and
+    key share its nodes handed out, with the tokens derived from them."""
+    out = subprocess.run([sys.executable, "-m", "vaultlab", "secrets", "--dir", str(lab_dir)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    if out.returncode != 0:
+        raise RuntimeError("vaultlab secrets --dir %s failed: %s" % (lab_dir, out.stderr.strip()))
+    listed = json.loads(out.stdout)
+    return {s["value"]: "%s (%s)" % (s["kind"], s["source"]) for s in listed["secrets"]}
+
+
+def _files_under(paths):
     for path in paths:
         if os.path.isdir(path):
             for base, _dirs, names in os.walk(path):
-                files.extend(os.path.join(base, n) for n in names)
+                for n in names:
+                    if not os.path.islink(os.path.join(base, n)):  # its target is scanned where it lives
+                        yield os.path.join(base, n)
         elif os.path.exists(path):
-            files.append(path)
-    for name in files:
+            yield path
+
+
+def find_leaks(lab, paths, secrets=None):
+    """(file, line number, kind) for every secret found in the files under paths (binary files too);
+    the secret itself is never returned. secrets: {value: kind}, by default lab.json's (lab_secrets);
+    issued_secrets(lab_dir) gives every one the lab issued. Anything shaped like a Vault token or an
+    activation token counts too."""
+    exact = secrets if secrets is not None else dict.fromkeys(lab_secrets(lab), "lab secret from lab.json")
+    needles = [(value.encode(), kind) for value, kind in exact.items() if value]
+    hits = []
+    for name in _files_under(paths):
         try:
-            with open(name, encoding="utf-8", errors="replace") as f:
-                lines = f.readlines()
+            with open(name, "rb") as f:
+                data = f.read()
         except OSError:
             continue
-        for no, line in enumerate(lines, 1):
-            for value in exact:
-                if value in line:
-                    hits.append((name, no, "lab secret from lab.json"))
-            for kind, rx in SECRET_SHAPES:
-                if rx.search(line):
-                    hits.append((name, no, kind))
+        for needle, kind in needles:
+            at = data.find(needle)
+            while at >= 0:
+                hits.append((name, data.count(b"\n", 0, at) + 1, kind))
+                at = data.find(needle, at + 1)
+        text = data.decode("utf-8", errors="replace")
+        for kind, rx in SECRET_SHAPES:
+            for match in rx.finditer(text):
+                hits.append((name, text.count("\n", 0, match.start()) + 1, kind))
     return hits
 
 
