@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from conftest import ROOT, demo_lab, recap_changed
+from reliability_record import outcome_recorder
 from test_failover_acceptance import _ceremony_tokens, _roles, _setup, _Watcher
 
 IN_PROGRESS = "failover in progress"
@@ -208,3 +209,11 @@ def test_key_holders_in_separate_runs(lab):
     assert hits == [], hits[:5]
     logs = "".join(p.read_text() for p in lab.logs.glob("*.log"))
     assert not any(share in logs for share in shares)
+
+
+# The scenarios of docs/reliability.md each test covers: its outcome goes into the page's record
+# (scripts/reliability-page).
+record_outcome = outcome_recorder("failover-guarantees", {
+    "test_two_failover_jobs_at_once": ["8"],
+    "test_two_primaries_refused_until_consent_and_tokens_on_record": ["9", "10"],
+})

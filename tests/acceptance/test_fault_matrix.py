@@ -24,6 +24,7 @@ import time
 
 import pytest
 from conftest import BIN, ROOT, LabRun, base_env, demo_lab, recap_changed
+from reliability_record import outcome_recorder
 from switchover_lab import MOUNT, SETUP_TIMINGS, VaultClient, Writer
 from test_failover_acceptance import _ceremony_tokens, _kill, _roles, _run_until, _Watcher
 from test_failover_writer import _Clusters, _drain_tasks, _FlagDrain, _last_fact
@@ -671,3 +672,14 @@ def test_ha_clusters_sealed_standby_and_lost_inventory_node(ha_pair):
         verdict = watcher.stop()
     assert verdict["violations"] == [], verdict["violations"][:3]
     assert demo_lab.find_leaks(lab.info, [str(lab.logs)]) == []
+
+
+# The scenarios of docs/reliability.md each test covers: its outcome goes into the page's record
+# (scripts/reliability-page).
+record_outcome = outcome_recorder("fault-matrix", {
+    "test_planned_failover_with_the_old_primary_killed": ["1a", "1b", "1c"],
+    "test_planned_failover_secondary_killed_partition_and_slow_calls": ["2", "3", "4"],
+    "test_unplanned_failover_killed_after_each_step": ["11a", "11b"],
+    "test_activation_tokens_and_key_shares_gone_wrong": ["6a", "6b", "6c", "6d", "7a", "7b", "7c", "7d", "7e"],
+    "test_ha_clusters_sealed_standby_and_lost_inventory_node": ["5a", "5b", "5c", "12a", "12b"],
+})

@@ -828,6 +828,12 @@ def test_bad_arguments_fail_naming_the_option_before_any_request(fuzz_files, cle
     if os.path.isdir(output):
         with open(os.path.join(output, "argument-fuzz.json"), "w") as handle:
             json.dump(figures, handle, indent=2, sort_keys=True)
+        # The record for docs/reliability.md (scripts/reliability-page collects it from here).
+        os.makedirs(os.path.join(output, "reliability"), exist_ok=True)
+        with open(os.path.join(output, "reliability", "argument-fuzz.json"), "w") as handle:
+            json.dump(dict(figures, record="argument-fuzz", source="tests/unit/plugins/test_argument_fuzz.py",
+                           recorded_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+                      handle, indent=1, sort_keys=True)
     with capsys.disabled():
         print("\n" + summary)
         if findings.kinds:
