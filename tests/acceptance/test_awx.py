@@ -21,6 +21,7 @@ from conftest import BIN, ROOT, base_env, demo_lab
 SECRET_VARS = {"vault_token", "vault_tokens", "vault_unseal_keys", "dr_failover_key_shares", "dr_failback_key_shares",
                "dr_failover_dr_operation_token", "dr_failback_dr_operation_token"}
 WORKFLOW = "DR failover with approval"
+UNPLANNED = "DR unplanned failover with approval"
 SLOTS = {"primary": "HashiCorp Vault replication", "dr": "HashiCorp Vault replication (DR secondary)",
          "perf": "HashiCorp Vault replication (performance secondary)"}
 
@@ -63,20 +64,31 @@ def test_surveys_and_templates_follow_awx_rules():
     assert len(awx_sim.survey_problems(bad)) == 3
 
 
-def test_workflow_promotes_only_after_approval():
-    wf = awx_sim.workflows()[WORKFLOW]
+def test_workflows_promote_only_after_approval():
+    workflows = awx_sim.workflows()
+    assert set(workflows) == {WORKFLOW, UNPLANNED}
     templates = awx_sim.job_templates()
-    assert awx_sim.survey_problems(wf["survey_spec"]) == []
-    nodes = {n["identifier"]: n for n in wf["workflow_nodes"]}
-    approvals = [n for n in nodes.values() if n["unified_job_template"]["type"] == "workflow_approval"]
-    assert len(approvals) == 1 and approvals[0]["unified_job_template"]["timeout"] > 0
-    for n in nodes.values():
-        if n["unified_job_template"]["type"] == "job_template":
-            assert n["unified_job_template"]["name"] in templates
-    parents = [(p["identifier"], edge) for p in nodes.values() for edge, kids in p["related"].items()
-               for k in kids or [] if templates.get(nodes[k["identifier"]]["unified_job_template"]["name"], {})
-               .get("playbook") == "vault_dr_failover.yml"]
-    assert parents == [(approvals[0]["identifier"], "success_nodes")]
+    for wf in workflows.values():
+        assert awx_sim.survey_problems(wf["survey_spec"]) == [], wf["name"]
+        nodes = {n["identifier"]: n for n in wf["workflow_nodes"]}
+        approvals = [n for n in nodes.values() if n["unified_job_template"]["type"] == "workflow_approval"]
+        assert len(approvals) == 1 and approvals[0]["unified_job_template"]["timeout"] > 0
+        for n in nodes.values():
+            if n["unified_job_template"]["type"] == "job_template":
+                t = templates[n["unified_job_template"]["name"]]
+                # AWX accepts a node's extra_data only for its template's survey variables.
+                assert set(n.get("extra_data") or {}) <= {q["variable"] for q in t["survey_spec"]["spec"]}
+        failovers = [n for n in nodes.values() if templates.get(n["unified_job_template"]["name"], {})
+                     .get("playbook") == "vault_dr_failover.yml"]
+        assert len(failovers) == 1, wf["name"]
+        parents = [(p["identifier"], edge) for p in nodes.values() for edge, kids in p["related"].items()
+                   for k in kids or [] if k["identifier"] == failovers[0]["identifier"]]
+        assert parents == [(approvals[0]["identifier"], "success_nodes")], (wf["name"], parents)
+    # The unplanned workflow runs the unplanned failover after the preflight that tolerates a lost primary.
+    unplanned = {n["identifier"]: n["unified_job_template"]["name"] for n in workflows[UNPLANNED]["workflow_nodes"]}
+    assert unplanned["failover"] == "Vault DR: unplanned failover"
+    assert templates[unplanned["failover"]]["extra_vars"]["failover_type"] == "unplanned"
+    assert templates[unplanned["preflight"]]["playbook"] == "vault_dr_preflight_unplanned.yml"
 
 
 def test_execution_environment_definition(tmp_path):
@@ -187,7 +199,7 @@ def test_job_templates_and_workflow_through_ansible_runner(lab, tmp_path):
     wf_vars = {"confirm_promote": "dr", "drill_report_dir": str(report_dir)}
     wf_vars.update(awx_sim.survey_defaults(wf["survey_spec"]))
 
-    def node_runner(decision):
+    def node_runner(decision, variables=None):
         artifacts = {}
 
         def run(node):
@@ -197,7 +209,7 @@ def test_job_templates_and_workflow_through_ansible_runner(lab, tmp_path):
             answers = dict(artifacts)
             answers.update(node.get("extra_data") or {})
             failover = awx.templates[ujt["name"]]["playbook"] == "vault_dr_failover.yml"
-            res = awx.launch(ujt["name"], answers, wf_vars, pipeline=failover)
+            res = awx.launch(ujt["name"], answers, variables or wf_vars, pipeline=failover)
             artifacts.update(res["stats"])
             return res["status"]
         return run
@@ -232,14 +244,39 @@ def test_job_templates_and_workflow_through_ansible_runner(lab, tmp_path):
     drill_out = drill["stats"]["vault_drill_outcome"]["localhost"]
     assert drill_out["drill_report"]["failover"]["promoted"] == "dr" and drill_out["failback"]["promoted"] == "primary"
 
-    # Unplanned with the primary gone for good: promoted, not fenced -> the job must not be green.
+    # The primary is lost for good: the unplanned workflow. Its preflight tolerates the lost primary
+    # and estimates the RPO from the primary's last WAL (as the EDA rulebook passes it); denied or
+    # timed out, nothing is promoted. Approved, the unplanned failover promotes but cannot fence the
+    # old primary: the failover job fails, its failure edge writes the report, and the report job
+    # fails the workflow, so nothing shows green.
+    primary_wal = {r["cluster"]: r for r in drill_out["topology_after"]}["primary"]["dr_last_wal"]
+    assert isinstance(primary_wal, int)
     lab.vaultlab("fault", "kill", "--cluster", "primary")
-    lost = awx.launch("Vault DR: unplanned failover", {"confirm_promote": "dr", "confirm_primary_lost": "primary",
-                                                       "fence_timeout": 2})
+    unplanned = awx_sim.workflows()[UNPLANNED]
+    lost_vars = awx_sim.survey_defaults(unplanned["survey_spec"])
+    lost_vars.update({"confirm_promote": "dr", "confirm_primary_lost": "primary", "vault_primary_last_wal": primary_wal,
+                      "fence_timeout": 2, "drill_report_dir": str(tmp_path / "unplanned")})
+    for decision in ("deny", "timeout"):
+        before = len(awx.jobs)
+        ran, wf_status = awx_sim.run_workflow(unplanned, node_runner(decision, lost_vars))
+        assert ran == [("preflight", "successful"), ("approval", "failed")] and wf_status == "failed", ran
+        assert [name for name, _ in awx.jobs[before:]] == ["Vault DR: unplanned preflight"]
+        assert _roles(lab)["dr"] == "secondary"
+    preflight = awx.jobs[-1][1]["stats"]["vault_preflight_outcome"]["localhost"]["preflight"]
+    assert (preflight["type"], preflight["promote"], preflight["lost_primary"]) == ("unplanned", "dr", "primary")
+    assert preflight["primary_last_wal"] == primary_wal and isinstance(preflight["promote_last_wal"], int)
+    assert preflight["rpo_wal_entries"] == max(0, primary_wal - preflight["promote_last_wal"])
+    ran, wf_status = awx_sim.run_workflow(unplanned, node_runner("approve", lost_vars))
+    assert ran == [("preflight", "successful"), ("approval", "successful"), ("failover", "failed"),
+                   ("report", "failed")] and wf_status == "failed", ran
+    assert _roles(lab)["dr"] == "primary"
+    lost = next(r for n, r in reversed(awx.jobs) if n == "Vault DR: unplanned failover")
     assert (lost["status"], lost["rc"]) == ("failed", 2)
     assert lost["stats"]["vault_failover_outcome"]["localhost"]["fence_pending"] is True
     assert any("NOT fenced" in json.dumps(e.get("event_data", {}).get("res", {})) for e in lost["events"]
                if e.get("event") == "runner_on_failed")
+    report = json.loads((tmp_path / "unplanned" / "drill-report.json").read_text())
+    assert report["failover"]["promoted"] == "dr" and report["failover"]["type"] == "unplanned"
 
     # No secret of the lab in any job's events, stdout, command/env artifacts or set_stats data.
     leaks = demo_lab.find_leaks(demo_lab.load_lab(str(lab.dir)), [str(r["artifact_dir"]) for _, r in awx.jobs])

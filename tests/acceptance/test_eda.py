@@ -33,7 +33,7 @@ SOURCE = EDA / "plugins" / "event_source" / "replication_health.py"
 AWX_ACTIONS = ("run_workflow_template", "run_job_template")
 # Job templates that only read: the only ones besides the approval workflow a rulebook may start.
 READ_ONLY_TEMPLATES = {"Vault replication: status", "Vault DR: preflight"}
-WORKFLOW = "DR failover with approval"
+WORKFLOW = "DR unplanned failover with approval"
 
 
 def _load_source():
@@ -74,7 +74,12 @@ def test_rulebook_only_opens_the_approval_workflow():
                 elif kind == "run_job_template":
                     assert action[kind]["name"] in templates, action[kind]["name"]
                     assert action[kind]["name"] in READ_ONLY_TEMPLATES, action[kind]["name"]
-    assert opened == {'event.vault_replication.type == "primary_unreachable"': WORKFLOW}
+    # Only a lost primary opens the workflow: one rule when its last WAL is known (passed on for
+    # the preflight's RPO estimate), one when it is not (AWX refuses a null integer answer).
+    assert set(opened.values()) == {WORKFLOW}
+    assert sorted(" ".join(c.split()) for c in opened) == [
+        'event.vault_replication.type == "primary_unreachable" and event.vault_replication.evidence.last_wal != null',
+        'event.vault_replication.type == "primary_unreachable" and event.vault_replication.evidence.last_wal == null']
 
 
 def _obs(name, dr=None, perf=None, reachable=True, url=None):
@@ -317,7 +322,8 @@ def test_primary_unreachable_opens_the_approval_workflow(lab, tmp_path):
     # variables (the stand-in refuses what AWX would refuse); other launches are read-only.
     workflow = [x for x in controller.launches if x["name"] == WORKFLOW]
     assert [x["body"]["extra_vars"] for x in workflow] == [
-        {"confirm_promote": "dr", "token_method": "key_shares", "drill_report_dir": str(work)}]
+        {"confirm_promote": "dr", "confirm_primary_lost": "primary", "vault_primary_last_wal": evidence["last_wal"],
+         "token_method": "key_shares", "drill_report_dir": str(work)}]
     assert workflow[0]["authorization"] == "Bearer " + controller_token
     assert {x["name"] for x in controller.launches} <= {WORKFLOW} | READ_ONLY_TEMPLATES, controller.launches
     # Nothing was promoted: the DR secondary still is one.
