@@ -549,6 +549,21 @@ class Runner:
             self.step("fence old primary", old.url, start, time.time(), "nothing to fence: %s" % seen.status.role)
         return True
 
+    def note_promotion_point(self):
+        """With state_file and both clusters named (cluster / old_primary_cluster ``name``), keep the
+        point this promotion took over the old primary's WAL stream on record (note
+        ``promoted_over:<old>``): a later run that finds the old primary back as primary compares
+        its last WAL with it to tell whether it took writes the new primary never received."""
+        new_name, old_name = self.ctx.names.get(""), self.ctx.names.get("old_primary")
+        wal = self.facts.get("new_primary_wal_at_promotion")
+        if not (self.params.get("state_file") and new_name and old_name and wal is not None):
+            return
+        try:
+            _failover_state.set_note(self.params["state_file"], "promoted_over:" + old_name,
+                                     {"promoted": new_name, "promotion_wal": wal, "at": self.facts["promoted_at"]})
+        except _failover_state.StateError as exc:
+            self.warnings.append("the promotion point could not be kept on record in state_file: %s" % exc)
+
     def note_rpo_window(self, window):
         """Keep the RPO window of an unplanned promotion on record (state_file) and return it,
         with the seconds between the last contact and the promotion once both are known."""
@@ -705,6 +720,7 @@ class Runner:
             self.facts["promoted_at"] = time.time()
             if rpo_window is not None:
                 rpo_window = self.note_rpo_window(dict(rpo_window, promoted_at=round(self.facts["promoted_at"], 3)))
+            self.note_promotion_point()
             self.step("promote", self.client.url, start, self.facts["promoted_at"],
                       "promoted (%s)" % ("planned switch-over" if use_switchover and self.demoted_old_url
                                          else plan.reason or "promoted"))

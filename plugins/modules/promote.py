@@ -137,6 +137,10 @@ options:
         taken since (RV(old_primary_divergence)) is recorded there as the note
         C(divergent:<old primary name or URL>) B(before) it is demoted, so that a later run that would
         re-attach it (which discards those writes) knows and can ask for consent.
+      - When both clusters are named (O(cluster) and O(old_primary_cluster) with C(name)), the
+        promotion point is recorded there too, as the note C(promoted_over:<old primary name>) with
+        the promoted cluster's name, the WAL index it had reached and the time. An old primary that
+        comes back as primary with no WAL beyond that point holds nothing the new primary lacks.
     type: path
   unplanned_failover:
     description:
