@@ -22,7 +22,9 @@ HOSTVARS = {
 }
 
 
-def resolve(groups=GROUPS, hostvars=HOSTVARS, tokens=None):
+def resolve(groups=None, hostvars=None, tokens=None):
+    groups = GROUPS if groups is None else groups
+    hostvars = HOSTVARS if hostvars is None else hostvars
     return logic.resolve_topology(groups, hostvars, "vault_primary", "vault_dr_secondaries", "vault_perf_secondaries",
                                   "VAULT_TOKEN_", tokens)
 
