@@ -284,6 +284,10 @@ def test_planned_failover_secondary_killed_partition_and_slow_calls(tmp_path, pa
 UNPLANNED_KILLS = [
     ("operation token", "dr_failover : Promote:"),
     ("promote", None),
+    # After the promotion (the old primary is dead: its fence is pending and its attach skipped):
+    # killed once the performance secondaries were waited for, and once the run reached the revoke.
+    ("performance secondaries", "dr_failover : Re-point performance secondaries: make"),
+    ("verify", "dr_failover : Revoke tokens:"),
 ]
 # The summary's RPO: a number of WAL entries (the old primary answered), or the window an
 # unplanned promotion accepted (the lost primary's writes after its last contact).
