@@ -2,8 +2,9 @@
 """The awx/ content as AWX would use it: schema checks of the credential types, surveys and the
 workflow; the execution environment definition through ansible-builder; every job template's
 playbook through ansible-runner with an AWX-shaped private_data_dir built from the shipped files
-(the failover through runner's transmit | worker | process pipeline), the approval workflow's
-edges walked from its definition, and no secret of the lab in any artifact."""
+(the failover through runner's transmit | worker | process pipeline), both approval workflows'
+edges walked from their definitions (the unplanned one with the primary killed), and no secret
+of the lab in any artifact."""
 from __future__ import annotations
 
 import json
