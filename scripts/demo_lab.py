@@ -246,14 +246,17 @@ def lab_secrets(lab):
 
 
 def issued_secrets(lab_dir):
-    """{secret: what it is} for every secret the lab in lab_dir issued (`vaultlab secrets`): lab.json's
-    and, for a lab started with --record-secrets, every token, activation token, OTP, encoded token and
+    """{secret: what it is} for every secret the lab in lab_dir issued (`vaultlab secrets`; the lab must have
+    been started with --record-secrets): lab.json's and every token, activation token, OTP, encoded token and
     key share its nodes handed out, with the tokens derived from them."""
     out = subprocess.run([sys.executable, "-m", "vaultlab", "secrets", "--dir", str(lab_dir)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     if out.returncode != 0:
         raise RuntimeError("vaultlab secrets --dir %s failed: %s" % (lab_dir, out.stderr.strip()))
     listed = json.loads(out.stdout)
+    if not listed["recording"]:
+        raise RuntimeError("the lab in %s was not started with --record-secrets: only the secrets of its own files "
+                           "are known, not those its nodes handed out" % lab_dir)
     return {s["value"]: "%s (%s)" % (s["kind"], s["source"]) for s in listed["secrets"]}
 
 
