@@ -683,7 +683,7 @@ def test_ha_clusters_sealed_standby_and_lost_inventory_node(ha_pair):
 record_outcome = outcome_recorder("fault-matrix", {
     "test_planned_failover_with_the_old_primary_killed": ["1a", "1b", "1c"],
     "test_planned_failover_secondary_killed_partition_and_slow_calls": ["2", "3", "4"],
-    "test_unplanned_failover_killed_after_each_step": ["11a", "11b"],
+    "test_unplanned_failover_killed_after_each_step": ["11a", "11b", "11c"],
     "test_activation_tokens_and_key_shares_gone_wrong": ["6a", "6b", "6c", "6d", "7a", "7b", "7c", "7d", "7e"],
     "test_ha_clusters_sealed_standby_and_lost_inventory_node": ["5a", "5b", "5c", "12a", "12b"],
 })
