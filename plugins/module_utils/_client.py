@@ -12,23 +12,25 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json as _json
-import importlib.util
 import os
 import socket
 import ssl
+import traceback
 import warnings
 
 from urllib.parse import urljoin, urlsplit
 
-# requests and urllib3 are imported by the first VaultClient (_load_requests), not here: ansible-core
-# imports collection code afresh in every task's worker process, and tasks that never talk to Vault
-# (failover_state, argument errors) should not pay for them.
-HAS_REQUESTS = importlib.util.find_spec("requests") is not None and importlib.util.find_spec("urllib3") is not None
-REQUESTS_IMPORT_ERROR = None if HAS_REQUESTS else (
-    "ModuleNotFoundError: the Python libraries 'requests' and 'urllib3' are not both installed")
-requests = None  # pylint: disable=invalid-name
-HTTPAdapter = None  # pylint: disable=invalid-name
-_VaultRetry = None  # pylint: disable=invalid-name
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    Retry = object
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
 
 
 USER_AGENT = "vaultops.replication"
@@ -152,36 +154,23 @@ class Response:
         return "Response(status=%r)" % (self.status,)
 
 
-def _load_requests():
-    """Import requests/urllib3 once per process and define the retry policy on top of them."""
-    global requests, HTTPAdapter, _VaultRetry  # pylint: disable=global-statement,invalid-name
-    if requests is not None:
-        return
-    import requests as _requests  # pylint: disable=import-outside-toplevel
-    from requests.adapters import HTTPAdapter as _HTTPAdapter  # pylint: disable=import-outside-toplevel
-    from urllib3.util.retry import Retry  # pylint: disable=import-outside-toplevel
+class _VaultRetry(Retry):
+    """urllib3 Retry that never re-sends a possibly delivered non-idempotent request."""
 
-    class VaultRetry(Retry):
-        """urllib3 Retry that never re-sends a possibly delivered non-idempotent request."""
+    # urllib3 1.26 reads the backoff cap from these; 2.x takes backoff_max= (see _make_retry).
+    DEFAULT_BACKOFF_MAX = MAX_BACKOFF
+    BACKOFF_MAX = MAX_BACKOFF
 
-        # urllib3 1.26 reads the backoff cap from these; 2.x takes backoff_max= (see _make_retry).
-        DEFAULT_BACKOFF_MAX = MAX_BACKOFF
-        BACKOFF_MAX = MAX_BACKOFF
-
-        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-            if (error is not None and method is not None and method.upper() not in IDEMPOTENT_METHODS
-                    and self._is_read_error(error)):
-                # The request went out; repeating a POST could apply it twice.
-                raise error
-            return super().increment(method=method, url=url, response=response, error=error,
-                                     _pool=_pool, _stacktrace=_stacktrace)
-
-    HTTPAdapter, _VaultRetry = _HTTPAdapter, VaultRetry
-    requests = _requests
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if (error is not None and method is not None and method.upper() not in IDEMPOTENT_METHODS
+                and self._is_read_error(error)):
+            # The request went out; repeating a POST could apply it twice.
+            raise error
+        return super().increment(method=method, url=url, response=response, error=error,
+                                 _pool=_pool, _stacktrace=_stacktrace)
 
 
 def _make_retry(retries, backoff_factor, status_forcelist):
-    _load_requests()
     options = dict(
         total=retries,
         connect=retries,
@@ -228,14 +217,14 @@ def classify_transport_error(exc):
     def has(types):
         return any(isinstance(e, types) for e in chain)
 
-    if (requests is not None and has(requests.exceptions.SSLError)) or has(ssl.SSLError) or \
+    if (HAS_REQUESTS and has(requests.exceptions.SSLError)) or has(ssl.SSLError) or \
             "certificate verify failed" in lowered or "ssl" in lowered and "handshake" in lowered:
         for e in reversed(chain):
             if isinstance(e, ssl.SSLError):
                 cause = str(e)
                 break
         return "tls", cause
-    if (requests is not None and has(requests.exceptions.Timeout)) or has(socket.timeout) or has(TimeoutError) or \
+    if (HAS_REQUESTS and has(requests.exceptions.Timeout)) or has(socket.timeout) or has(TimeoutError) or \
             "timed out" in lowered:
         return "timeout", cause
     if has(socket.gaierror) or "name or service not known" in lowered or "nodename nor servname" in lowered \
@@ -331,7 +320,6 @@ class VaultClient:
         return url
 
     def _new_session(self, status_forcelist):
-        _load_requests()
         session = requests.Session()
         adapter = HTTPAdapter(max_retries=_make_retry(self.retries, self.backoff_factor, status_forcelist),
                               pool_connections=4, pool_maxsize=4)
