@@ -20,6 +20,9 @@ import warnings
 
 from urllib.parse import urljoin, urlsplit
 
+# Imported at module level on purpose: ansible-core's strategy loads each action plugin class in
+# the controller's main process before it forks the task's worker, so these imports happen once
+# per run and every worker inherits them (a deferred import would be paid again in each task).
 try:
     import requests
     from requests.adapters import HTTPAdapter

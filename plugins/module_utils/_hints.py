@@ -110,8 +110,7 @@ ENTRIES = (
     ('error-vault-is-sealed', 'Vault\\ is\\ sealed'),
 )
 
-# Compiled on the first failure, not at import: every task imports this module (in a fresh worker
-# process), and only a failing one needs the patterns.
+# Compiled on the first failure, not at import: only a failing task needs the patterns.
 _COMPILED = []
 
 

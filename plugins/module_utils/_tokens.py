@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
 import string
 import time
+import traceback
 import uuid
 
 from ansible_collections.vaultops.replication.plugins.module_utils._client import VaultError
 
-# PyJWT is imported where a token is read (_jwt()), not here: it pulls in cryptography's x509
-# machinery, which would cost every task that never reads an activation token (each task imports
-# this module afresh in its own worker process).
-HAS_JWT = importlib.util.find_spec("jwt") is not None
-JWT_IMPORT_ERROR = None if HAS_JWT else "ModuleNotFoundError: No module named 'jwt' (PyJWT is not installed)"
-
-
-def _jwt():
-    import jwt  # pylint: disable=import-outside-toplevel
-    return jwt
+# Imported at module level on purpose: ansible-core's strategy loads each action plugin class in
+# the controller's main process before it forks the task's worker, so what is imported here is
+# imported once per run and inherited by every worker (a deferred import would be paid per task).
+try:
+    import jwt
+except ImportError:
+    HAS_JWT = False
+    JWT_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_JWT = True
+    JWT_IMPORT_ERROR = None
 
 
 LEGACY_OTP_BYTES = 16
@@ -127,7 +128,6 @@ def inspect_activation_token(token, now=None, leeway=DEFAULT_EXP_LEEWAY):
         raise ActivationTokenError("missing-lib", "the Python library 'PyJWT' is required to inspect activation tokens")
     if not token or not isinstance(token, str):
         raise ActivationTokenError("malformed", "activation token is empty")
-    jwt = _jwt()
     try:
         claims = jwt.decode(token.strip(), options={"verify_signature": False, "verify_exp": False,
                                                     "verify_nbf": False, "verify_iat": False,
