@@ -19,6 +19,7 @@ from ansible_collections.vaultops.replication.plugins.module_utils._client impor
 from ansible_collections.vaultops.replication.plugins.module_utils._plan import OTHER, TITLE, Plan
 from ansible_collections.vaultops.replication.plugins.module_utils._runner import (
     cluster_suboptions,
+    error_message,
     module_spec as _module_spec,
     prefixed_connection_spec,
 )
@@ -192,7 +193,10 @@ def decide_present(mode, sec, sec_other, prim=None, secondary_id=None, token_sou
         if mode != "performance":
             raise Refusal("paths_filter applies to performance replication only.")
         if new_token or normalise_filter(current_filter) != normalise_filter(paths_filter):
-            actions.append("paths-filter")
+            # Before the cluster is attached (disable, enable, update-primary): whatever the filter
+            # keeps out must never reach the secondary, not even until the re-sync a later write triggers.
+            attach = [i for i, a in enumerate(actions) if a in ("disable", "enable", "update-primary")]
+            actions.insert(attach[0] if attach else len(actions), "paths-filter")
 
     if has_standbys and ("enable" in actions or sealed_standbys):
         actions.append("unseal-standbys")
@@ -340,6 +344,9 @@ class SecondaryRunner(object):
         self.token_claims = None
         self.vault_warnings = []
         self.minted_id = None
+        # The id's paths filter before this run, and (id, that filter) once this run wrote one.
+        self.filter_before = None
+        self.filter_written = None
         # Seconds spent waiting for the cluster to serve in its new role (returned as ``waited``).
         self.waited = 0.0
 
@@ -477,7 +484,9 @@ class SecondaryRunner(object):
         return token
 
     def cleanup_minted(self):
-        """Best effort: an unredeemed token must not linger on the primary after a failed activation."""
+        """Best effort: an unredeemed token (and a filter written for it) must not linger on the
+        primary after a failed activation."""
+        self.restore_filter()
         if self.minted_id and self.primary is not None:
             try:
                 _api.revoke_secondary(self.primary, self.mode, self.minted_id)
@@ -666,6 +675,42 @@ class SecondaryRunner(object):
         self.api("write the paths filter of %r on %s" % (secondary_id, self.primary_label),
                  _api.write_paths_filter, self.primary, secondary_id, pf.get("mode") or "allow", pf.get("paths") or [])
 
+    def write_filter_first(self, secondary_id, before):
+        """Write paths_filter on the primary before the cluster is attached; on failure nothing is
+        attached (an activation token minted by this run is revoked) and the task fails naming the option."""
+        pf = self.params["paths_filter"]
+        try:
+            _api.write_paths_filter(self.primary, secondary_id, pf.get("mode") or "allow", pf.get("paths") or [])
+        except VaultError as exc:
+            self.cleanup_minted()
+            if isinstance(exc, VaultAPIError) and exc.status in (400, 403):
+                fix = ("Check paths_filter (mode allow or deny; paths are mount or namespace paths such as secret/) "
+                       "and that primary_token may write sys/replication/performance/primary/paths-filter/%s"
+                       % secondary_id)
+            else:
+                fix = "Make the primary reachable for writing paths_filter (primary_url, primary_token)"
+            self.fail("%s. Nothing was activated: the filter must be in place before the cluster is attached, so "
+                      "that nothing it keeps out reaches the secondary. %s, then run again." % (
+                          error_message(exc, "write paths_filter for the secondary id %r on %s"
+                                        % (secondary_id, self.primary_label), option_prefix="primary_"), fix),
+                      diff=dict(before=roles_of(before), after=roles_of(before)),
+                      **({"http_status": exc.status} if isinstance(exc, VaultAPIError) else {}))
+        self.filter_written = (secondary_id, self.filter_before)
+
+    def restore_filter(self):
+        """Best effort, after a failed attach: put back the filter the id had before this run."""
+        if self.filter_written is None or self.primary is None:
+            return
+        secondary_id, previous = self.filter_written
+        try:
+            if previous is None:
+                _api.delete_paths_filter(self.primary, secondary_id)
+            else:
+                _api.write_paths_filter(self.primary, secondary_id, previous.get("mode") or "allow",
+                                        previous.get("paths") or [])
+        except VaultError:
+            pass
+
     def run_present(self):
         p = self.params
         sec_label = self.ctx.label(self.client.url)
@@ -694,6 +739,7 @@ class SecondaryRunner(object):
         if p.get("paths_filter") is not None and prim is not None and prim.role == "primary":
             self.check_primary_token()
             current_filter = self.read_filter(secondary_id)
+            self.filter_before = current_filter
 
         standbys = self.standby_clients()
         sealed = self.sealed_standbys(standbys) if standbys else []
@@ -771,6 +817,9 @@ class SecondaryRunner(object):
         token = p.get("activation_token")
         if mints:
             token = self.mint(secondary_id, "revoke-secondary" in plan.actions)
+        attaches = any(a in plan.actions for a in ("disable", "enable", "update-primary"))
+        if "paths-filter" in plan.actions and attaches:
+            self.write_filter_first(secondary_id, before)
         if "disable" in plan.actions:
             try:
                 self.vault_warnings.extend(_api.disable_secondary(
@@ -801,7 +850,8 @@ class SecondaryRunner(object):
                           " and ".join(redeemed), secondary_id, sid, secondary_id),
                       changed=True, secondary_id=sid, diff=dict(before=roles_of(before), after=roles_of(after)))
         if "paths-filter" in plan.actions:
-            self.write_filter(sid)
+            if not attaches:
+                self.write_filter(sid)
             extra["paths_filter"] = self.read_filter(sid)
         if "unseal-standbys" in plan.actions:
             self.unseal_standbys(standbys, after_activation="enable" in plan.actions)

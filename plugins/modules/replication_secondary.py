@@ -109,8 +109,10 @@ options:
   paths_filter:
     description:
       - Performance replication only. Paths filter for this secondary id, written on the primary (needs
-        O(primary_url) and O(id)). It is re-created after every new token is redeemed, as Vault requires, and
-        otherwise written only when its mode or paths differ. Leaving it out leaves any existing filter alone.
+        O(primary_url) and O(id)). With every new token it is written B(before) the cluster is activated or
+        re-pointed, so that nothing it keeps out ever reaches the secondary; if that write fails, nothing is
+        activated. Otherwise it is written only when its mode or paths differ. Leaving it out leaves any
+        existing filter alone.
     type: dict
     suboptions:
       mode:

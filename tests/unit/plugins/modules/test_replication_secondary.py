@@ -175,7 +175,17 @@ class TestDecidePresent:
         pf = {"mode": "allow", "paths": ["secret/"]}
         plan = decide_present("performance", DISABLED_PERF, DISABLED_DR, primary("performance"), secondary_id="p1",
                               token_source="mint", allow_wipe=True, paths_filter=pf, current_filter=None)
-        assert plan.actions == ["secondary-token", "enable", "paths-filter"]
+        # the filter is in place before the cluster is attached (it must never receive what the filter keeps out)
+        assert plan.actions == ["secondary-token", "paths-filter", "enable"]
+        other_set = secondary("performance", sid="p1", cluster_id=OTHER_SET + "-x")
+        replaced = decide_present("performance", other_set, DISABLED_DR, primary("performance", known=["p1"]),
+                                  secondary_id="p1", token_source="mint", allow_wipe=True, paths_filter=pf)
+        assert replaced.actions == ["revoke-secondary", "secondary-token", "paths-filter", "disable", "enable"]
+        same_set = secondary("performance", sid="p1", cluster_id=OTHER_SET, connected=False, state="idle")
+        repoint = decide_present("performance", same_set, DISABLED_DR, primary("performance", cluster_id=OTHER_SET),
+                                 secondary_id="p1", token_source="activation_token", paths_filter=pf,
+                                 current_filter=pf)
+        assert repoint.actions == ["paths-filter", "update-primary"]
         attached = secondary("performance", sid="p1")
         prim = primary("performance", known=["p1"], connected=["p1"])
         same = decide_present("performance", attached, DISABLED_DR, prim, secondary_id="p1", token_source="mint",
@@ -614,12 +624,70 @@ def test_minted_on_secondary_refused(lab, capsys):
 
 def test_performance_paths_filter(lab, capsys):
     args = dict(BASE, mode="performance", id="p1", allow_wipe=True, paths_filter={"mode": "deny", "paths": ["kv/"]})
+    check = run(capsys, args, check=True)
+    assert check["changed"] and check["actions"] == ["secondary-token", "paths-filter", "enable"]
+    assert check["paths_filter"] == {"mode": "deny", "paths": ["kv/"]} and lab.writes() == []
     out = run(capsys, args)
-    assert out["changed"] and out["actions"] == ["secondary-token", "enable", "paths-filter"]
+    assert out["changed"] and out["actions"] == ["secondary-token", "paths-filter", "enable"]
     assert out["paths_filter"] == {"mode": "deny", "paths": ["kv/"]}
     assert run(capsys, args)["changed"] is False
     changed = run(capsys, dict(args, paths_filter={"mode": "allow", "paths": ["kv/"]}))
     assert changed["actions"] == ["paths-filter"] and lab[P].filters["p1"]["mode"] == "allow"
+
+
+def test_paths_filter_written_before_the_secondary_is_enabled(lab, capsys, monkeypatch):
+    """What the filter keeps out must never reach the secondary: the filter is on the primary
+    for the new id before secondary/enable is sent, not written afterwards (which only removes
+    the filtered data again with the re-sync it triggers)."""
+    enable = lab.enable_secondary
+    seen = []
+
+    def enable_and_look(c, rtype, token, **kw):
+        seen.append(json.loads(json.dumps(lab[P].filters)))
+        return enable(c, rtype, token, **kw)
+    monkeypatch.setattr(_api, "enable_secondary", enable_and_look)
+    pf = {"mode": "deny", "paths": ["eu-only/"]}
+    out = run(capsys, dict(BASE, mode="performance", id="p1", allow_wipe=True, paths_filter=pf))
+    assert out["changed"] and not out.get("failed")
+    assert [w[1:] for w in lab.writes()] == [("mint", "performance", "p1"),
+                                             ("write_paths_filter", "p1", "deny", ["eu-only/"]),
+                                             ("enable", "performance")]
+    assert seen == [{"p1": pf}]
+    assert out["paths_filter"] == pf and out["secondary_id"] == "p1"
+    # a re-run with the filter in place changes nothing and writes nothing
+    n = len(lab.writes())
+    again = run(capsys, dict(BASE, mode="performance", id="p1", allow_wipe=True, paths_filter=pf))
+    assert again["changed"] is False and again["actions"] == [] and len(lab.writes()) == n
+
+
+def test_failed_filter_write_activates_nothing(lab, capsys, monkeypatch):
+    def refused(c, id, mode, paths):  # noqa: A002
+        lab.record(c, "write_paths_filter", id)
+        raise VaultAPIError(400, ["invalid paths filter"], "POST",
+                            "sys/replication/performance/primary/paths-filter/%s" % id)
+    monkeypatch.setattr(_api, "write_paths_filter", refused)
+    out = run(capsys, dict(BASE, mode="performance", id="p1", allow_wipe=True,
+                           paths_filter={"mode": "allow", "paths": ["secret/"]}))
+    assert out["failed"] and not out.get("changed")
+    assert "paths_filter" in out["msg"] and "Nothing was activated" in out["msg"]
+    assert "invalid paths filter" in out["msg"] and "Check paths_filter" in out["msg"]
+    # the token minted for the run is revoked again; the cluster was not touched
+    assert [w[1] for w in lab.writes()] == ["mint", "write_paths_filter", "revoke"]
+    assert lab[S].status["performance"]["mode"] == "disabled" and not lab[S].data_wiped
+    assert lab[P].status["performance"]["known_secondaries"] == []
+    assert not any(t in json.dumps(out) for t in lab.tokens)
+
+
+def test_failed_enable_removes_the_filter_it_wrote(lab, capsys, monkeypatch):
+    def broken(c, rtype, token, **kw):
+        raise VaultAPIError(400, ["error fetching secondary bootstrap package"], "POST",
+                            "sys/replication/performance/secondary/enable")
+    monkeypatch.setattr(_api, "enable_secondary", broken)
+    out = run(capsys, dict(BASE, mode="performance", id="p1", allow_wipe=True,
+                           paths_filter={"mode": "allow", "paths": ["secret/"]}))
+    assert out["failed"] and "bootstrap package" in out["msg"]
+    assert [w[1] for w in lab.writes()] == ["mint", "write_paths_filter", "delete_paths_filter", "revoke"]
+    assert lab[P].filters == {} and lab[P].status["performance"]["known_secondaries"] == []
 
 
 def test_paths_filter_rejected_for_dr(lab, capsys):
@@ -830,6 +898,29 @@ def test_secondaries_failures_are_listed_and_the_others_done(perf_lab, capsys):
 def test_secondaries_refuses_options_of_one_secondary(perf_lab, capsys, extra, text):
     out = run(capsys, dict(FAN, secondaries=entries(), **extra))
     assert out["failed"] and text in out["msg"] and perf_lab.writes() == []
+
+
+def test_secondaries_write_each_filter_before_attaching_that_secondary(perf_lab, capsys):
+    pf = {"mode": "deny", "paths": ["eu-only/"]}
+    args = dict(FAN, secondaries=entries(), paths_filter=pf)
+    check = run(capsys, args, check=True)
+    assert check["changed"] and perf_lab.writes() == []
+    assert [r["actions"] for r in check["results"]] == [
+        ["revoke-secondary", "secondary-token", "paths-filter", "update-primary"]] * 3
+    applied = run(capsys, args)
+    assert applied["changed"] and not applied.get("failed")
+    writes = perf_lab.writes()
+    for i, url in enumerate(PERFS, 1):
+        sid = "perf-%d" % i
+        filtered = writes.index((P, "write_paths_filter", sid, "deny", ["eu-only/"]))
+        attached = writes.index((url, "update_primary", "performance"))
+        minted = writes.index((P, "mint", "performance", sid))
+        assert minted < filtered < attached
+    assert perf_lab[P].filters == dict(("perf-%d" % i, pf) for i in range(1, 4))
+    assert all(r["paths_filter"] == pf for r in applied["results"])
+    n = len(perf_lab.writes())
+    again = run(capsys, args)
+    assert again["changed"] is False and len(perf_lab.writes()) == n
 
 
 def test_secondaries_entry_without_url(perf_lab, capsys):
