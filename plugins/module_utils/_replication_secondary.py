@@ -192,6 +192,15 @@ def decide_present(mode, sec, sec_other, prim=None, secondary_id=None, token_sou
     if paths_filter is not None:
         if mode != "performance":
             raise Refusal("paths_filter applies to performance replication only.")
+        if (new_token and token_source == "activation_token" and prim is not None and prim.role == "primary"
+                and secondary_id not in prim.known_secondaries):
+            # The filter is keyed by id and a token does not show the id it was minted for: a cluster
+            # activated under another id would stream everything the filter keeps out.
+            raise Refusal(
+                "paths_filter is written for the secondary id %r, but the primary holds no activation token for "
+                "that id, so the activation_token was minted for another id and the cluster would replicate "
+                "unfiltered. Mint the token for id %r (state=minted), or leave out activation_token so the module "
+                "mints one with primary_url and primary_token." % (secondary_id, secondary_id))
         if new_token or normalise_filter(current_filter) != normalise_filter(paths_filter):
             # Before the cluster is attached (disable, enable, update-primary): whatever the filter
             # keeps out must never reach the secondary, not even until the re-sync a later write triggers.

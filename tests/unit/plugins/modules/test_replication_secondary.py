@@ -182,7 +182,8 @@ class TestDecidePresent:
                                   secondary_id="p1", token_source="mint", allow_wipe=True, paths_filter=pf)
         assert replaced.actions == ["revoke-secondary", "secondary-token", "paths-filter", "disable", "enable"]
         same_set = secondary("performance", sid="p1", cluster_id=OTHER_SET, connected=False, state="idle")
-        repoint = decide_present("performance", same_set, DISABLED_DR, primary("performance", cluster_id=OTHER_SET),
+        repoint = decide_present("performance", same_set, DISABLED_DR,
+                                 primary("performance", known=["p1"], cluster_id=OTHER_SET),
                                  secondary_id="p1", token_source="activation_token", paths_filter=pf,
                                  current_filter=pf)
         assert repoint.actions == ["paths-filter", "update-primary"]
@@ -688,6 +689,20 @@ def test_failed_enable_removes_the_filter_it_wrote(lab, capsys, monkeypatch):
     assert out["failed"] and "bootstrap package" in out["msg"]
     assert [w[1] for w in lab.writes()] == ["mint", "write_paths_filter", "delete_paths_filter", "revoke"]
     assert lab[P].filters == {} and lab[P].status["performance"]["known_secondaries"] == []
+
+
+def test_paths_filter_with_a_token_minted_for_another_id_is_refused(lab, capsys):
+    minted = run(capsys, dict(url=P, token="root", mode="performance", id="other", state="minted"))
+    n = len(lab.writes())
+    args = dict(url=S, token="root", mode="performance", id="p1", primary_url=P, primary_token="root",
+                allow_wipe=True, activation_token=minted["activation_token"],
+                paths_filter={"mode": "deny", "paths": ["eu-only/"]})
+    out = run(capsys, args)
+    assert out["failed"] and "paths_filter" in out["msg"] and "minted for another id" in out["msg"]
+    assert len(lab.writes()) == n and lab[S].status["performance"]["mode"] == "disabled"
+    ok = run(capsys, dict(args, id="other"))
+    assert ok["changed"] and ok["actions"] == ["paths-filter", "enable"] and ok["secondary_id"] == "other"
+    assert [w[1] for w in lab.writes()[n:]] == ["write_paths_filter", "enable"]
 
 
 def test_paths_filter_rejected_for_dr(lab, capsys):
