@@ -14,7 +14,7 @@ description:
   - Reads the inventory groups of the primary, the DR secondaries and the performance secondaries and
     each cluster's host variables (C(vault_addr), C(vault_ca_cert), C(vault_validate_certs),
     C(vault_client_cert), C(vault_client_key), C(vault_nodes), C(vault_token)) into one connection
-    dict per cluster, as every module of the collection accepts it in its O(cluster) option.
+    dict per cluster, as every module of the collection accepts it in its C(cluster) option.
   - A cluster's token is, in this order, C(vault_tokens[NAME]), the host variable C(vault_token),
     the environment variable PREFIX + NAME (upper case, other characters as C(_)), or C(VAULT_TOKEN).
   - Used by the P(vaultops.replication.topology#role) role; also usable on its own.

@@ -57,6 +57,11 @@ class FakeVault:
                 if keys is None:
                     return Response(404, {"errors": []})
                 return Response(200, {"data": {"keys": keys}})
+            if path not in fake.tables[client.url]:
+                # e.g. a performance secondary's paths filter: none configured
+                if 404 in (allow_status or ()):
+                    return Response(404, {"errors": []})
+                raise VaultAPIError(404, [], method, path)
             return Response(200, {"data": fake.tables[client.url][path]})
         monkeypatch.setattr(VaultClient, "request", request)
 
