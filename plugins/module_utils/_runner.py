@@ -198,7 +198,9 @@ def describe_connection_error(exc, option_prefix=""):
 # finishes its handshake first, often just by closing the connection before any HTTP answer.
 _CLIENT_CERT_ALERTS = ("alert certificate required", "alert unknown ca", "alert bad certificate",
                        "alert certificate unknown", "alert access denied")
-_CLOSED_AFTER_HANDSHAKE = ("remote end closed connection without response", "eof occurred in violation of protocol")
+# Or by resetting it (seen when the refusal reaches the client before its first read).
+_CLOSED_AFTER_HANDSHAKE = ("remote end closed connection without response", "eof occurred in violation of protocol",
+                           "connection reset by peer")
 
 
 def _client_certificate_refused(exc, cause):
@@ -213,13 +215,13 @@ def _client_certificate_hint(exc, p, cause):
     alert = any(alert in cause for alert in _CLIENT_CERT_ALERTS)
     if exc.client_cert:
         lead = ("the server refused the client certificate" if alert else
-                "the server hung up right after the TLS handshake, as Vault does when it does not trust the "
-                "client certificate")
+                "the server hung up (or reset the connection) right after the TLS handshake, as Vault does when "
+                "it does not trust the client certificate")
         return "%s: %sclient_cert (%s) must be signed by a CA the Vault listener trusts for clients (%s)" % (
             lead, p, exc.client_cert, where)
     lead = ("the server requires a client certificate" if alert else
-            "the server hung up right after the TLS handshake, as Vault does when it requires a client "
-            "certificate (tls_require_and_verify_client_cert) and none is given")
+            "the server hung up (or reset the connection) right after the TLS handshake, as Vault does when it "
+            "requires a client certificate (tls_require_and_verify_client_cert) and none is given")
     return "%s: set %sclient_cert and %sclient_key (%s)" % (lead, p, p, where)
 
 

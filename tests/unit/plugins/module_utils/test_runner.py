@@ -383,6 +383,9 @@ def test_plain_http_to_a_tls_port_suggests_https():
      "the server refused the client certificate: client_cert (/etc/vault/west.pem) must be signed by"),
     ("other", "EOF occurred in violation of protocol", "/etc/vault/west.pem", "",
      "does not trust the client certificate: client_cert (/etc/vault/west.pem)"),
+    # The refusal can also arrive as a reset before the client's first read.
+    ("other", "('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))", "/etc/vault/west.pem",
+     "", "does not trust the client certificate: client_cert (/etc/vault/west.pem)"),
 ])
 def test_client_certificate_refusals_name_the_options(reason, cause, cert, prefix, expected):
     exc = VaultConnectionError("https://v:8200/v1/sys/health", reason, cause, client_cert=cert)
