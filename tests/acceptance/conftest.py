@@ -96,6 +96,14 @@ def lab(tmp_path):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=120)
 
 
+def build_tarball(tmp_path, env):
+    """``ansible-galaxy collection build`` of the checkout into tmp_path/dist; the tarball's path."""
+    dist = tmp_path / "dist"
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(dist), str(ROOT)],
+                   check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
+    return next(dist.glob("vaultops-replication-*.tar.gz"))
+
+
 def recap_changed(output):
     """The changed= count of the PLAY RECAP line of an ansible-playbook output."""
     tail = output.split("PLAY RECAP")[-1]

@@ -11,7 +11,7 @@ import sys
 
 import yaml
 
-from conftest import BIN, ROOT, base_env
+from conftest import BIN, ROOT, base_env, build_tarball
 
 
 def _blocks(markdown):
@@ -20,10 +20,7 @@ def _blocks(markdown):
 
 def test_installed_tarball_has_user_readme_requirements_and_working_commands(tmp_path):
     env = base_env()
-    dist = tmp_path / "dist"
-    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(dist), str(ROOT)],
-                   check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
-    tarball = next(dist.glob("vaultops-replication-*.tar.gz"))
+    tarball = build_tarball(tmp_path, env)
     collections = tmp_path / "collections"
     env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)  # only the installed copy, never the checkout
     env.pop("ANSIBLE_CONFIG", None)

@@ -6,15 +6,12 @@ import shutil
 import subprocess
 import sys
 
-from conftest import BIN, ROOT, base_env
+from conftest import BIN, ROOT, base_env, build_tarball
 
 
 def test_downstream_repo_molecule_scenario(tmp_path):
     env = base_env()
-    dist = tmp_path / "dist"
-    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(dist), str(ROOT)],
-                   check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
-    tarball = next(dist.glob("vaultops-replication-*.tar.gz"))
+    tarball = build_tarball(tmp_path, env)
     repo = tmp_path / "infra-repo"
     shutil.copytree(ROOT / "examples" / "downstream", repo)
     shutil.copy(tarball, repo / tarball.name)

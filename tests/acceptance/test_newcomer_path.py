@@ -10,21 +10,17 @@ import subprocess
 
 import yaml
 
-from conftest import BIN, ROOT, base_env, demo_lab, vaultlab_exports
-
-
+from conftest import BIN, base_env, build_tarball, demo_lab, vaultlab_exports
 
 
 def test_newcomer_installs_dry_runs_and_fails_over_with_key_holders(lab, tmp_path):
     env = base_env()
-    dist = tmp_path / "dist"
-    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(dist), str(ROOT)],
-                   check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
+    tarball = build_tarball(tmp_path, env)
     collections = tmp_path / "collections"
     env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)  # the installed copy only, never the checkout
     env.pop("ANSIBLE_CONFIG", None)
     subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(collections),
-                    str(next(dist.glob("vaultops-replication-*.tar.gz")))], check=True, env=env, cwd=str(tmp_path),
+                    str(tarball)], check=True, env=env, cwd=str(tmp_path),
                    stdout=subprocess.DEVNULL, timeout=300)
     work = tmp_path / "ops"
     work.mkdir()
@@ -55,8 +51,8 @@ def test_newcomer_installs_dry_runs_and_fails_over_with_key_holders(lab, tmp_pat
         proc = subprocess.run(cmd, env=shell_env, cwd=str(work), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, timeout=600, check=False)
         (lab.logs / ("%02d-newcomer-%s.log" % (lab.runs, name))).write_text(proc.stdout)
-        assert (proc.returncode == 0) == (rc == 0), "%s %s exited %s:\n%s" % (name, extra, proc.returncode,
-                                                                           proc.stdout[-3000:])
+        assert (proc.returncode == 0) == (rc == 0), "%s %s exited %s:\n%s" % (
+            name, extra, proc.returncode, proc.stdout[-3000:])
         return proc.stdout
 
     shell = refresh()
