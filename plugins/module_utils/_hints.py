@@ -110,16 +110,15 @@ ENTRIES = (
     ('error-vault-is-sealed', 'Vault\\ is\\ sealed'),
 )
 
-# Compiled on the first failure, not at import: only a failing task needs the patterns.
-_COMPILED = []
+# Compiled at import: the strategy imports this module once, in the main process, before it forks
+# any task's worker, so every worker inherits the compiled patterns.
+_COMPILED = tuple((anchor, re.compile(pattern, re.IGNORECASE | re.DOTALL)) for anchor, pattern in ENTRIES)
 
 
 def anchor_for(msg):
     """The anchor of the most specific entry matching ``msg``, or None."""
     if not isinstance(msg, str):
         return None
-    if not _COMPILED:
-        _COMPILED.extend((anchor, re.compile(pattern, re.IGNORECASE | re.DOTALL)) for anchor, pattern in ENTRIES)
     for anchor, pattern in _COMPILED:
         if pattern.search(msg):
             return anchor

@@ -16,6 +16,7 @@ import hashlib
 import numbers
 import os
 import re
+import time
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.test.core import version_compare
@@ -125,6 +126,7 @@ def failover_decision(seen, promote="", demote="", failover_type="planned", toke
     shares to use, the problems that block the run (messages) and the audit/local-mount lines."""
     seen = seen or {}
     state = state or {}
+    clusters = clusters or {}
     seen_clusters = _get(seen, "clusters") or {}
     dr_set = list(dr_set or [])
     others = [n for n in dr_set if n != promote]
@@ -206,7 +208,6 @@ def failover_decision(seen, promote="", demote="", failover_type="planned", toke
             out.append("%s runs Vault %s, older than %s (%s). Replication never flows from a newer to an older version,"
                        " so the old primary could not rejoin as DR secondary. Upgrade %s first."
                        % (old, old_version, promote, target_version, old))
-        clusters = clusters or {}
         if not _get(_get(clusters, promote) or {}, "token") or (not _get(_get(clusters, old) or {}, "token") and old_primary_live):
             out.append("No Vault token found for %s or %s. Set the host variable vault_token (ansible-vault / AWX"
                        " credential) or export VAULT_TOKEN_<CLUSTER> or VAULT_TOKEN. After a DR failover the promoted"
@@ -289,10 +290,9 @@ def failover_summary(promoted, failover_type="planned", promote="", old="", fail
                  else _get(state or {}, "tokens") or [])
     left = []
     if "dr_operation_token" in batch:
-        import time as _time  # pylint: disable=import-outside-toplevel
         until = int(_f(_get(batch, "ended")) + int(_get(batch, "token_ttl") or 0))
         left.append("a batch DR operation token valid until %s (it cannot be revoked; it expires), and the batch token"
-                    " policy and token role written on %s" % (_time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(until)), old))
+                    " policy and token role written on %s" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until)), old))
     if on_record:
         generated_on = []
         for t in on_record:
