@@ -250,8 +250,10 @@ class Runner(object):
         # Read once, beside the status reads (and any wait), so it adds about nothing to the run time.
         inspection = _guard_rails.Inspection(clients, tuple(dict.fromkeys(p.get("inspect") or [])))
 
+        filters = {}  # paths filters: read once per run, not once per poll of a wait
+
         def observe():
-            seen = _topology.observe(clients)
+            seen = _topology.observe(clients, filters)
             problems = []
             if expect is not None:
                 problems = _topology.expectation_problems(

@@ -36,7 +36,7 @@ def _error_text(exc):
     return getattr(exc, "message", None) or str(exc)
 
 
-def observe_cluster(name, client):
+def observe_cluster(name, client, filters=None):
     """What one cluster reports now, as a plain dict. Never raises for Vault or transport errors:
     an unreachable or sealed cluster is reported as such (``reachable``, ``sealed``, ``error``)."""
     started = time.time()
@@ -65,33 +65,41 @@ def observe_cluster(name, client):
             out["reachable"] = True
             for rtype in TYPES:
                 out[rtype] = ReplicationStatus.from_api(rtype, raw.get(rtype) or {}).as_dict()
-            out["paths_filters"] = _paths_filters(client, out["performance"])
+            out["paths_filters"] = _paths_filters(client, out["performance"], filters)
     out["observed_at"] = started
     return out
 
 
-def _paths_filters(client, performance):
+def _paths_filters(client, performance, cache=None):
     """``{secondary id: filter or None}`` for the known secondaries of a performance primary whose
-    filter could be read (a token without access to them leaves them out: unknown)."""
+    filter could be read (a token without access to them leaves them out: unknown). ``cache``
+    (``{(primary url, id): filter}``) keeps what was read for the polls of one run: a wait does not
+    change filters, so each one is read once, not once per poll."""
     found = {}
     if performance.get("role") != "primary":
         return found
     for sid in performance.get("known_secondaries") or []:
+        key = (client.url, sid)
+        if cache is not None and key in cache:
+            found[sid] = cache[key]
+            continue
         try:
             found[sid] = _api.read_paths_filter(client, sid)
         except VaultError:
             continue
+        if cache is not None:
+            cache[key] = found[sid]
     return found
 
 
-def observe(clients):
+def observe(clients, filters=None):
     """``{name: observe_cluster(...)}`` for ``clients`` (``{name: VaultClient}``), read concurrently:
     N clusters cost about as much as the slowest one."""
     results = {}
     lock = threading.Lock()
 
     def work(name, client):
-        value = observe_cluster(name, client)
+        value = observe_cluster(name, client, filters)
         with lock:
             results[name] = value
 

@@ -35,6 +35,7 @@ def clusters(monkeypatch):
 
     def read_paths_filter(c, sid):
         assert c.url == "http://eu:8200", "filters are read on the primary only"
+        state.setdefault("reads", []).append(sid)
         if state["refuse"]:
             raise VaultAPIError(403, ["permission denied"], "GET", "sys/replication/performance/primary/paths-filter")
         return state["filters"].get(sid)
@@ -68,3 +69,15 @@ def test_unreadable_filter_is_unknown_and_roots_are_compared(clusters):
     assert observed["eu"]["paths_filters"] == {}
     link = _relation(observed)
     assert link["filtered"] is None and link["merkle_equal"] is False
+
+
+def test_filters_are_read_once_for_all_polls_of_a_run(clusters):
+    clients = {"eu": Client("http://eu:8200"), "perf": Client("http://perf:8200")}
+    filters = {}
+    for _ in range(3):  # e.g. the polls of an expect wait
+        observed = _topology.observe(clients, filters)
+    assert clusters["reads"] == ["perf-1"]
+    assert _relation(observed)["filtered"] is True
+    # Without the run's cache (a new run, the event source) every observation reads again.
+    _topology.observe(clients)
+    assert clusters["reads"] == ["perf-1", "perf-1"]
