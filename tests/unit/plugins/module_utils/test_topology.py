@@ -74,7 +74,7 @@ def test_unreadable_filter_is_unknown_and_roots_are_compared(clusters):
 def test_filters_are_read_once_for_all_polls_of_a_run(clusters):
     clients = {"eu": Client("http://eu:8200"), "perf": Client("http://perf:8200")}
     filters = {}
-    for _ in range(3):  # e.g. the polls of an expect wait
+    for _poll in range(3):  # e.g. the polls of an expect wait
         observed = _topology.observe(clients, filters)
     assert clusters["reads"] == ["perf-1"]
     assert _relation(observed)["filtered"] is True
