@@ -9,6 +9,10 @@ lab directly (raw HTTP), so that the checks do not go through the collection und
   demo_lab.py read DIR CLUSTER N         read them back through CLUSTER, exit 1 if any is missing
   demo_lab.py caught-up DIR PRIMARY DR   wait until DR has every DR WAL PRIMARY shipped
   demo_lab.py roles DIR                  one line per cluster: dr role / performance role
+  demo_lab.py replicate DIR [--primary P] [--dr NAME]... [--perf NAME]...
+                                         set up replication over the raw API (secondary ids = cluster
+                                         names; DR standbys unsealed with P's key shares), for tests
+                                         whose subject comes after the set-up
   demo_lab.py leaks DIR PATH...          exit 1 if a file under PATH holds a secret: any root token or
                                          key share in lab.json, or anything shaped like a Vault
                                          token (hvs./hvb./hvr.) or an activation token (JWT)
@@ -186,6 +190,97 @@ def generate_root(lab, name, keys):
     return bytes(a ^ b for a, b in zip(raw, otp.encode())).decode()
 
 
+def _must(cluster, method, path, token=None, body=None, timeout=60.0, node=None):
+    """A call that must succeed, retried while the cluster answers 412/429/503 or not at all."""
+    target = dict(cluster, api_addr=node) if node else cluster
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            code, answer = call(target, method, path, token, body)
+        except OSError:
+            code, answer = None, None
+        if code is not None and code < 400:
+            return answer or {}
+        if (code is not None and code not in (412, 429, 503)) or time.monotonic() > deadline:
+            raise RuntimeError("%s %s on %s: HTTP %s %s" % (method, path, target["api_addr"], code,
+                                                           (answer or {}).get("errors")))
+        time.sleep(0.05)
+
+
+def _until(what, probe, timeout):
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(0.05)
+
+
+def _replication(cluster, rtype):
+    try:
+        code, answer = call(cluster, "GET", "sys/replication/%s/status" % rtype)
+    except OSError:
+        return {}
+    return ((answer or {}).get("data") or {}) if code == 200 else {}
+
+
+def _sealed(cluster, node):
+    """True/False from a node's seal status; None while it does not answer."""
+    try:
+        code, answer = call(dict(cluster, api_addr=node), "GET", "sys/seal-status")
+    except OSError:
+        return None
+    return answer.get("sealed") if code == 200 and answer else None
+
+
+def replicate(lab, drs=("dr",), perfs=("perf",), primary="primary", timeout=60.0):
+    """Replication set up over the raw API, for tests whose subject comes after the set-up (a
+    failover, a fault, a runbook): the primary enabled for DR and/or performance replication, an
+    activation token minted per secondary (its id the cluster name, as the setup role uses) and
+    redeemed there, the standby nodes of each DR secondary unsealed with the primary's key shares,
+    every secondary streaming. The end state of ``setup_replication -e confirm_wipe=...`` without
+    an ansible-playbook run; that playbook is tested on its own (the Molecule setup scenario, the
+    acceptance tests of the set-up with a backup, the secret scan, the newcomer path...)."""
+    p = lab[primary]
+    root = p["root_token"]
+    for rtype, names in (("dr", drs), ("performance", perfs)):
+        if not names:
+            continue
+        _must(p, "POST", "sys/replication/%s/primary/enable" % rtype, root, {}, timeout)
+        _until("%s to be %s primary" % (primary, rtype), lambda rtype=rtype: (
+            _replication(p, rtype).get("mode") == "primary"), timeout)
+        for name in names:
+            minted = _must(p, "POST", "sys/replication/%s/primary/secondary-token" % rtype, root, {"id": name}, timeout)
+            _must(lab[name], "POST", "sys/replication/%s/secondary/enable" % rtype, lab[name]["root_token"],
+                  {"token": minted["wrap_info"]["token"]}, timeout)
+    for rtype, names in (("dr", drs), ("performance", perfs)):
+        for name in names:
+            _until("%s to stream %s WALs from %s" % (name, rtype, primary), lambda c=lab[name], rtype=rtype: (
+                _replication(c, rtype).get("mode") == "secondary"
+                and _replication(c, rtype).get("state") == "stream-wals"), timeout)
+    # A DR secondary's standbys seal themselves once they notice the primary's keyring (each on its
+    # own schedule, so wait for that first), then take the primary's key shares.
+    for name in drs:
+        cluster = lab[name]
+        for node in cluster.get("nodes") or []:
+            if node == cluster["api_addr"]:
+                continue
+            _until("the standby %s to seal after the activation" % node, lambda node=node: (
+                _sealed(cluster, node) is True), min(timeout, 30))
+            for key in p["unseal_keys_b64"]:
+                if not _must(cluster, "PUT", "sys/unseal", None, {"key": key}, timeout, node=node).get("sealed"):
+                    break
+            _until("the standby %s to be unsealed" % node, lambda node=node: _sealed(cluster, node) is False,
+                   timeout)
+
+
+def cmd_replicate(args):
+    try:
+        replicate(load_lab(args.dir), args.dr, args.perf, args.primary)
+    except RuntimeError as exc:
+        sys.exit("replicate: %s" % exc)
+    print("%s replicates to %s" % (args.primary, ", ".join(args.dr + args.perf)))
+
+
 def split_brains(snapshot):
     """Replication sets (type, cluster_id) that more than one cluster claims to be primary of."""
     claims = {}
@@ -324,6 +419,12 @@ def main():
     s.add_argument("secondary")
     s.add_argument("--timeout", type=float, default=60)
     s.set_defaults(func=cmd_caught_up)
+    s = sub.add_parser("replicate")
+    s.add_argument("dir")
+    s.add_argument("--primary", default="primary")
+    s.add_argument("--dr", action="append", default=[])
+    s.add_argument("--perf", action="append", default=[])
+    s.set_defaults(func=cmd_replicate)
     s = sub.add_parser("roles")
     s.add_argument("dir")
     s.set_defaults(func=cmd_roles)

@@ -93,7 +93,7 @@ class _FlagDrain:
 
 @contextmanager
 def _lab(tmp_path, profile):
-    """A primary -> dr lab set up by the setup_replication playbook, with a KV v1 mount."""
+    """A primary -> dr lab (replication set up over the raw API), with a KV v1 mount."""
     lab_dir = tmp_path / "lab"
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -106,7 +106,7 @@ def _lab(tmp_path, profile):
     try:
         # Results as JSON, so the tests can read the switch-over evidence from the output.
         lab.extra_env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
-        lab.playbook("setup_replication", "confirm_wipe=dr", own_tokens=True)
+        demo_lab.replicate(lab.info, perfs=())
         clusters = _Clusters(lab)
         clusters.client["primary"].request("POST", "sys/mounts/%s" % MOUNT,
                                            json={"type": "kv", "options": {"version": "1"}})

@@ -57,11 +57,12 @@ def _down(lab):
 
 @pytest.fixture
 def pair(tmp_path, request):
-    """primary -> dr, set up by setup_replication, with a KV v1 mount for the writer."""
+    """primary -> dr (set up over the raw API: the scenarios start from it), with a KV v1 mount
+    for the writer."""
     timings = getattr(request, "param", None)
     lab = _up(tmp_path, ["primary", "dr"], timings)
     try:
-        lab.playbook("setup_replication", "confirm_wipe=dr", own_tokens=True)
+        demo_lab.replicate(lab.info, perfs=())
         clusters = _Clusters(lab)
         clusters.client["primary"].request("POST", "sys/mounts/%s" % MOUNT, json={"type": "kv", "options": {"version": "1"}})
         yield lab, clusters
@@ -626,7 +627,8 @@ def ha_pair(tmp_path, monkeypatch):
     monkeypatch.setenv("VAULTLAB_REPLICATION", json.dumps({"performance_standbys": True}))
     lab = _up(tmp_path, ["primary:3", "dr:2"])
     try:
-        lab.playbook("setup_replication", "confirm_wipe=dr", own_tokens=True)
+        # Over the raw API, the dr standby unsealed with the primary's key shares as the setup role does.
+        demo_lab.replicate(lab.info, perfs=())
         yield lab
     finally:
         _down(lab)
