@@ -85,6 +85,14 @@ options:
     description: The drain tasks file resolved to a path.
     type: str
     default: ""
+  plan_options:
+    description:
+      - What the dry run's plan lines mention besides the decision, by key; missing keys are shown as
+        C(None) or taken as true.
+      - C(quiesce_window), C(quiesce_timeout), C(switchover_attempts), C(fence_timeout), C(state_file),
+        C(perf_secondaries) (names), C(repoint_old_primary), C(repoint_performance) and C(verify) (booleans).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -100,8 +108,9 @@ RETURN = r"""
 _value:
   description:
     - C(old), C(target_state), C(old_state), C(target_promoted), C(old_attached), C(token_plan),
-      C(key_shares), C(problems) (messages; empty when nothing blocks the run) and C(audit_lines)
-      (audit devices and guard-rail warnings to show).
+      C(key_shares), C(problems) (messages; empty when nothing blocks the run), C(audit_lines)
+      (audit devices and guard-rail warnings to show) and C(plan) (the dry run's lines: what is
+      observed, the steps on which cluster, and C(BLOCKED:) with the problems or C(Nothing blocks the run.)).
   type: dict
 """
 

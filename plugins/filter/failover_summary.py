@@ -96,7 +96,9 @@ options:
     type: dict
     default: {}
   perf_follow:
-    description: The registered result of the wait for the performance secondaries.
+    description:
+      - The registered result of the first verification, in which the performance secondaries may
+        follow the new primary by themselves.
     type: dict
     default: {}
   perf_repointed:
@@ -104,7 +106,9 @@ options:
     type: dict
     default: {}
   verified:
-    description: The registered result of the verification.
+    description:
+      - The registered result of the verification after the re-point (when one was needed);
+        without it, O(perf_follow) is the verification.
     type: dict
     default: {}
   revoked:

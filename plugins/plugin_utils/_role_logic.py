@@ -119,7 +119,7 @@ def _two_primaries(primaries, seen_clusters, claiming, promote):
 
 def failover_decision(seen, promote="", demote="", failover_type="planned", token_method="batch", primary_lost="",
                       dr_set=None, clusters=None, state=None, key_shares=None, hostvars=None, primary="", dr_operation_token="", discard_writes_on="",
-                      drain_tasks="", drain_file=""):
+                      drain_tasks="", drain_file="", plan_options=None):
     """What dr_failover's preflight decides from what the clusters report (``seen``: the result of
     replication_status_info over every declared cluster). Returns the old primary, both clusters'
     states, whether the target is promoted and the old primary attached, the token plan, the key
@@ -157,9 +157,16 @@ def failover_decision(seen, promote="", demote="", failover_type="planned", toke
         plan = "recorded" if recorded else "ceremony"
 
     out = []
-    if not promote or failover_type not in ("planned", "unplanned") or token_method not in ("batch", "key_shares"):
-        out.append("dr_failover_promote must name the cluster to promote (playbooks: -e confirm_promote=NAME),"
-                   " dr_failover_type must be planned or unplanned (got '%s') and dr_failover_token_method batch or"
+    if not promote:
+        out.append("Name the cluster to promote: -e confirm_promote=NAME (role variable dr_failover_promote). This"
+                   " promotes a DR secondary and demotes (or fences) the current primary; for a lost primary add"
+                   " -e failover_type=unplanned -e confirm_primary_lost=NAME_OF_THE_LOST_PRIMARY.")
+    elif "," in promote:
+        # Several replication sets at once: the playbook picks each set's own member of the list.
+        out.append("With several replication sets, confirm_promote must list one member of each set; none of %s"
+                   " belongs to this set (%s)." % (", ".join(promote.split(",")), ", ".join(dr_set)))
+    elif failover_type not in ("planned", "unplanned") or token_method not in ("batch", "key_shares"):
+        out.append("dr_failover_type must be planned or unplanned (got '%s') and dr_failover_token_method batch or"
                    " key_shares (got '%s')." % (failover_type, token_method))
     elif promote not in dr_set or (demote and (demote not in dr_set or demote == promote)):
         out.append("Only members of the DR replication set can be promoted or demoted (%s); got promote='%s' demote='%s'."
@@ -220,9 +227,59 @@ def failover_decision(seen, promote="", demote="", failover_type="planned", toke
                        " (dr_failover_dr_operation_token)."
                        % (promote, "no live primary to mint a batch token on" if token_method == "batch"
                           else "token method key_shares", promote))
-    return {"old": old, "target_state": target, "old_state": old_state, "target_promoted": promoted,
-            "old_attached": attached, "token_plan": plan, "key_shares": keys, "problems": out,
-            "audit_lines": audit_lines(seen)}
+    decision = {"old": old, "target_state": target, "old_state": old_state, "target_promoted": promoted,
+                "old_attached": attached, "token_plan": plan, "key_shares": keys, "problems": out,
+                "audit_lines": audit_lines(seen)}
+    decision["plan"] = plan_lines(seen, decision, promote, failover_type, drain_tasks, plan_options or {})
+    return decision
+
+
+_TOKEN_PLANS = {
+    "provided": "the one given (dr_failover_dr_operation_token)",
+    "batch": "mint a batch token on {old} (writes a policy and a token role there)",
+    "ceremony": "key share ceremony on {promote} ({shares} shares available)",
+    "recorded": "the token the key holders generated on {promote} (on record in {state_file})",
+    "none": "not needed",
+}
+
+
+def plan_lines(seen, decision, promote, failover_type, drain_tasks, options):
+    """The dry run's plan (check mode or dr_failover_plan): what is observed, the steps the run would
+    take on which cluster, and what blocks it (the last line)."""
+    def opt(key, default=None):
+        return _get(options, key, default)
+
+    old = decision["old"] or "(unknown)"
+    observed = []
+    for r in _get(seen, "rows") or []:
+        observed.append("%s dr=%s performance=%s%s" % (
+            _get(r, "cluster"), _get(r, "dr_role"), _get(r, "performance_role"),
+            "" if _get(r, "reachable") else " (%s)" % (_get(r, "error") or "unreachable")))
+    out = ["Observed: " + "; ".join(observed)]
+    if decision["target_promoted"]:
+        out.append("1. nothing to promote: %s is already the DR primary" % promote)
+    else:
+        out.append("1. DR operation token: " + _TOKEN_PLANS[decision["token_plan"]].format(
+            old=old, promote=promote, shares=len(decision["key_shares"]), state_file=opt("state_file", "")))
+        if failover_type == "planned":
+            if drain_tasks:
+                out.append("2. run the drain tasks " + drain_tasks)
+            out.append("3. switch over: wait until %s is quiet (WAL unchanged %s s, at most %s s), demote %s, prove %s"
+                       " holds its final state, promote %s (else promote %s back; %s attempts)"
+                       % (old, opt("quiesce_window"), opt("quiesce_timeout"), old, promote, promote, old,
+                          opt("switchover_attempts")))
+        else:
+            out.append("3. promote %s (unplanned; writes %s had not replicated are lost), then fence %s (wait up to %s s)"
+                       % (promote, old, old, opt("fence_timeout")))
+    if opt("repoint_old_primary", True) and not decision["old_attached"]:
+        out.append("4. attach %s to %s as DR secondary (update-primary, no wipe)" % (old, promote))
+    if opt("repoint_performance", True):
+        out.append("5. make the performance secondaries follow %s: %s"
+                   % (promote, ", ".join(opt("perf_secondaries") or []) or "none declared"))
+    if opt("verify", True):
+        out.append("6. verify that every secondary streams from " + promote)
+    out.append(("BLOCKED: " + " ".join(decision["problems"])) if decision["problems"] else "Nothing blocks the run.")
+    return out
 
 
 def audit_lines(seen):
@@ -328,11 +385,23 @@ def failover_summary(promoted, failover_type="planned", promote="", old="", fail
         for r in _get(item, "results") or []:
             if _get(r, "changed"):
                 repointed.append(_s(_get(r, "name")))
-    tail = [
-        ("attach old primary", old, attached or {}, "a DR secondary of " + promote),
-        ("re-point performance secondaries", ",".join(perf_secondaries or []), perf_follow or {},
-         (", ".join(repointed) or "none") + " re-pointed"),
-        ("verify", promote, verified or {}, "topology as declared"),
+    # perf_follow: the first verification, in which the performance secondaries may follow by
+    # themselves; verified: the one after re-pointing those that did not (when that was needed).
+    perf_follow = perf_follow or {}
+    repoint_ran = bool(_get(perf_repointed or {}, "results"))
+    if not (verified and ("rows" in verified or "started" in verified)):
+        verified = perf_follow
+    tail = [("attach old primary", old, attached or {}, "a DR secondary of " + promote)]
+    if repoint_ran:
+        tail += [
+            ("wait for performance secondaries", ",".join(perf_secondaries or []), perf_follow,
+             "they did not all follow by themselves"),
+            ("re-point performance secondaries", ",".join(perf_secondaries or []), perf_repointed,
+             (", ".join(repointed) or "none") + " re-pointed"),
+        ]
+    tail += [
+        ("verify", promote, verified or {}, "topology as declared"
+         + ("" if repoint_ran or not perf_secondaries else "; performance secondaries followed by themselves")),
         ("revoke tokens", "", revoked or {},
          "%s revoked" % sum(int(_get(r, "revoked_recorded", 0) or 0) for r in (_get(revoked or {}, "results") or []))),
     ]

@@ -34,17 +34,19 @@ INTERRUPT_AFTER = ["demote old primary", "promote", "attach old primary"]
 # The remaining steps of a planned run ("fence old primary": the switch-over task is over).
 # After the last three nothing is left to change, so the resumed run must report changed=0
 # there; after the first three it still has work to do.
-INTERRUPT_AFTER_OTHERS = ["preflight", "operation token", "fence old primary", "re-point performance secondaries",
-                          "verify", "revoke tokens"]
+INTERRUPT_AFTER_OTHERS = ["preflight", "operation token", "fence old primary", "verify",
+                          "re-point performance secondaries", "revoke tokens"]
 NOTHING_LEFT_AFTER = {"attach old primary", "re-point performance secondaries", "verify", "revoke tokens"}
 # Step -> the task header printed once the step is over (the role's tasks are named "<Step>: ...").
 NEXT_TASK = {
     "preflight": "dr_failover : Operation token:",
     "operation token": "dr_failover : Drain:",
     "fence old primary": "dr_failover : Attach old primary:",
-    "attach old primary": "dr_failover : Re-point performance secondaries:",
-    "re-point performance secondaries": "dr_failover : Verify:",
-    "verify": "dr_failover : Revoke tokens:",
+    # One read verifies every secondary while the performance secondaries follow by themselves; those
+    # that did not are re-pointed next (a task header printed, skipped, when none is left behind).
+    "attach old primary": "dr_failover : Verify:",
+    "verify": "dr_failover : Re-point performance secondaries:",
+    "re-point performance secondaries": "dr_failover : Revoke tokens:",
     "revoke tokens": "dr_failover : Summary:",
 }
 # Step -> (cluster role that must have changed): "home" is the primary before the run, "target" the cluster promoted.

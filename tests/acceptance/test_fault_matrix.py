@@ -287,7 +287,7 @@ UNPLANNED_KILLS = [
     ("promote", None),
     # After the promotion (the old primary is dead: its fence is pending and its attach skipped):
     # killed once the performance secondaries were waited for, and once the run reached the revoke.
-    ("performance secondaries", "dr_failover : Re-point performance secondaries: make"),
+    ("performance secondaries", "dr_failover : Re-point performance secondaries:"),
     ("verify", "dr_failover : Revoke tokens:"),
 ]
 # The summary's RPO: a number of WAL entries (the old primary answered), or the window an

@@ -92,7 +92,9 @@ def test_token_plans():
 
 
 @pytest.mark.parametrize("kw, observed, expected", [
-    ({"promote": ""}, None, "dr_failover_promote must name the cluster to promote"),
+    ({"promote": ""}, None, "Name the cluster to promote: -e confirm_promote=NAME (role variable dr_failover_promote)."),
+    ({"promote": "eu-dr,us-dr"}, None, "confirm_promote must list one member of each set; none of eu-dr, us-dr belongs to"
+     " this set (primary, dr)."),
     ({"failover_type": "sideways"}, None, "dr_failover_type must be planned or unplanned (got 'sideways')"),
     ({"promote": "perf"}, None, "Only members of the DR replication set can be promoted or demoted (primary, dr); got promote='perf'"),
     ({"dr_set": ["primary", "dr", "dr2"]}, "no_primary", "Name the old primary with dr_failover_demote"),
@@ -199,9 +201,11 @@ def test_summary_of_a_completed_planned_failover():
     r = summary()
     assert r["completed"] and r["safe_to_rerun"] and r["next"] == "Nothing left to do."
     assert [s["step"] for s in r["timeline"]] == ["preflight", "operation token", "promote", "attach old primary",
-                                                  "re-point performance secondaries", "verify", "revoke tokens"]
-    assert r["timeline"][4]["detail"] == "perf re-pointed" and r["timeline"][6]["detail"] == "skipped"
-    assert r["timeline"][6]["start"] == 108.0  # a skipped step starts where the previous one ended
+                                                  "wait for performance secondaries", "re-point performance secondaries",
+                                                  "verify", "revoke tokens"]
+    assert r["timeline"][5]["detail"] == "perf re-pointed" and r["timeline"][7]["detail"] == "skipped"
+    assert r["timeline"][5]["start"] == 107.2  # a loop's step starts where the previous one ended
+    assert r["timeline"][7]["start"] == 108.0  # a skipped step starts where the previous one ended
     assert (r["rto_seconds"], r["rpo_wal_entries"]) == (0.5, 0)
     assert r["left_behind"] == ["a batch DR operation token valid until 1970-01-01T01:01:41Z (it cannot be revoked; it"
                                 " expires), and the batch token policy and token role written on primary"]
@@ -209,6 +213,46 @@ def test_summary_of_a_completed_planned_failover():
     assert r["report"][2] == "Now: dr DR primary, primary DR secondary"
     assert r["report"][3] == "RTO 0.5 s, RPO 0 WAL entries."
     assert "secret-op" not in repr(r)
+
+
+def test_summary_when_the_performance_secondaries_followed_by_themselves():
+    # One read verified everything: the re-point (and the second verification) did not run.
+    rows = [{"cluster": "dr", "dr_role": "primary"}, {"cluster": "primary", "dr_role": "secondary"},
+            {"cluster": "perf", "dr_role": "disabled"}]
+    r = summary(perf_follow={"started": 107.0, "ended": 107.4, "rows": rows}, perf_repointed={"skipped": True},
+                verified={"skipped": True})
+    assert [s["step"] for s in r["timeline"]][3:] == ["attach old primary", "verify", "revoke tokens"]
+    assert r["timeline"][4]["detail"] == "topology as declared; performance secondaries followed by themselves"
+    assert (r["timeline"][4]["start"], r["timeline"][4]["end"]) == (107.0, 107.4)
+    assert r["clusters"] == rows and r["report"][2] == "Now: dr DR primary, primary DR secondary, perf DR disabled"
+
+
+def test_plan_lines_say_what_the_run_would_do_and_what_blocks_it():
+    options = {"quiesce_window": 0.5, "quiesce_timeout": 60, "switchover_attempts": 2, "fence_timeout": 30,
+               "state_file": "/s/x.json", "perf_secondaries": ["perf"]}
+    observed = seen()
+    observed["rows"] = [{"cluster": "primary", "dr_role": "primary", "performance_role": "disabled", "reachable": True},
+                        {"cluster": "dr", "dr_role": "secondary", "performance_role": "disabled", "reachable": False,
+                         "error": "timed out"}]
+    plan = decide(observed, plan_options=options)["plan"]
+    assert plan[0] == "Observed: primary dr=primary performance=disabled; dr dr=secondary performance=disabled (timed out)"
+    assert plan[1] == "1. DR operation token: mint a batch token on primary (writes a policy and a token role there)"
+    assert plan[2] == ("3. switch over: wait until primary is quiet (WAL unchanged 0.5 s, at most 60 s), demote primary,"
+                       " prove dr holds its final state, promote dr (else promote primary back; 2 attempts)")
+    assert plan[3:] == ["4. attach primary to dr as DR secondary (update-primary, no wipe)",
+                        "5. make the performance secondaries follow dr: perf",
+                        "6. verify that every secondary streams from dr", "Nothing blocks the run."]
+    drained = decide(seen(), drain_tasks="drain.yml", drain_file=__file__,
+                     plan_options=dict(options, verify=False, repoint_performance=False))["plan"]
+    assert drained[2] == "2. run the drain tasks drain.yml" and drained[-2].startswith("4. attach")
+    blocked = decide(seen(), failover_type="unplanned", plan_options=options)["plan"]
+    assert blocked[2] == ("3. promote dr (unplanned; writes primary had not replicated are lost), then fence primary"
+                          " (wait up to 30 s)")
+    assert blocked[-1].startswith("BLOCKED: An unplanned failover promotes dr without the current primary's consent")
+    done = seen(primary=cluster("secondary"), dr=cluster("primary"),
+                relations=[{"secondary": "primary", "primary": "dr", "type": "dr", "streaming": True}])
+    assert decide(done, plan_options=options)["plan"][1:3] == ["1. nothing to promote: dr is already the DR primary",
+                                                                "5. make the performance secondaries follow dr: perf"]
 
 
 def test_summary_of_a_failed_or_unfenced_run_says_what_to_do():
