@@ -107,10 +107,10 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(old), C(target_state), C(old_state), C(target_promoted), C(old_attached), C(token_plan),
+    - "C(old), C(target_state), C(old_state), C(target_promoted), C(old_attached), C(token_plan),
       C(key_shares), C(problems) (messages; empty when nothing blocks the run), C(audit_lines)
       (audit devices and guard-rail warnings to show) and C(plan) (the dry run's lines: what is
-      observed, the steps on which cluster, and C(BLOCKED:) with the problems or C(Nothing blocks the run.)).
+      observed, the steps on which cluster, and C(BLOCKED: ...) with the problems or C(Nothing blocks the run.))."
   type: dict
 """
 
