@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, base_env
+from conftest import BIN, ROOT, base_env, demo_lab
 
 EDA = ROOT / "extensions" / "eda"
 RULEBOOK = EDA / "rulebooks" / "replication_watch.yml"
@@ -250,6 +250,38 @@ def _wait(path, predicate, timeout, proc):
     return None
 
 
+def _replicate(lab, timeout=30.0):
+    """primary -> dr (DR) and primary -> perf (performance) through the raw replication API, the
+    secondaries with their inventory names as ids, as setup_replication leaves them; returns once both
+    stream WALs. The set-up is not what the test is about (setup_replication has its own tests) and
+    costs a fraction of a playbook run."""
+    info = lab.info
+    primary, root = info["primary"], info["primary"]["root_token"]
+
+    def post(cluster, path, body=None):
+        status, data = demo_lab.call(info[cluster], "POST", path, info[cluster]["root_token"], body or {})
+        assert status in (200, 204), "%s %s: %s %s" % (cluster, path, status, data)
+        return data
+
+    post("primary", "sys/replication/dr/primary/enable")
+    post("primary", "sys/replication/performance/primary/enable")
+    dr_token = post("primary", "sys/replication/dr/primary/secondary-token", {"id": "dr"})["wrap_info"]["token"]
+    key = post("perf", "sys/replication/performance/secondary/generate-public-key")["data"]["secondary_public_key"]
+    status, data = demo_lab.call(primary, "POST", "sys/replication/performance/primary/secondary-token", root,
+                                 {"id": "perf", "secondary_public_key": key})
+    assert status == 200, data
+    post("dr", "sys/replication/dr/secondary/enable", {"token": dr_token})
+    post("perf", "sys/replication/performance/secondary/enable", {"token": data["data"]["token"]})
+    deadline = time.monotonic() + timeout
+    while True:
+        states = [demo_lab.call(info[c], "GET", "sys/replication/%s/status" % kind)[1]["data"].get("state")
+                  for c, kind in (("dr", "dr"), ("perf", "performance"))]
+        if states == ["stream-wals", "stream-wals"]:
+            return
+        assert time.monotonic() < deadline, "the secondaries do not stream WALs: %s" % states
+        time.sleep(0.05)
+
+
 def test_primary_unreachable_opens_the_approval_workflow(lab, tmp_path):
     problem = _toolchain_problem()
     if problem:
@@ -278,7 +310,7 @@ def test_primary_unreachable_opens_the_approval_workflow(lab, tmp_path):
                                 cwd=str(work), env=env, stdout=handle, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        lab.playbook("setup_replication", "confirm_wipe=dr,perf", own_tokens=True)
+        _replicate(lab)
         assert _wait(out, lambda t: any(e["type"] == "watch_started" for e in _events(t)), 40, proc), \
             "no watch_started event:\n" + out.read_text()[-4000:]
         # Two polls of the replicated topology before the fault.
