@@ -122,6 +122,9 @@ class Awx:
 
     def __init__(self, lab, tmp):
         self.lab, self.tmp, self.jobs = lab, tmp, []
+        # Every launch a workflow walk asked for: (template, whether an earlier job's result was reused).
+        self.launched = []
+        self._read_only = {}
         self.types = awx_sim.credential_types()
         self.templates = awx_sim.job_templates()
         self.own_tokens = True
@@ -138,9 +141,16 @@ class Awx:
             creds.append((self.types[SLOTS[slot]], inputs))
         return creds
 
-    def launch(self, template_name, answers=None, workflow_vars=None, pipeline=False):
+    def launch(self, template_name, answers=None, workflow_vars=None, pipeline=False, reuse=False):
+        """Run a job of the template. reuse: a read-only job (a preflight) launched again with the
+        same variables on a lab that the caller has shown unchanged since gets the earlier job's
+        result instead of a second identical run."""
         t = self.templates[template_name]
         extra = awx_sim.job_extra_vars(t, answers or {}, workflow_vars)
+        key = (template_name, json.dumps(extra, sort_keys=True))
+        if reuse and key in self._read_only:
+            self.launched.append((template_name, True))
+            return self._read_only[key]
         job_id = len(self.jobs) + 1
         pdd = awx_sim.private_data_dir(self.tmp / ("job%02d" % job_id), t, extra, self.credentials(),
                                        (self.lab.dir / "inventory.yml").read_text(), base_env(), job_id)
@@ -154,6 +164,9 @@ class Awx:
                                 if e.get("event") == "playbook_on_stats"), {})
         result["pdd"] = pdd
         self.jobs.append((template_name, result))
+        self.launched.append((template_name, False))
+        if reuse:
+            self._read_only[key] = result
         return result
 
     @staticmethod
@@ -209,23 +222,29 @@ def test_job_templates_and_workflow_through_ansible_runner(lab, tmp_path):
                 return "successful" if decision == "approve" else "failed"  # denied or timed out
             answers = dict(artifacts)
             answers.update(node.get("extra_data") or {})
-            failover = awx.templates[ujt["name"]]["playbook"] == "vault_dr_failover.yml"
-            res = awx.launch(ujt["name"], answers, variables or wf_vars, pipeline=failover)
+            playbook = awx.templates[ujt["name"]]["playbook"]
+            # A preflight only reads: the walks of one workflow (denied, timed out, approved) start
+            # from the same lab (asserted after each walk), so its job runs once for the three.
+            res = awx.launch(ujt["name"], answers, variables or wf_vars, pipeline=playbook == "vault_dr_failover.yml",
+                             reuse=playbook.startswith("vault_dr_preflight"))
             artifacts.update(res["stats"])
             return res["status"]
         return run
 
     for decision in ("deny", "timeout"):
-        before = len(awx.jobs)
+        before = len(awx.launched)
         ran, wf_status = awx_sim.run_workflow(wf, node_runner(decision))
         assert [i for i, _ in ran] == ["preflight", "approval"] and wf_status == "failed"
-        assert [name for name, _ in awx.jobs[before:]] == ["Vault DR: preflight"]
+        assert [name for name, _ in awx.launched[before:]] == ["Vault DR: preflight"]
         assert _roles(lab)["primary"] == "primary" and _roles(lab)["dr"] == "secondary"
 
     ran, wf_status = awx_sim.run_workflow(wf, node_runner("approve"))
     assert ran == [("preflight", "successful"), ("approval", "successful"), ("failover", "successful"),
                    ("verify", "successful"), ("report", "successful")], ran
     assert wf_status == "successful"
+    # One preflight job served the three walks; every other node ran its own job.
+    assert [n for n, _ in awx.jobs].count("Vault DR: preflight") == 1
+    assert [n for n, reused in awx.launched if reused] == ["Vault DR: preflight"] * 2
     assert _roles(lab)["dr"] == "primary"
     failover = next(r for n, r in awx.jobs if n == "Vault DR: planned failover")
     assert failover["pipeline_rc"] == 0 and failover["rc"] == 0
@@ -258,10 +277,10 @@ def test_job_templates_and_workflow_through_ansible_runner(lab, tmp_path):
     lost_vars.update({"confirm_promote": "dr", "confirm_primary_lost": "primary", "vault_primary_last_wal": primary_wal,
                       "fence_timeout": 2, "drill_report_dir": str(tmp_path / "unplanned")})
     for decision in ("deny", "timeout"):
-        before = len(awx.jobs)
+        before = len(awx.launched)
         ran, wf_status = awx_sim.run_workflow(unplanned, node_runner(decision, lost_vars))
         assert ran == [("preflight", "successful"), ("approval", "failed")] and wf_status == "failed", ran
-        assert [name for name, _ in awx.jobs[before:]] == ["Vault DR: unplanned preflight"]
+        assert [name for name, _ in awx.launched[before:]] == ["Vault DR: unplanned preflight"]
         assert _roles(lab)["dr"] == "secondary"
     preflight = awx.jobs[-1][1]["stats"]["vault_preflight_outcome"]["localhost"]["preflight"]
     assert (preflight["type"], preflight["promote"], preflight["lost_primary"]) == ("unplanned", "dr", "primary")
@@ -270,6 +289,7 @@ def test_job_templates_and_workflow_through_ansible_runner(lab, tmp_path):
     ran, wf_status = awx_sim.run_workflow(unplanned, node_runner("approve", lost_vars))
     assert ran == [("preflight", "successful"), ("approval", "successful"), ("failover", "failed"),
                    ("report", "failed")] and wf_status == "failed", ran
+    assert [n for n, _ in awx.jobs].count("Vault DR: unplanned preflight") == 1
     assert _roles(lab)["dr"] == "primary"
     lost = next(r for n, r in reversed(awx.jobs) if n == "Vault DR: unplanned failover")
     assert (lost["status"], lost["rc"]) == ("failed", 2)
