@@ -9,6 +9,7 @@ with their nodes, approval templates and edges. A second run must change nothing
 not appear in the playbook's output."""
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -28,8 +29,10 @@ ROLES = {"Vault primary": ("HashiCorp Vault replication", "primary"),
          "Vault performance secondary": ("HashiCorp Vault replication (performance secondary)", "perf")}
 
 
+@functools.cache
 def _awx_collection():
-    """awx.awx from the pinned community package, unpacked once into build/third-party."""
+    """awx.awx from the pinned community package, unpacked once into build/third-party (checked once
+    per session)."""
     subprocess.run([sys.executable, str(ROOT / "scripts" / "third-party-collections"), str(THIRD_PARTY), "awx.awx"],
                    check=True, timeout=600, stdout=subprocess.DEVNULL)
     return THIRD_PARTY
