@@ -35,7 +35,9 @@ SCENARIO ?=
 TESTS ?=
 # Most vaultlab tests wait on real processes, so two pytest workers pay off even on 2 cores. Whole
 # files go to one worker (--dist loadfile): files sharing a module-scoped lab (test_hvac runs in
-# file order on one lab) start it once and keep their order.
+# file order on one lab) start it once and keep their order. --no-loadscope-reorder: files go out in
+# collection order, which emulator/tests/conftest.py starts with the longest (no long file left
+# to run alone at the end).
 EMULATOR_WORKERS ?= 2
 # pytest runs of suites that use no property-based tests: without hypothesis' pytest plugin
 # (loaded from its entry point otherwise) each run starts about a second of CPU sooner, and
@@ -116,7 +118,7 @@ ifeq ($(EMULATOR_TESTS),)
 	@echo "==> SKIPPED emulator-test: no emulator/tests yet"
 else
 	@echo "==> pytest emulator/tests"
-	cd emulator && "$(PY)" -m pytest -p no:cacheprovider -n $(EMULATOR_WORKERS) --dist loadfile tests
+	cd emulator && "$(PY)" -m pytest -p no:cacheprovider -n $(EMULATOR_WORKERS) --dist loadfile --no-loadscope-reorder tests
 endif
 
 integration: venv

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import Reply, call, control_headers
+from conftest import KeptAlive, Reply, control_headers
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
@@ -201,6 +201,8 @@ class DRMachine(RuleBasedStateMachine):
         print(f"--- example in {self.dir.name}")
         self.lab = Lab(self.dir / "lab", clusters=list(CLUSTERS))
         self.lab.start()
+        self.http = KeptAlive(self.lab.ca_cert)  # the invariants read every node after each step
+        self.control_headers = control_headers(self.lab)
         self.m = {c: Cluster(c, lineage=c) for c in CLUSTERS}
         self.root: dict[str, str] = {}
         self.batch: dict[str, str] = {}
@@ -221,6 +223,7 @@ class DRMachine(RuleBasedStateMachine):
             self.batch[c] = made.json["auth"]["client_token"]
 
     def teardown(self) -> None:
+        self.http.close()
         try:
             self.lab.stop()
         finally:
@@ -230,7 +233,7 @@ class DRMachine(RuleBasedStateMachine):
 
     def call(self, c: str, method: str, path: str, body: Any = None, token: str | None = None) -> Reply:
         base = self.lab.info["clusters"][c]["api_addr"]
-        reply = call(method, f"{base}/v1/{path}", body, token, self.lab.ca_cert)
+        reply = self.http(method, f"{base}/v1/{path}", body, token)
         if method != "GET":
             # Printed, so pytest shows it on failure: Hypothesis prints its own step list only
             # when the final replay fails the same way, which a timing bug need not do.
@@ -539,7 +542,7 @@ class DRMachine(RuleBasedStateMachine):
 
     def control_state(self, c: str) -> dict[str, Any]:
         base = self.lab.info["clusters"][c]["api_addr"]
-        reply = call("GET", f"{base}/_vaultlab/state", ca_cert=self.lab.ca_cert, headers=control_headers(self.lab))
+        reply = self.http("GET", f"{base}/_vaultlab/state", headers=self.control_headers)
         assert reply.status == 200, reply
         return reply.json
 

@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     errors.add_argument("--status", type=int, default=503, choices=[500, 502, 503, 504])
 
     launch = sub.add_parser("launch", help=argparse.SUPPRESS)
-    launch.add_argument("--dir", required=True)
-    launch.add_argument("--node", action="append", required=True, metavar="CLUSTER/NODE")
+    launch.add_argument("--dir")
+    launch.add_argument("--node", action="append", metavar="CLUSTER/NODE")
+    launch.add_argument("--serve", action="store_true", help="launch labs asked for on stdin (supervisor)")
 
     node = sub.add_parser("node", help=argparse.SUPPRESS)
     node.add_argument("--dir", required=True)
@@ -155,8 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         os.environ.setdefault("AIOHTTP_NO_EXTENSIONS", "1")
-        from .server import launch
+        from .server import launch, serve_launches
 
+        if args.serve:
+            return serve_launches()
+        if not args.dir or not args.node:
+            build_parser().error("launch needs --dir and --node (or --serve)")
         return launch(args.dir, [tuple(spec.split("/", 1)) for spec in args.node])
 
     from .profiles import ProfileError, parse_overrides

@@ -528,12 +528,24 @@ def _set_process_name(title: str) -> None:
         pass
 
 
+def proc_start(pid: int | str = "self") -> str | None:
+    """When a process started (``/proc/<pid>/stat`` field 22, clock ticks since boot), or None
+    without /proc.  With the pid it names a process for good (a pid is reused, but never with the
+    same start time; processes forked together can share one)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def launch(lab_dir: str, nodes: list[tuple[str, str]]) -> int:
     """Fork one detached node process per ``(cluster, node)`` and return.
 
     Runs in the short-lived launcher process after the server modules are imported, so
     every node starts without paying for interpreter start-up and imports again.  Each
-    child writes its own ``run/<node>.pid`` first thing.
+    child writes its own ``run/<node>.start`` (its pid and process start time, see
+    ``proc_start``) and ``run/<node>.pid`` first thing.
     """
     base = Path(lab_dir)
     for cluster, name in nodes:
@@ -542,10 +554,13 @@ def launch(lab_dir: str, nodes: list[tuple[str, str]]) -> int:
         if pid == 0:  # child: become the node
             code = 1
             try:
-                pid_path = base / "run" / f"{name}.pid"
-                tmp = pid_path.with_name(f".{pid_path.name}.{os.getpid()}.tmp")
-                tmp.write_text(f"{os.getpid()}\n")
-                os.replace(tmp, pid_path)
+                # .start names the process for good: its pid and start time (nodes forked
+                # together can share a start time, a reused pid never has its old one).
+                for suffix, text in ((".start", f"{os.getpid()} {proc_start() or ''}"), (".pid", str(os.getpid()))):
+                    path = base / "run" / f"{name}{suffix}"
+                    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                    tmp.write_text(f"{text}\n")
+                    os.replace(tmp, path)
                 os.setsid()
                 _set_process_name(f"vaultlab:{name}")
                 fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -567,3 +582,57 @@ def launch(lab_dir: str, nodes: list[tuple[str, str]]) -> int:
                 sys.stderr.flush()
                 os._exit(code)
     return 0
+
+
+def serve_launches() -> int:
+    """A launcher kept for a process that starts many labs (``vaultlab launch --serve``).
+
+    It imports the server modules once and then, for each request, does what a one-shot
+    launcher does: the nodes it forks run the same code with the same files, environment
+    and working directory, detached in their own sessions.  Requests come one JSON object a
+    line on stdin, ``{"dir": LAB_DIR, "nodes": [[CLUSTER, NODE], ...], "env": {...}}``; each
+    is answered with one line ``{"exit": CODE}`` once its nodes are forked (CODE as a
+    one-shot launcher's exit status).  A short-lived child per request does the forking, so
+    the nodes are nobody's children once it exits, as with the one-shot launcher.  The first
+    line it writes, ``{"ready": true}``, says the imports are done.  Ends at the end of its
+    input, i.e. when the process that started it has gone.
+    """
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        try:
+            request = json.loads(line)
+            lab_dir, env = str(request["dir"]), dict(request["env"])
+            nodes = [(str(c), str(n)) for c, n in request["nodes"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            sys.stdout.write(json.dumps({"exit": 2, "error": f"bad request: {exc}"}) + "\n")
+            sys.stdout.flush()
+            continue
+        pid = os.fork()
+        if pid == 0:  # the one-shot launcher of this request
+            code = 1
+            try:
+                os.chdir(lab_dir)
+                os.environ.clear()
+                os.environ.update(env)
+                fd = os.open(Path(lab_dir) / "logs" / "launcher.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)  # the nodes hold no end of the request pipes
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+                os.close(fd)
+                os.close(null)
+                code = launch(lab_dir, nodes)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        sys.stdout.write(json.dumps({"exit": os.waitstatus_to_exitcode(status)}) + "\n")
+        sys.stdout.flush()

@@ -10,7 +10,7 @@ Layout of a lab directory::
     faults.json            partitions (see vaultlab.faults)
     clusters/<c>/storage.db, clusters/<c>/nodes/<node>.json (ports, pid)
     logs/<node>.log        node output (0600)
-    run/<node>.pid
+    run/<node>.pid, run/<node>.start   the node's pid; its pid and process start time (which process it is)
     tls/                   lab CA and the server certificate (with --tls)
     issued-secrets.jsonl   with --record-secrets: every secret the nodes handed out (0600; see
                            vaultlab.issued)
@@ -21,15 +21,18 @@ starts quickly and a test process can drive labs without an event loop.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import http.client
 import json
 import os
 import re
+import select
 import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -139,11 +142,123 @@ class Client:
 # -- the lab ---------------------------------------------------------------------------------
 
 
+def _node_env() -> dict[str, str]:
+    """The environment nodes run in: the caller's, with this package first on the path."""
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("VAULT_TOKEN", None)
+    # aiohttp's C parser rejects the LIST method that Vault clients send; the pure
+    # Python parser accepts any token method.
+    env["AIOHTTP_NO_EXTENSIONS"] = "1"
+    return env
+
+
+def _launch_argv() -> list[str]:
+    return [sys.executable, "-m", "vaultlab", "launch"]
+
+
+class LaunchServer:
+    """One ``vaultlab launch --serve`` process kept for the process that started it.
+
+    A one-shot launcher pays for an interpreter start-up and the server imports (about 0.6
+    CPU-seconds) on every lab start and node restart; a test process starts dozens of labs.
+    The launch server pays once and forks the nodes of each later request: they are the
+    same detached processes running the same code, only their command line is the
+    server's (``_is_our_node`` then recognises them by the pid and start time they recorded).  It
+    exits when this process does (end of its stdin).  If it does not come up (it says when
+    its imports are done) or is gone before it reads a request, ``launch`` returns None and
+    the caller uses a one-shot launcher; a request it read but did not answer is an error
+    (its nodes may be running).  Nodes read their environment at run time from the request;
+    only what is read at import time (aiohttp's AIOHTTP_NO_EXTENSIONS, always set for
+    nodes) comes from the server's start.
+    """
+
+    _lock = threading.Lock()
+    _proc: subprocess.Popen[bytes] | None = None
+    _owner = 0  # the pid that started _proc (a forked child must not share its pipes)
+
+    @classmethod
+    def launch(cls, lab_dir: Path, nodes: list[tuple[str, str]], env: dict[str, str],
+               timeout: float) -> int | None:
+        request = json.dumps({"dir": str(lab_dir), "nodes": [list(n) for n in nodes], "env": env}) + "\n"
+        with cls._lock:
+            proc = cls._server(env, timeout)
+            if proc is None or proc.stdin is None or proc.stdout is None:
+                return None
+            try:
+                proc.stdin.write(request.encode())
+                proc.stdin.flush()
+            except OSError:  # it is gone (and never read this request)
+                cls._close()
+                return None
+            try:
+                ready, _, _ = select.select([proc.stdout], [], [], timeout)
+                answer = json.loads(proc.stdout.readline()) if ready else None
+                return int(answer["exit"])
+            except (OSError, ValueError, KeyError, TypeError):
+                # It read the request and may have forked nodes: starting them again from a
+                # one-shot launcher could run two copies of a node.
+                cls._close(kill=True)
+                raise LabError(f"the node launch server did not answer within {timeout:.0f}s "
+                               f"(see {lab_dir / 'logs'})") from None
+
+    @classmethod
+    def _server(cls, env: dict[str, str], timeout: float) -> subprocess.Popen[bytes] | None:
+        """The running launch server, started if need be; None if it does not come up."""
+        if cls._proc is not None and (cls._owner != os.getpid() or cls._proc.poll() is not None):
+            cls._proc = None
+        if cls._proc is None:
+            try:
+                proc = subprocess.Popen([*_launch_argv(), "--serve"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        start_new_session=True, close_fds=True, env=env,
+                                        cwd=str(Path(__file__).resolve().parent.parent))
+            except OSError:
+                return None
+            cls._proc, cls._owner = proc, os.getpid()
+            try:
+                ready, _, _ = select.select([proc.stdout], [], [], timeout)
+                if not (ready and proc.stdout is not None and json.loads(proc.stdout.readline())["ready"]):
+                    raise ValueError("not ready")
+            except (OSError, ValueError, KeyError, TypeError):
+                # It could not import the server (a one-shot launcher then logs why) or is too slow.
+                cls._close(kill=True)
+                return None
+        return cls._proc
+
+    @classmethod
+    def _close(cls, kill: bool = False) -> None:
+        proc, cls._proc = cls._proc, None
+        if proc is None or cls._owner != os.getpid():
+            return
+        if kill:
+            proc.kill()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+atexit.register(lambda: LaunchServer._close())
+
+
 class Supervisor:
     """Operations on one lab directory."""
 
-    def __init__(self, lab_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, lab_dir: str | os.PathLike[str], shared_launcher: bool = False) -> None:
+        """``shared_launcher``: fork nodes from one launcher kept for this process (see
+        ``LaunchServer``) instead of starting a launcher per spawn; for test processes that
+        start many labs."""
         self.dir = Path(lab_dir).resolve()
+        self.shared_launcher = shared_launcher
 
     # -- files --------------------------------------------------------------------------
 
@@ -215,24 +330,26 @@ class Supervisor:
         self._ensure_control_token()  # also for a lab made before nodes required one
         for _, node in nodes:
             self.pid_path(node).unlink(missing_ok=True)
-        env = dict(os.environ)
-        src = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        env.pop("VAULT_TOKEN", None)
-        # aiohttp's C parser rejects the LIST method that Vault clients send; the pure
-        # Python parser accepts any token method.
-        env["AIOHTTP_NO_EXTENSIONS"] = "1"
-        argv = [sys.executable, "-m", "vaultlab", "launch", "--dir", str(self.dir)]
+            self.pid_path(node).with_suffix(".start").unlink(missing_ok=True)
+        env = _node_env()
+        started = {node: cluster for cluster, node in nodes}
+        launcher_log = self.dir / "logs" / "launcher.log"
+        if self.shared_launcher:
+            code = LaunchServer.launch(self.dir, nodes, env, timeout)
+            if code is not None:  # None: no launch server in this process; a one-shot launcher does it
+                if code != 0:
+                    raise LabError(f"the node launcher failed (exit {code}): {_last_log_line(launcher_log)}")
+                self.wait_ready(started, timeout)
+                return started
+        argv = [*_launch_argv(), "--dir", str(self.dir)]
         for cluster, node in nodes:
             argv += ["--node", f"{cluster}/{node}"]
-        launcher_log = self.dir / "logs" / "launcher.log"
         fd = os.open(launcher_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
                                         start_new_session=True, close_fds=True, env=env, cwd=str(self.dir))
         finally:
             os.close(fd)
-        started = {node: cluster for cluster, node in nodes}
         try:
             self.wait_ready(started, timeout, launcher)
         finally:
@@ -289,6 +406,7 @@ class Supervisor:
             while _alive(pid):
                 time.sleep(0.01)
         self.pid_path(node).unlink(missing_ok=True)
+        self.pid_path(node).with_suffix(".start").unlink(missing_ok=True)
         return True
 
     # -- up ---------------------------------------------------------------------------------
@@ -810,9 +928,27 @@ def _is_our_node(pid: int, node: str, lab_dir: Path) -> bool:
             argv = handle.read().split(b"\0")
     except OSError:
         return True  # no /proc: trust the pid file
+    if b"vaultlab" not in argv:
+        return False
+    if b"--serve" in argv:  # forked by a launch server: the pid and start time it recorded name it
+        try:
+            recorded = (lab_dir / "run" / f"{node}.start").read_text().split()
+        except OSError:
+            return False
+        start = _proc_start(pid)
+        return start is not None and recorded == [str(pid), start]
     wanted = node.encode()
-    return (b"vaultlab" in argv and str(lab_dir).encode() in argv
+    return (str(lab_dir).encode() in argv
             and any(arg == wanted or arg.endswith(b"/" + wanted) for arg in argv))
+
+
+def _proc_start(pid: int) -> str | None:
+    """Same as ``server.proc_start`` (not imported: the supervisor stays free of aiohttp)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def _last_log_line(path: Path) -> str:

@@ -46,7 +46,8 @@ class Lab:
         record_secrets: bool = False,
     ) -> None:
         self.dir = Path(dir)
-        self.supervisor = Supervisor(self.dir)
+        # A test process starts many labs: their nodes fork from one launcher kept for it.
+        self.supervisor = Supervisor(self.dir, shared_launcher=True)
         self._clusters = _specs(clusters)
         self._profile = profile
         self._tls = tls
