@@ -1,0 +1,1 @@
+../../setup_vaultlab/action_plugins/raw_http.py
