@@ -202,8 +202,8 @@ def _must(cluster, method, path, token=None, body=None, timeout=60.0, node=None)
         if code is not None and code < 400:
             return answer or {}
         if (code is not None and code not in (412, 429, 503)) or time.monotonic() > deadline:
-            raise RuntimeError("%s %s on %s: HTTP %s %s" % (method, path, target["api_addr"], code,
-                                                           (answer or {}).get("errors")))
+            raise RuntimeError("%s %s on %s: HTTP %s %s"
+                               % (method, path, target["api_addr"], code, (answer or {}).get("errors")))
         time.sleep(0.05)
 
 
@@ -306,7 +306,10 @@ def cmd_watch(args):
     samples = 0
     violations = []
     primaries_seen = set()
-    while not stop["now"]:
+    lab_file = os.path.join(args.dir, "lab.json")
+    # A watcher whose lab is gone (stopped and removed, e.g. a Molecule destroy after a failed
+    # converge that never reached the stop) ends by itself instead of polling forever.
+    while not stop["now"] and os.path.exists(lab_file):
         snap = read_roles(lab)
         samples += 1
         for name, data in snap.items():
@@ -316,9 +319,12 @@ def cmd_watch(args):
         if bad:
             violations.append({"time": time.time(), "sets": bad})
         time.sleep(args.interval)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump({"samples": samples, "violations": violations,
-                   "dr_primaries_seen": sorted(primaries_seen)}, f, indent=1)
+    try:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump({"samples": samples, "violations": violations,
+                       "dr_primaries_seen": sorted(primaries_seen)}, f, indent=1)
+    except FileNotFoundError:
+        pass  # its folder went with the lab
 
 
 SECRET_SHAPES = (
