@@ -58,6 +58,24 @@ def test_dry_run_changes_nothing_and_a_failed_run_still_summarises(lab):
     lab.vaultlab("fault", "restart", "--cluster", "perf", "--unseal")
     again = lab.playbook("dr_failover", "confirm_promote=dr")
     assert "dr is the DR primary. primary follows it as DR secondary." in again.stdout
+
+    # A performance secondary that does not follow the new primary by itself (detached here with
+    # update-primary and no token) is re-pointed with the token the inventory gives for it, and the
+    # topology is verified again; the steps say so.
+    perf = lab.info["perf"]
+    code, body = demo_lab.call(perf, "POST", "sys/replication/performance/secondary/update-primary",
+                               lab.extra_env["VAULT_TOKEN_PERF"], {})
+    assert code < 300, (code, body)
+    demo_lab._until("perf to be detached", lambda: (demo_lab._replication(perf, "performance").get(
+        "connection_state") != "ready"), 60)
+    repointed = lab.playbook("dr_failover", "confirm_promote=dr", "wait_timeout=5")
+    steps = " ".join(repointed.stdout[repointed.stdout.rindex("Steps:"):].split())
+    assert "wait for performance secondaries" in steps and "re-point performance secondaries" in steps, steps[:600]
+    assert recap_changed(repointed.stdout) > 0
+    status = demo_lab._replication(perf, "performance")
+    assert status.get("state") == "stream-wals" and lab.info["dr"]["api_addr"].rstrip("/") in [
+        (p.get("api_address") or "").rstrip("/") for p in status.get("primaries") or []], status
+
     final = lab.playbook("dr_failover", "confirm_promote=dr")
     assert recap_changed(final.stdout) == 0
     hits = demo_lab.find_leaks(lab.info, [str(lab.logs)])
