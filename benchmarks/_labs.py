@@ -9,10 +9,14 @@ bug in the collection cannot hide behind its own checks. Tokens stay in memory.
 from __future__ import annotations
 
 import base64
+import sys
 import time
 from typing import Any, Callable
 
 from . import _common as c
+
+sys.path.insert(0, str(c.REPO_ROOT / "scripts"))
+import demo_lab  # noqa: E402  (scripts/demo_lab.py: the lab helpers the tests use too)
 
 SECRET_MOUNT = "bench"
 RETRY_STATUSES = (412, 429, 503)
@@ -112,28 +116,12 @@ def root(info: dict[str, Any], name: str) -> str:
 def setup_set(info: dict[str, Any], primary: str, drs: list[str], perfs: list[str],
               timeout: float = 300.0) -> None:
     """Enable DR/performance replication on ``primary`` and activate every secondary; wait until
-    each one streams. Secondary ids are the cluster names, as the collection's roles use."""
-    p = Api(info, primary, root(info, primary))
-    for rtype, names in (("dr", drs), ("performance", perfs)):
-        if not names:
-            continue
-        p.call("POST", f"sys/replication/{rtype}/primary/enable", {}, timeout=timeout)
-        wait(f"{primary} to become {rtype} primary",
-             lambda rtype=rtype: (p.status(rtype) or {}).get("mode") == "primary", timeout)
-        for name in names:
-            answer = p.call("POST", f"sys/replication/{rtype}/primary/secondary-token", {"id": name},
-                            timeout=timeout)
-            token = (answer.get("wrap_info") or {}).get("token")
-            if not token:
-                raise c.NotAvailable(f"{rtype} secondary-token for {name} answered without wrap_info.token")
-            Api(info, name, root(info, name)).call("POST", f"sys/replication/{rtype}/secondary/enable",
-                                                   {"token": token}, timeout=timeout)
-            del token
-    for rtype, names in (("dr", drs), ("performance", perfs)):
-        for name in names:
-            api = Api(info, name, None)
-            wait(f"{name} to stream {rtype} WALs from {primary}",
-                 lambda api=api, rtype=rtype: streams_from(api.status(rtype), p.addr), timeout)
+    each one streams. Secondary ids are the cluster names, as the collection's roles use. The same
+    raw-API set-up the tests start from (``scripts/demo_lab.py replicate``), never the collection."""
+    try:
+        demo_lab.replicate(info["clusters"], drs=list(drs), perfs=list(perfs), primary=primary, timeout=timeout)
+    except (RuntimeError, KeyError) as exc:
+        raise c.NotAvailable(f"replication set-up on {primary} failed: {exc}") from None
 
 
 def generate_root(info: dict[str, Any], name: str, keys: list[str], timeout: float = 60.0) -> str:
