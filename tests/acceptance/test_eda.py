@@ -14,6 +14,7 @@ import datetime
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -49,6 +50,30 @@ def _actions(rule):
 
 def _awx(name):
     return yaml.safe_load((ROOT / "awx" / "config" / name).read_text())
+
+
+# Every requirements file that pip installs into the one project venv (make venv, make docs, the
+# EDA tool chain, make bench). A package pinned in two of them must be pinned alike: a second
+# install would otherwise change it under the first (make bench's pyparsing 3.3.3 replaced the EDA
+# chain's 3.3.2, and ansible-rulebook's conditions then failed in the rules engine with a
+# ClassCastException).
+VENV_REQUIREMENTS = ["requirements.txt", "requirements-dev.txt", "docs/requirements.txt",
+                     "extensions/eda/requirements.txt", "benchmarks/requirements.txt"]
+
+
+def test_pins_agree_across_the_venvs_requirement_files():
+    pins = {}
+    for rel in VENV_REQUIREMENTS:
+        for line in (ROOT / rel).read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if "==" not in line or line.startswith("-"):
+                continue
+            name, version = (part.strip() for part in line.split(";", 1)[0].split("==", 1))
+            name = re.sub(r"[-_.]+", "-", name.split("[", 1)[0]).lower()
+            pins.setdefault(name, {})[rel] = version
+    assert len(pins) > 20, sorted(pins)
+    clashes = {name: files for name, files in pins.items() if len(set(files.values())) > 1}
+    assert clashes == {}, clashes
 
 
 def test_rulebook_only_opens_the_approval_workflow():
