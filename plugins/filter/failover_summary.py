@@ -67,16 +67,21 @@ options:
     description: The preflight's M(vaultops.replication.replication_status_info) result.
     type: dict
     default: {}
+  minted:
+    description:
+      - The registered result of the operation-token task. By the C(token_plan) of O(decision), it
+        stands for O(batch) or O(ceremony) when those are not given.
+    type: dict
   batch:
-    description: The registered result of the batch token task.
+    description: The registered result of the batch token task (default O(minted) when the token plan is C(batch)).
     type: dict
-    default: {}
   ceremony:
-    description: The registered result of the key share ceremony task.
+    description:
+      - The registered result of the key share ceremony task (default O(minted) when the token plan is
+        C(ceremony) or C(recorded)).
     type: dict
-    default: {}
   op_token_source:
-    description: Where the DR operation token came from, in words.
+    description: Where the DR operation token came from, in words (default from the C(token_plan) of O(decision)).
     type: str
     default: ""
   released:
@@ -88,9 +93,10 @@ options:
     type: dict
     default: {}
   divergence:
-    description: Evidence that the old primary took writes after the promotion.
+    description:
+      - Evidence that the old primary took writes after the promotion (default from O(_input) and
+        O(state), as P(vaultops.replication.failover_divergence#filter) finds it).
     type: dict
-    default: {}
   attached:
     description: The registered result of the old primary's re-attachment.
     type: dict

@@ -94,6 +94,27 @@ def resolve_topology(groups, hostvars, primary_group, dr_group, perf_group, toke
 
 # -- dr_failover preflight -----------------------------------------------------------------------
 
+def failover_divergence(promoted, state=None, old="", promote=""):
+    """Evidence that the old primary ``old`` took writes after ``promote`` was promoted: this run's
+    fence (the promote task's ``old_primary_divergence``) or the note an earlier run left on record
+    (``divergent:<old>`` in the state file). ``wals``: how many WALs it went beyond the promotion
+    point, from the note ``promoted_over:<old>`` when the evidence does not say; ``{}`` when there is
+    no evidence or it took none (re-attaching it then discards nothing)."""
+    notes = _get(state or {}, "notes") or {}
+    evidence = _get(promoted or {}, "old_primary_divergence") or _get(notes, "divergent:%s" % old) or {}
+    if not evidence:
+        return {}
+    point = _get(notes, "promoted_over:%s" % old) or {}
+    wals = _get(evidence, "wals")
+    last, promotion_wal = _get(evidence, "old_primary_last_wal"), _get(point, "promotion_wal")
+    if (wals is None and _get(point, "promoted", "") == promote
+            and isinstance(last, numbers.Number) and isinstance(promotion_wal, numbers.Number)):
+        wals = max(last - promotion_wal, 0)
+    if wals == 0:
+        return {}
+    return dict(evidence, wals=wals, promotion_wal=_get(evidence, "promotion_wal") or promotion_wal or None)
+
+
 def _wal(dr):
     return _get(dr, "last_dr_wal") or _get(dr, "last_wal") or None
 
@@ -332,13 +353,31 @@ def _timeline(started, steps, promote_steps, tail):
 def failover_summary(promoted, failover_type="planned", promote="", old="", failure=None, started=0, now=0,
                      state_file="", fence_timeout=30, perf_secondaries=(), decision=None, seen=None, batch=None,
                      ceremony=None, op_token_source="", released=None, state=None, divergence=None, attached=None,
-                     perf_follow=None, perf_repointed=None, verified=None, revoked=None, current=None):
+                     perf_follow=None, perf_repointed=None, verified=None, revoked=None, current=None, minted=None):
     """dr_failover's result (``dr_failover_result``: timeline, clusters, RTO/RPO, what is left
     behind, whether a re-run is safe, what to do next, and ``report``: the lines the role prints),
-    from the registered results of its tasks (``promoted``: the promote task's result)."""
+    from the registered results of its tasks (``promoted``: the promote task's result).
+
+    ``minted``: the operation-token task's result; by the decision's token plan it is the batch
+    token step or the ceremony (``batch``/``ceremony`` when not given), and the plan says where the
+    token came from (``op_token_source`` when not given). ``divergence`` defaults to
+    failover_divergence of ``promoted`` and ``state``."""
     p = promoted or {}
     failure = failure or {}
+    plan = _get(decision or {}, "token_plan") or ""
+    if minted is not None:
+        if batch is None and plan == "batch":
+            batch = minted
+        if ceremony is None and plan in ("ceremony", "recorded"):
+            ceremony = minted
     batch = batch or {}
+    if not op_token_source:
+        op_token_source = {"provided": "provided", "none": "not needed: already promoted",
+                           "batch": "batch token minted on %s" % old,
+                           "ceremony": "key share ceremony on %s" % promote,
+                           "recorded": "generated on %s by the key holders beforehand (on record)" % promote}.get(plan, "")
+    if divergence is None:
+        divergence = failover_divergence(p, state, old, promote)
     fence_pending = bool(_get(p, "fence_pending", False))
     switchover = _get(p, "switchover")
     outcome = _get(switchover or {}, "outcome", "")

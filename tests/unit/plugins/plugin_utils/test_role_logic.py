@@ -169,6 +169,28 @@ def test_filters_run_from_a_template(monkeypatch):
     assert decided["old"] == "primary" and decided["problems"] == []
 
 
+def test_divergence_from_this_run_or_from_the_record():
+    fence = {"old_primary_divergence": {"old_primary_last_wal": 130, "wals": 4, "promotion_wal": 126}}
+    # This run's fence says how many WALs the old primary went beyond the promotion point.
+    expected = {"old_primary_last_wal": 130, "wals": 4, "promotion_wal": 126}
+    assert logic.failover_divergence(fence, {}, "primary", "dr") == expected
+    # An earlier run's note: the WALs come from the promotion point on record, for the same promotion only.
+    notes = {"divergent:primary": {"old_primary_last_wal": 130},
+             "promoted_over:primary": {"promoted": "dr", "promotion_wal": 120}}
+    assert logic.failover_divergence({}, {"notes": notes}, "primary", "dr") == {
+        "old_primary_last_wal": 130, "wals": 10, "promotion_wal": 120}
+    assert logic.failover_divergence({}, {"notes": notes}, "primary", "other")["wals"] is None
+    # Evidence of no write after the promotion, or none at all: nothing to consent to.
+    caught = dict(notes, **{"divergent:primary": {"old_primary_last_wal": 118}})
+    assert logic.failover_divergence({}, {"notes": caught}, "primary", "dr") == {}
+    assert logic.failover_divergence({"old_primary_divergence": {"wals": 0}}, {}, "primary", "dr") == {}
+    assert logic.failover_divergence({}, {"notes": notes}, "secondary2", "dr") == {}
+    assert logic.failover_divergence(None, None, "primary", "dr") == {}
+    templar = Templar(variables={"promoted": fence, "lock": {"notes": notes}})
+    assert templar.template(trust_as_template(
+        "{{ promoted | vaultops.replication.failover_divergence(state=lock, old='primary', promote='dr') }}"))["wals"] == 4
+
+
 def test_topology_dr_set_id_is_stable_and_names_the_members():
     r = resolve()
     assert r["dr_set_id"].startswith("dr-primary-") and len(r["dr_set_id"]) == len("dr-primary-") + 10
@@ -213,6 +235,24 @@ def test_summary_of_a_completed_planned_failover():
     assert r["report"][2] == "Now: dr DR primary, primary DR secondary"
     assert r["report"][3] == "RTO 0.5 s, RPO 0 WAL entries."
     assert "secret-op" not in repr(r)
+
+
+def test_summary_takes_the_token_step_and_divergence_from_the_decision_and_the_record():
+    minted = {"started": 101.0, "ended": 101.5, "token_ttl": 3600, "dr_operation_token": "secret-op"}
+    given = summary()
+    derived = summary(batch=None, op_token_source="", minted=minted, decision={"token_plan": "batch"})
+    assert derived["timeline"][1] == given["timeline"][1]
+    assert derived["timeline"][1]["detail"] == "batch token minted on primary"
+    assert derived["left_behind"] == given["left_behind"]
+    ceremony = summary(batch=None, op_token_source="", minted={"started": 101.0, "ended": 103.0, "complete": True},
+                       decision={"token_plan": "recorded"})
+    assert ceremony["timeline"][1]["detail"] == "generated on dr by the key holders beforehand (on record)"
+    assert ceremony["timeline"][1]["end"] == 103.0 and ceremony["left_behind"] == []
+    # A failed run names the evidence on record that the old primary took writes after the promotion.
+    notes = {"divergent:primary": {"old_primary_last_wal": 50}, "promoted_over:primary": {"promoted": "dr", "promotion_wal": 40}}
+    failed = summary(failure={"task": "x", "msg": "y"}, state={"notes": notes})
+    assert any("evidence that primary took writes after the promotion" in line for line in failed["left_behind"])
+    assert not any("evidence" in line for line in summary(failure={"task": "x", "msg": "y"})["left_behind"])
 
 
 def test_summary_when_the_performance_secondaries_followed_by_themselves():
