@@ -308,6 +308,27 @@ def _scaling_section(out: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _floor_section(out: dict[str, Any]) -> list[str]:
+    floor = out.get("floor")
+    if not floor:
+        return []
+    tasks = floor["tasks"]
+    rows = [["1 `debug` task", floor["one_task_s"]["median"], floor["one_task_s"]["min"], floor["one_task_s"]["max"],
+             floor["one_task_cpu_s"]["median"]],
+            [f"{tasks} `debug` tasks", floor["many_tasks_s"]["median"], floor["many_tasks_s"]["min"],
+             floor["many_tasks_s"]["max"], floor["many_tasks_cpu_s"]["median"]]]
+    per_task = floor.get("per_task_s")
+    return [
+        "## ansible-playbook's own cost", "",
+        "`ansible-playbook` on this machine with no Vault and nothing to do: one play on localhost with one "
+        f"`debug` task (start-up and shutdown: importing ansible-core, loading its configuration and plugin "
+        f"routing, the inventory, the workers' process) and with {tasks}. A playbook of N tasks cannot take less "
+        "than the first plus (N - 1) times the cost of each further task, whatever its tasks do; the targets "
+        "table quotes that bound for dr_failover.yml's task count.", "",
+    ] + _table(["play", "median s", "min s", "max s", "CPU s"], rows) + [
+        f"Each further task: {_f(per_task, 3)} s." if per_task is not None else "", ""]
+
+
 def markdown(out: dict[str, Any], image: str | None) -> str:
     m = out["machine"]
     cfg = out["config"]
@@ -325,6 +346,7 @@ def markdown(out: dict[str, Any], image: str | None) -> str:
     lines += _machine_section(m, out)
     lines += _methods_section(out)
     lines += _targets_section(out)
+    lines += _floor_section(out)
     lines += _detection_section(out)
     lines += _scaling_section(out)
     notes = [

@@ -13,6 +13,10 @@ Parts (``BENCH_PARTS``, default all):
 * ``detection``: how long after a cluster reaches a state the collection's module returns.
 * ``repoint``: re-pointing 1 vs many performance secondaries with ``replication_secondary``.
 * ``sets``: 1 vs many independent replication sets failed over in one run.
+* ``floor``: ansible-playbook's own cost on this machine, without any Vault: a play of one
+  ``debug`` task (start-up and shutdown) and one of ``FLOOR_TASKS`` (the cost of each further
+  task). The targets table uses it for the best a playbook of as many tasks as dr_failover.yml
+  could do here, whatever its tasks did.
 
 Sizes come from environment variables (see ``benchmarks/README.md``); ``--quick`` picks small
 ones. Results go to ``benchmarks/results/failover.json`` and, for full runs (or ``BENCH_DOCS=1``),
@@ -50,7 +54,8 @@ METHOD_LABELS = {
     "peer": "(b) peer uri playbook",
     "collection": "(c) collection dr_failover.yml",
 }
-PARTS = ["methods", "detection", "repoint", "sets"]
+PARTS = ["methods", "detection", "repoint", "sets", "floor"]
+FLOOR_TASKS = 21
 PROFILES = ["fast", "realistic"]
 DETECT_POLL = 0.01
 
@@ -757,6 +762,76 @@ def run_sets(cfg: Config, out: dict[str, Any], failures: list[str]) -> None:
 
 # -- targets ------------------------------------------------------------------------------------
 
+# -- part 5: ansible-playbook's own cost ---------------------------------------------------------
+
+def floor_playbook(path: Path, tasks: int) -> Path:
+    """A play on localhost of ``tasks`` ``debug`` tasks and nothing else."""
+    lines = ["---", "- name: ansible-playbook and nothing else", "  hosts: localhost", "  connection: local",
+             "  gather_facts: false", "  tasks:"]
+    for index in range(tasks):
+        lines += [f"    - name: Task {index + 1}", "      ansible.builtin.debug:", "        msg: nothing", ""]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_floor(cfg: Config, out: dict[str, Any], failures: list[str]) -> None:
+    sizes = [1, FLOOR_TASKS]
+    samples: dict[int, list[float]] = {n: [] for n in sizes}
+    cpu: dict[int, list[float]] = {n: [] for n in sizes}
+    with c.scratch_dir("floor") as work:
+        books = {n: floor_playbook(work / f"floor-{n}.yml", n) for n in sizes}
+        env = base_env(work)
+        for index in range(max(cfg.runs, 3)):
+            for n in sizes:
+                label = f"ansible-playbook, {n} debug task(s), run {index + 1}"
+                try:
+                    result = Run(work, label, [], cfg.timeout)(ansible_playbook("-i", "localhost,", str(books[n])), env)
+                except _labs.BenchFailure as exc:
+                    failures.append(f"floor: {label}: {exc}")
+                    print(f"   FAILED {label}: {exc}", flush=True)
+                    continue
+                samples[n].append(result["wall_s"])
+                cpu[n].append(result["cpu_s"])
+                print(f"   {label}: {result['wall_s']:.2f} s wall, {result['cpu_s']:.2f} s CPU", flush=True)
+    one, many = summary(samples[1])["median"], summary(samples[FLOOR_TASKS])["median"]
+    per_task = (many - one) / (FLOOR_TASKS - 1) if one is not None and many is not None else None
+    out["floor"] = {"tasks": FLOOR_TASKS, "one_task_s": summary(samples[1]), "many_tasks_s": summary(samples[FLOOR_TASKS]),
+                    "one_task_cpu_s": summary(cpu[1]), "many_tasks_cpu_s": summary(cpu[FLOOR_TASKS]),
+                    "per_task_s": per_task}
+
+
+def playbook_floor(out: dict[str, Any], tasks: float | None) -> float | None:
+    """Seconds ansible-playbook itself needs for a run of ``tasks`` tasks on this machine (start-up,
+    shutdown and each task's own handling), from the ``floor`` part; None when not measured."""
+    floor = out.get("floor") or {}
+    one, per_task = (floor.get("one_task_s") or {}).get("median"), floor.get("per_task_s")
+    if one is None or per_task is None or not tasks:
+        return None
+    return one + per_task * (tasks - 1)
+
+
+def floor_notes(out: dict[str, Any]) -> dict[str, str]:
+    """Per methods target: the best any playbook of dr_failover.yml's task count could reach here."""
+    summ = (out.get("methods") or {}).get("summary") or {}
+    notes: dict[str, str] = {}
+    for profile in ("fast", "realistic"):
+        per = summ.get(profile) or {}
+        tasks = ((per.get("collection") or {}).get("tasks_started") or {}).get("median")
+        floor = playbook_floor(out, tasks)
+        raw = ((per.get("raw") or {}).get("wall_s") or {}).get("median")
+        peer = ((per.get("peer") or {}).get("wall_s") or {}).get("median")
+        if floor is None or raw is None:
+            continue
+        head = f"ansible-playbook alone, {tasks:.0f} tasks: {floor:.2f} s"
+        if profile == "fast":
+            notes["fast"] = f"{head} (best overhead possible)"
+        else:
+            notes["realistic_a"] = f"{head}; raw + that = {(raw + floor) / raw:.2f} x raw at best"
+            if peer:
+                notes["realistic_b"] = f"{head}; raw + that = {(raw + floor) / peer:.2f} x peer at best"
+    return notes
+
+
 def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
@@ -767,9 +842,10 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     summ = (out.get("methods") or {}).get("summary") or {}
     fast = (summ.get("fast") or {}).get("ratios") or {}
     real = (summ.get("realistic") or {}).get("ratios") or {}
-    add("fast: dr_failover overhead over raw (c - a)", fast.get("overhead_c_minus_a_s"), 2.0, "s")
-    add("realistic: dr_failover / raw (c/a)", real.get("c_over_a"), 1.25, "x")
-    add("realistic: dr_failover / peer (c/b)", real.get("c_over_b"), 0.25, "x")
+    floors = floor_notes(out)
+    add("fast: dr_failover overhead over raw (c - a)", fast.get("overhead_c_minus_a_s"), 2.0, "s", floors.get("fast", ""))
+    add("realistic: dr_failover / raw (c/a)", real.get("c_over_a"), 1.25, "x", floors.get("realistic_a", ""))
+    add("realistic: dr_failover / peer (c/b)", real.get("c_over_b"), 0.25, "x", floors.get("realistic_b", ""))
     for profile, det in (out.get("detection") or {}).items():
         add(f"{profile}: promotion noticed (promote module)", det["promote"]["median"], 0.25, "s")
         add(f"{profile}: streaming noticed (replication_status_info wait_for)", det["streaming"]["median"], 0.25, "s")
@@ -788,7 +864,10 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({"target": name, "value": None, "limit": 2.0, "unit": "x", "passed": None,
                          "note": "not supported yet"})
         elif "wall_s" in small and "wall_s" in big:
-            add(name, c.ratio(big["wall_s"], small["wall_s"]), 2.0, "x")
+            cpus = (out.get("machine") or {}).get("cpus")
+            note = (f"{big['cpu_s']:.1f} CPU-s of ansible-playbook in {big['wall_s']:.1f} s on {cpus} CPU(s)"
+                    if big.get("cpu_s") is not None and cpus else "")
+            add(name, c.ratio(big["wall_s"], small["wall_s"]), 2.0, "x", note)
     return rows
 
 
@@ -835,6 +914,14 @@ def print_results(cfg: Config, out: dict[str, Any]) -> None:
                          col.get("tasks_started"), col.get("cpu_s")])
         c.print_table(f"independent replication sets failed over in one run ({out['sets']['profile']} profile, s)",
                       ["sets", "raw (threads)", "collection (one play)", "tasks", "CPU s"], rows)
+    floor = out.get("floor") or {}
+    if floor:
+        c.print_table("ansible-playbook alone (one play on localhost, debug tasks only; seconds)",
+                      ["tasks", "median", "min", "max", "CPU s"],
+                      [[1, *(floor["one_task_s"][k] for k in ("median", "min", "max")), floor["one_task_cpu_s"]["median"]],
+                       [floor["tasks"], *(floor["many_tasks_s"][k] for k in ("median", "min", "max")),
+                        floor["many_tasks_cpu_s"]["median"]]])
+        print(f"   each further task: {c.fmt(floor.get('per_task_s'), 3)} s", flush=True)
     rows = [[t["target"], t["value"], f"<= {t['limit']} {t['unit']}",
              "n/a" if t["passed"] is None else ("PASS" if t["passed"] else "FAIL"), t["note"]]
             for t in out["targets"]]
@@ -853,7 +940,8 @@ def run(quick: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"config": asdict(cfg), "machine": machine}
     failures: list[str] = []
     started = time.perf_counter()
-    parts = {"methods": run_methods, "detection": run_detection, "repoint": run_repoint, "sets": run_sets}
+    parts = {"methods": run_methods, "detection": run_detection, "repoint": run_repoint, "sets": run_sets,
+             "floor": run_floor}
     with snapshot():
         print("   measuring a snapshot of the collection and of vaultlab taken now "
               f"(commit {machine['commit'] or '?'}, {len(machine['uncommitted_files_under_test'])} uncommitted "

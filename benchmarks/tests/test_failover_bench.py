@@ -122,6 +122,37 @@ def test_report_renders_tables_targets_and_plot(tmp_path):
     assert (tmp_path / "page.png").stat().st_size > 10_000
 
 
+def test_floor_bounds_what_any_playbook_of_that_many_tasks_can_reach(tmp_path):
+    samples = {"fast": {"raw": [_sample(0.4)], "peer": [_sample(12.0)], "collection": [_sample(2.0)]},
+               "realistic": {"raw": [_sample(5.0)], "peer": [_sample(20.0)], "collection": [_sample(8.0)]}}
+    out = {"config": {"quick": True, "runs": 1, "secrets": 20, "detect_lead": 3.0},
+           "machine": {**_report.machine_info(), "loadavg_at_end": [1.0, 1.0, 1.0]},
+           "methods": {"samples": samples, "summary": failover.summarise_methods(samples)},
+           "floor": {"tasks": 21, "one_task_s": failover.summary([0.9]), "many_tasks_s": failover.summary([1.5]),
+                     "one_task_cpu_s": failover.summary([0.8]), "many_tasks_cpu_s": failover.summary([1.4]),
+                     "per_task_s": 0.03},
+           "elapsed_s": 10.0}
+    # 10 tasks: 0.9 s + 9 x 0.03 s = 1.17 s of ansible-playbook alone.
+    assert failover.playbook_floor(out, 10) == pytest.approx(1.17)
+    assert failover.playbook_floor({}, 10) is None
+    out["targets"] = failover.targets(out)
+    notes = {t["target"]: t["note"] for t in out["targets"]}
+    assert notes["fast: dr_failover overhead over raw (c - a)"].startswith("ansible-playbook alone, 10 tasks: 1.17 s")
+    assert notes["realistic: dr_failover / raw (c/a)"].endswith("raw + that = 1.23 x raw at best")
+    assert notes["realistic: dr_failover / peer (c/b)"].endswith("raw + that = 0.31 x peer at best")
+    _report.write(out, tmp_path, name="page")
+    text = (tmp_path / "page.md").read_text()
+    assert "## ansible-playbook's own cost" in text and "| 21 `debug` tasks | 1.50 |" in text
+    assert "Each further task: 0.030 s." in text
+
+
+def test_floor_playbook_runs(tmp_path):
+    book = failover.floor_playbook(tmp_path / "floor.yml", 3)
+    env = failover.base_env(tmp_path)
+    result = failover.Run(tmp_path, "floor", [], 120)(failover.ansible_playbook("-i", "localhost,", str(book)), env)
+    assert result["returncode"] == 0 and result["tasks_started"] == 3
+
+
 def test_timeline_attributes_every_second_to_an_action():
     data = {"finished": 20.0, "tasks": [
         {"name": "a", "action": "ansible.builtin.set_fact", "start": 12.0},
