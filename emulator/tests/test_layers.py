@@ -28,6 +28,7 @@ LAYERS = {
     "vaultlab.versions": MODEL,
     "vaultlab.profiles": MODEL,
     "vaultlab.storage": MODEL,
+    "vaultlab.ticks": MODEL,
     "vaultlab.acl": MODEL,
     "vaultlab.audit": MODEL,
     "vaultlab.crypto": MODEL,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
 import time
 
 import pytest
 
 from vaultlab import profiles
 from vaultlab.model.values import KeyVerificationError, decode_key, parse_duration
-from vaultlab.node import Node
+from vaultlab.node import HA_LOCK_KEY, Node
 
 
 def _nodes(tmp_path, count: int = 2, **timing: float) -> list[Node]:
@@ -166,3 +168,78 @@ def test_profiles_and_overrides(tmp_path) -> None:
     assert a.timing("promote") == 4.0 and a.timing("nonexistent", 1.5) == 1.5
     with pytest.raises(KeyError):
         a.timing("nonexistent")
+
+
+def _lab_config(lab_dir, nodes: list[str], profile: str = "fast") -> None:
+    # As the supervisor writes it (a new file replaces the old one) before it starts the nodes.
+    tmp = lab_dir / ".config.json.tmp"
+    tmp.write_text(json.dumps({"profile": profile, "timing": {}, "tls": False, "clusters": {"c": nodes}}))
+    os.replace(tmp, lab_dir / "config.json")
+
+
+@pytest.mark.parametrize("profile", ["fast", "realistic"])
+def test_a_lone_active_node_renews_less_often_and_never_lets_its_lease_lapse(tmp_path, profile) -> None:
+    timing = profiles.PROFILES[profile]
+    renew, ttl = timing["ha_renew_interval"], timing["ha_lease_ttl"]
+    stale = max(3 * renew, 1.0)  # ha_heartbeat_stale_after's default
+    _lab_config(tmp_path, ["c-1"], profile)
+    a = Node(tmp_path, "c", "c-1", api_port=8201, cluster_port=8301)  # reads the lab's config.json
+    keys = a.initialize(1, 1)["keys"]
+    assert a.ha_interval() == timing["ha_poll_interval"]  # sealed: not active, polls as a standby does
+    a.submit_unseal_key(decode_key(keys[0]))
+    a.ha_tick()
+    assert a.active
+    lone = a.ha_interval()
+    assert lone == pytest.approx(max(renew, min(ttl, stale) / 2)) and lone > renew
+    # Renewed at that pace, the lease always has at least half its life left, and a standby that
+    # joined meanwhile would find the renewal fresher than half its staleness limit.
+    first = a.storage.get(HA_LOCK_KEY)
+    time.sleep(0.01)
+    a.ha_tick()
+    lock = a.storage.get(HA_LOCK_KEY)
+    assert lock["renewed"] > first["renewed"] and lock["since"] == first["since"]
+    assert lock["expires"] - lock["renewed"] == pytest.approx(ttl)
+    assert ttl - lone >= ttl / 2 and lone <= stale / 2
+
+    # Another node is added to the cluster: listed in config.json before it starts, so the
+    # active node renews at the full pace from its next round on, and the newcomer follows.
+    _lab_config(tmp_path, ["c-1", "c-2"], profile)
+    assert a.ha_interval() == renew
+    b = Node(tmp_path, "c", "c-2", api_port=8202, cluster_port=8302)
+    b.submit_unseal_key(decode_key(keys[0]))
+    b.ha_tick()
+    assert b.standby and b.leader()["api_addr"] == a.api_addr and not b.ha_unhealthy()
+    assert b.ha_interval() == timing["ha_poll_interval"]
+
+
+def test_only_the_labs_own_config_can_make_a_node_alone(tmp_path) -> None:
+    _lab_config(tmp_path, ["c-1"])
+    (a,) = _nodes(tmp_path, 1)  # handed its config: no knowledge of the lab's node list
+    keys = a.initialize(1, 1)["keys"]
+    a.submit_unseal_key(decode_key(keys[0]))
+    a.ha_tick()
+    assert a.active and a.ha_interval() == profiles.PROFILES["fast"]["ha_renew_interval"]
+    # Nor does a config that does not list this node alone (missing, garbled, other names).
+    lone = Node(tmp_path, "c", "c-1", api_port=8203, cluster_port=8303)
+    lone.submit_unseal_key(decode_key(keys[0]))
+    for text in ("", "{", json.dumps({"clusters": {"c": ["c-9"]}}), json.dumps({"clusters": []})):
+        (tmp_path / "config.json").write_text(text)
+        os.utime(tmp_path / "config.json", ns=(time.time_ns(), time.time_ns() + len(text)))
+        assert lone._alone() is False
+
+
+def test_renewal_after_someone_else_wrote_the_lock_goes_through_the_full_check(tmp_path) -> None:
+    a, b = _nodes(tmp_path)
+    keys = a.initialize(1, 1)["keys"]
+    for node in (a, b):
+        node.submit_unseal_key(decode_key(keys[0]))
+    a.ha_tick()
+    b.ha_tick()
+    assert a.active and b.standby
+    # b holds an unexpired lock (as if a had stalled past its lease and b had taken over).
+    lock = dict(a.storage.get(HA_LOCK_KEY), node=b.name, api_addr=b.api_addr, cluster_addr=b.cluster_addr,
+                expires=time.time() + 5, renewed=time.time())
+    b.storage.put(HA_LOCK_KEY, lock, scope="node")
+    a.ha_tick()
+    assert not a.active and a.leader()["node"] == b.name
+    assert a.storage.get(HA_LOCK_KEY)["node"] == b.name  # a's renewal did not overwrite it

@@ -293,3 +293,62 @@ def test_opening_a_file_another_process_is_writing_waits_for_it(tmp_path):
     finally:
         release.join()
         other.close()
+
+
+def test_change_stamp_moves_with_every_write_to_what_it_watches(tmp_path):
+    path = tmp_path / "storage.db"
+    with Storage(path) as db, Storage(path) as other:
+        db.put("k", 1, scope="node")
+        watched = db.change_stamp(["k"])
+        wal = db.change_stamp(wal=True)
+        assert db.change_stamp(["k"]) == watched and db.change_stamp(wal=True) == wal  # nothing happened
+
+        db.put("unrelated", 1, scope="node")  # another key, not logged: neither stamp moves
+        assert db.change_stamp(["k"]) == watched and db.change_stamp(wal=True) == wal
+
+        # This connection's own writes are counted...
+        db.put("k", 2, scope="node")
+        assert db.change_stamp(["k"]) != watched
+        watched = db.change_stamp(["k"])
+        db.put("data", {"v": 1})  # a logged key: the WAL moved
+        assert db.change_stamp(wal=True) != wal
+        wal = db.change_stamp(wal=True)
+        db.delete("data")
+        assert db.change_stamp(wal=True) != wal
+        for change in (lambda: db.advance(db.last_wal() + 5), lambda: db.compact(keep=0),
+                       lambda: db.apply([{"op": "put", "key": "r", "value": 1, "index": db.last_wal() + 1}]),
+                       lambda: db.restore([], wal_index=db.last_wal()), lambda: db.wipe()):
+            wal = db.change_stamp(wal=True)
+            change()
+            assert db.change_stamp(wal=True) != wal
+        wal = db.change_stamp(wal=True)
+        db.advance(0)  # a no-op: the sequence never moves back
+        assert db.change_stamp(wal=True) == wal
+        # ...bulk operations count for every key...
+        watched = db.change_stamp(["k"])
+        db.restore([{"key": "x", "value": 1}])
+        assert db.change_stamp(["k"]) != watched
+
+        # ...and another connection's (another process's) commits move SQLite's data_version.
+        watched, wal = db.change_stamp(["k"]), db.change_stamp(wal=True)
+        other.put("k", 3, scope="node")
+        assert db.change_stamp(["k"]) != watched and db.change_stamp(wal=True) != wal
+        assert db.get("k") == 3
+
+
+def test_put_if_unchanged_writes_only_over_the_expected_value(tmp_path):
+    path = tmp_path / "storage.db"
+    with Storage(path) as db, Storage(path) as other:
+        db.put("lease", {"n": 1}, scope="node")
+        stamp = db.change_stamp(["lease"])
+        text = db.put_if_unchanged("lease", '{"n":1}', {"n": 2})
+        assert text == '{"n":2}' and db.get("lease") == {"n": 2}
+        assert db.change_stamp(["lease"]) != stamp
+        # Someone else changed it: nothing is written, the caller learns it.
+        other.put("lease", {"n": 9}, scope="node")
+        assert db.put_if_unchanged("lease", text, {"n": 3}) is None
+        assert db.get("lease") == {"n": 9}
+        assert db.put_if_unchanged("absent", "{}", {"n": 1}) is None and db.get("absent") is None
+        # Only node-scope keys (never logged): a logged key is not touched.
+        db.put("data", {"n": 1})
+        assert db.put_if_unchanged("data", '{"n":1}', {"n": 2}) is None and db.get("data") == {"n": 1}

@@ -31,10 +31,11 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import acl, messages, profiles, versions
+from . import acl, messages, profiles, ticks, versions
 from .model.capture import CapturingStorage
 from .model.seal import Seal, new_seal
 from .model.tokens import TokenStore
+from .storage import encode_value
 
 if TYPE_CHECKING:  # asyncio is imported where used: the CLI imports this module too
     import asyncio
@@ -119,6 +120,10 @@ class Node:
         self.cluster_name = cluster
         self.name = name
         self.config: dict[str, Any] = config if config is not None else load_lab_config(self.dir)
+        # Whether this node runs alone in its cluster, judged from the lab's config.json (only
+        # when the config came from that file): (file identity, answer); see _alone().
+        self._config_file = config is None
+        self._alone_cache: tuple[tuple[int, int, int] | None, bool] = (None, False)
         self.tls = bool(self.config.get("tls"))
         self.ca_cert: str | None = self.config.get("ca_cert") if self.tls else None
         self.api_port = api_port
@@ -163,6 +168,10 @@ class Node:
         self.latency_ms = 0.0
         self.error_burst: dict[str, Any] = {"count": 0, "status": 503}
         self._faults_cache: tuple[int, dict[str, Any]] = (-1, {})
+        self._faults_path = str(self.dir / "faults.json")  # stat()ed at every check: built once
+        # The HA lock record as this node last wrote it (stored text): renewing it is one
+        # conditional update while nobody else touched it (see _try_lock).
+        self._lock_written: tuple[str, float] | None = None  # (stored text, its "since")
 
         # One generate-root style attempt per node (sys/generate-root and the DR operation
         # token share it, as in Vault); see vaultlab.model.generate_root.
@@ -465,9 +474,22 @@ class Node:
             return lock
         return None
 
+    def _lock_record(self, now: float, since: float) -> dict[str, Any]:
+        return {"node": self.name, "api_addr": self.api_addr, "cluster_addr": self.cluster_addr,
+                "expires": now + self.timing("ha_lease_ttl"), "since": since, "renewed": now}
+
     def _try_lock(self) -> bool:
         now = time.time()
-        ttl = self.timing("ha_lease_ttl")
+        if self.active and self._lock_written is not None:
+            # The common case, every ha_renew_interval: the stored lock is still exactly what
+            # this node wrote last (so still its own), renewed in one conditional update. If
+            # anything else wrote it meanwhile, the full check below decides.
+            text, since = self._lock_written
+            written = self.storage.put_if_unchanged(HA_LOCK_KEY, text, self._lock_record(now, since))
+            if written is not None:
+                self._lock_written = (written, since)
+                return True
+        self._lock_written = None
         if not self.active:
             # Cheap read first: standbys poll often and must not take the write lock each time.
             current = self.storage.get(HA_LOCK_KEY)
@@ -481,12 +503,9 @@ class Node:
                 self._follow(lock)
                 return False
             since = lock["since"] if mine and self.active else now
-            self.storage.put(
-                HA_LOCK_KEY,
-                {"node": self.name, "api_addr": self.api_addr, "cluster_addr": self.cluster_addr,
-                 "expires": now + ttl, "since": since, "renewed": now},
-                scope="node",
-            )
+            record = self._lock_record(now, since)
+            self.storage.put(HA_LOCK_KEY, record, scope="node")
+        self._lock_written = (encode_value(record), since)
         return True
 
     def _follow(self, lock: dict[str, Any]) -> None:
@@ -509,8 +528,51 @@ class Node:
         age = self.ha_heartbeat_age()
         if age is None:
             return False
+        return age > self._ha_stale_after()
+
+    def _ha_stale_after(self) -> float:
         default = max(3 * self.timing("ha_renew_interval"), 1.0)
-        return age > self.timing("ha_heartbeat_stale_after", default)
+        return self.timing("ha_heartbeat_stale_after", default)
+
+    def _alone(self) -> bool:
+        """No other node of this cluster exists: the lab's config.json lists this node alone.
+
+        The supervisor writes the config before it starts a node, so a node added to a running
+        cluster (``vaultlab up --cluster NAME:3``) is listed before it can compete for the lock.
+        The file is stat()ed at each call and re-read when it changed.
+        """
+        if not self._config_file:
+            return False
+        path = self.dir / "config.json"
+        try:
+            info = os.stat(path)
+        except OSError:
+            return False
+        identity = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if identity != self._alone_cache[0]:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    nodes = (json.loads(handle.read()).get("clusters") or {}).get(self.cluster_name)
+            except (OSError, ValueError, AttributeError):
+                nodes = None
+            self._alone_cache = (identity, nodes == [self.name])
+        return self._alone_cache[1]
+
+    def ha_interval(self) -> float:
+        """Seconds until the next round of the election loop.
+
+        An active node renews its lease every ``ha_renew_interval``, a standby looks at it every
+        ``ha_poll_interval``. An active node with no other node in its cluster has nobody to
+        hold the lease against: it renews less often, while the lease still has half of its
+        life (``ha_lease_ttl``) left, and fresher than half of ``ha_heartbeat_stale_after``, so
+        a node added to the cluster meanwhile still finds it held and healthy.
+        """
+        if not self.active:
+            return self.timing("ha_poll_interval")
+        renew = self.timing("ha_renew_interval")
+        if not self._alone():
+            return renew
+        return max(renew, min(self.timing("ha_lease_ttl"), self._ha_stale_after()) / 2)
 
     @property
     def performance_standby(self) -> bool:
@@ -572,9 +634,10 @@ class Node:
         self._wakeup = asyncio.Event()
         while True:
             self.ha_tick()
-            interval = self.timing("ha_renew_interval") if self.active else self.timing("ha_poll_interval")
+            interval = self.ha_interval()
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=interval)
+                # On the process's tick grid: the held WAL polls of the same cadence wake with it.
+                await asyncio.wait_for(self._wakeup.wait(), timeout=ticks.until_next_tick(interval))
             except asyncio.TimeoutError:
                 pass
             self._wakeup.clear()
@@ -603,14 +666,15 @@ class Node:
 
     def faults(self) -> dict[str, Any]:
         """The lab-wide fault file (partitions), re-read when it changes."""
-        path = self.dir / "faults.json"
+        path = self._faults_path
         try:
-            mtime = path.stat().st_mtime_ns
+            mtime = os.stat(path).st_mtime_ns
         except FileNotFoundError:
             return {}
         if mtime != self._faults_cache[0]:
             try:
-                data = json.loads(path.read_text())
+                with open(path, encoding="utf-8") as handle:
+                    data = json.loads(handle.read())
             except (OSError, ValueError):
                 data = {}
             self._faults_cache = (mtime, data)

@@ -19,6 +19,11 @@ Concurrency: SQLite runs in WAL journal mode with a busy timeout, so several pro
 open the same file; one connection per :class:`Storage` object, guarded by a re-entrant lock
 so threads of one process can share it.  Do not carry a :class:`Storage` across ``fork()``;
 open a new one in the child.
+
+Pollers (the replication long poll, the HA loop) ask :meth:`Storage.change_stamp` whether what
+they watch may have changed before they re-read and decode it: the stamp combines what this
+object wrote (counted in memory) with SQLite's ``data_version``, which moves whenever another
+connection (another node process of the cluster) commits.
 """
 
 from __future__ import annotations
@@ -116,6 +121,11 @@ class Storage:
             os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         self._lock = threading.RLock()
         self._depth = 0
+        # Writes made through this object, for change_stamp(): per key, to the WAL (entries and
+        # the sequence floor), and bulk ones (restore, wipe, apply) that touch many keys.
+        self._key_serial: dict[str, int] = {}
+        self._wal_serial = 0
+        self._bulk_serial = 0
         self._conn = sqlite3.connect(
             self.path, timeout=timeout, isolation_level=None, check_same_thread=False
         )
@@ -191,6 +201,25 @@ class Storage:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
 
+    # -- change detection ----------------------------------------------------------------
+
+    def change_stamp(self, keys: Iterable[str] = (), wal: bool = False) -> tuple[int, ...]:
+        """A value that differs from an earlier one of the same call whenever one of ``keys``
+        (or, with ``wal``, the WAL: entries or sequence) may have changed in between.
+
+        Equal stamps mean nothing watched changed, whoever writes: this object's own writes are
+        counted here (also those rolled back: a spurious change only costs a re-read), other
+        connections' commits move SQLite's ``data_version``. One cheap query instead of reading
+        and decoding the values.
+        """
+        with self._lock:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        serials = self._key_serial
+        return (version, self._bulk_serial, self._wal_serial if wal else 0, *(serials.get(k, 0) for k in keys))
+
+    def _touched(self, key: str) -> None:
+        self._key_serial[key] = self._key_serial.get(key, 0) + 1
+
     # -- key/value -----------------------------------------------------------------------
 
     def get(self, key: str) -> Any:
@@ -223,12 +252,31 @@ class Storage:
         _check_scopes((scope,))
         encoded = _encode(value)
         with self.transaction():
+            self._touched(key)
             self._conn.execute(
                 "INSERT INTO kv (key, value, scope) VALUES (?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, scope = excluded.scope",
                 (key, encoded, scope),
             )
             return self._log("put", key, encoded, scope)
+
+    def put_if_unchanged(self, key: str, expected: str, value: Any) -> str | None:
+        """Replace the ``node``-scope ``key`` by ``value`` if its stored text is still
+        ``expected`` (:func:`encode_value` of what was written last); return the new stored
+        text, or ``None`` (nothing written) when the key changed or is gone.
+
+        One statement instead of a read-modify-write transaction, for a record renewed many
+        times a second (the HA lease); node-scope keys only, as they are never logged.
+        """
+        encoded = _encode(value)
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE kv SET value = ? WHERE key = ? AND value = ? AND scope = 'node'", (encoded, key, expected)
+            )
+            if cursor.rowcount != 1:
+                return None
+            self._touched(key)
+        return encoded
 
     def delete(self, key: str, scope: str = "replicated") -> bool:
         """Remove ``key``; return whether it existed.  The stored scope wins over ``scope``."""
@@ -237,6 +285,7 @@ class Storage:
             actual = self.scope_of(key)
             if actual is None:
                 return False
+            self._touched(key)
             self._conn.execute("DELETE FROM kv WHERE key = ?", (key,))
             self._log("delete", key, None, actual)
             return True
@@ -246,6 +295,7 @@ class Storage:
     def _log(self, op: str, key: str, encoded: str | None, scope: str, index: int | None = None) -> int | None:
         if scope == "node":
             return None
+        self._wal_serial += 1
         last = self.last_wal()
         if index is None or index <= last:
             index = last + 1
@@ -324,11 +374,14 @@ class Storage:
         by merkle-diff, so no snapshot was restored) must still number on from there: once
         promoted it would otherwise hand out indexes its old primary already used.
         """
+        if index <= self.last_wal():  # the usual case (a heartbeat with nothing new): no write lock
+            return
         with self.transaction():
             if index > self.last_wal():
                 self._set_floor(index)
 
     def _set_floor(self, index: int) -> None:
+        self._wal_serial += 1
         self._conn.execute(
             "INSERT INTO meta (name, value) VALUES ('wal_floor', ?) "
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -390,6 +443,7 @@ class Storage:
                 )
             rows.append((key, _encode(value), scope))
         with self.transaction():
+            self._bulk_serial += 1
             self._set_floor(self.last_wal() if wal_index is None else wal_index)
             if wanted:
                 self._conn.execute(f"DELETE FROM kv WHERE scope IN {_in(wanted)}", wanted)
@@ -409,6 +463,7 @@ class Storage:
         """
         last_remote = 0
         with self.transaction():
+            self._bulk_serial += 1
             for entry in entries:
                 try:
                     op, key, scope = entry["op"], entry["key"], entry.get("scope", "replicated")
@@ -441,6 +496,7 @@ class Storage:
         if not wanted:
             return
         with self.transaction():
+            self._bulk_serial += 1
             self._set_floor(self.last_wal())
             self._conn.execute(f"DELETE FROM kv WHERE scope IN {_in(wanted)}", wanted)
             self._conn.execute(f"DELETE FROM wal WHERE scope IN {_in(wanted)}", wanted)

@@ -47,6 +47,8 @@ class Seal:
         # The generation of the seal config this node was unsealed with: another node of the
         # cluster adopting a new config (secondary activation) makes it seal itself.
         self._generation: str | None = None
+        # (storage change stamp, generation) when the stored config last matched _generation.
+        self._matched: tuple[tuple[int, ...], str | None] | None = None
 
     def config(self) -> dict[str, Any] | None:
         return self.storage.get(SEAL_CONFIG_KEY)
@@ -120,5 +122,12 @@ class Seal:
         """Unsealed, but another node replaced (or removed) the seal config since."""
         if self.sealed:
             return False
+        # Asked at every HA tick: re-read the config only if its key may have changed since it
+        # last matched this generation.
+        stamp = self.storage.change_stamp((SEAL_CONFIG_KEY,))
+        if self._matched == (stamp, self._generation):
+            return False
         config = self.config()
-        return config is None or config.get("generation") != self._generation
+        changed = config is None or config.get("generation") != self._generation
+        self._matched = None if changed else (stamp, self._generation)
+        return changed

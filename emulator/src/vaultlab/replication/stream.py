@@ -30,9 +30,10 @@ from typing import Any
 from aiohttp import web
 
 from .. import messages as M
+from .. import ticks
 from . import models
 from ..storage import merkle_of
-from .core import SCOPES, Replication
+from .core import SCOPES, STATE_KEY, Replication
 from .filters import MOUNTS_KEY, Filter
 from .models import BOOTSTRAPPING, PRIMARY, SECONDARY
 from ..transport import cluster_tls
@@ -237,13 +238,23 @@ async def _wal(repl: Replication, request: web.Request) -> web.Response:
     repl.record_secondary(t, sid, _peer_info(repl, t, body))
     poll = max(min(repl.timing("wal_stream_interval", 0.05), 0.5), 0.01)
     deadline = time.monotonic() + wait
+    peer = request.headers.get("X-Vaultlab-From-Cluster")
+    # Each tick of the held poll re-reads the WAL position and the replication state only when
+    # the storage says they may have changed (a cheap stamp); an idle stream costs next to nothing.
+    watched = (STATE_KEY.format(t="dr"), STATE_KEY.format(t="performance"))
+    seen = storage.change_stamp(watched, wal=True)
     while True:
         if storage.last_wal(scopes) > after or time.monotonic() >= deadline:
             break
-        await asyncio.sleep(poll)
-        peer = request.headers.get("X-Vaultlab-From-Cluster")
-        if not node.active or node.partitioned(peer, "replication"):
-            return _err(503, M.STANDBY if not node.active else M.REPL_PARTITIONED)
+        while True:
+            # On the process's tick grid (with the other polls and the HA loop), or the deadline.
+            await asyncio.sleep(min(ticks.until_next_tick(poll), max(deadline - time.monotonic(), 0)))
+            if not node.active or node.partitioned(peer, "replication"):
+                return _err(503, M.STANDBY if not node.active else M.REPL_PARTITIONED)
+            stamp = storage.change_stamp(watched, wal=True)
+            if stamp != seen or time.monotonic() >= deadline:
+                break
+        seen = stamp
         state = repl.effective(t)
         if not models.authenticate_secondary(state, sid, body.get("credential")):
             return _err(403, M.REPL_CLUSTER_AUTH, revoked=True)
