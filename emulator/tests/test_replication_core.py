@@ -123,3 +123,71 @@ def test_primary_status_lists_heartbeats(repl):
     (entry,) = status["secondaries"]
     assert entry["connection_status"] == "connected" and entry["cluster_address"] == "http://s:2"
     assert entry["last_heartbeat"].endswith("Z")
+
+
+def _stored(repl, key):
+    return repl.storage.get(key.format(t="dr"))
+
+
+def test_heartbeat_only_progress_stays_in_memory_until_the_persist_period(repl):
+    """A streaming loop's heartbeat that changes nothing else is not written at once: this
+    node's status sees it, other processes (the stored value) see it within the period."""
+    from vaultlab.replication.core import PROGRESS_KEY
+    make_dr_secondary(repl)
+    assert repl.heartbeat_persist_period() == 1.0  # fast: staleness 5 s / 5
+    first = time.time()
+    repl.save_progress("dr", stream_state="stream-wals", connection_state="ready", last_remote_wal=7,
+                       last_heartbeat_ts=first, primary_peer={"last_heartbeat_duration_ms": 1})
+    writes = repl.storage.change_stamp((PROGRESS_KEY.format(t="dr"),))
+    later = first + 0.2
+    repl.save_heartbeat("dr", last_remote_wal=7, last_heartbeat_ts=later,
+                        primary_peer={"last_heartbeat_duration_ms": 3})
+    assert repl.storage.change_stamp((PROGRESS_KEY.format(t="dr"),)) == writes  # nothing written
+    assert _stored(repl, PROGRESS_KEY)["last_heartbeat_ts"] == first
+    assert repl.progress("dr")["last_heartbeat_ts"] == later  # this process: the newest
+    assert repl.status("dr")["primaries"][0]["last_heartbeat_duration_ms"] == "3"
+    # Anything else that changed is written at once, with the heartbeat.
+    repl.save_heartbeat("dr", last_remote_wal=8, last_heartbeat_ts=later + 0.2)
+    assert _stored(repl, PROGRESS_KEY)["last_remote_wal"] == 8
+    assert _stored(repl, PROGRESS_KEY)["last_heartbeat_ts"] == later + 0.2
+    assert _stored(repl, PROGRESS_KEY)["primary_peer"] == {"last_heartbeat_duration_ms": 3}
+    # A stored heartbeat older than the period is refreshed even when nothing else changed.
+    repl.save_progress("dr", last_heartbeat_ts=time.time() - 1.5)
+    now = time.time()
+    repl.save_heartbeat("dr", last_remote_wal=8, last_heartbeat_ts=now)
+    assert _stored(repl, PROGRESS_KEY)["last_heartbeat_ts"] == now
+    # Cleared progress does not come back from memory.
+    repl.save_heartbeat("dr", last_remote_wal=8, last_heartbeat_ts=now + 0.1)
+    repl.clear_progress("dr")
+    assert repl.progress("dr") == {}
+
+
+def test_primary_heartbeat_bookkeeping_written_when_the_entry_changes_or_per_period(repl):
+    from vaultlab.replication.core import SECONDARIES_RT_KEY
+    state, _ = models.enable_primary(None, "dr")
+    state = models.bind_credential(models.issue_secondary(state, "dr", "s1", now=0), "s1", "c")
+    repl.save("dr", state)
+    info = {"api_address": "http://s:1", "cluster_address": "http://s:2", "gone": False}
+    repl.record_secondary("dr", "s1", dict(info, clock_skew_ms=1), force=True)
+    written = _stored(repl, SECONDARIES_RT_KEY)["s1"]["last_heartbeat_ts"]
+    time.sleep(0.12)  # past the half interval (0.1 s on fast)
+    repl.record_secondary("dr", "s1", dict(info, clock_skew_ms=4))
+    assert _stored(repl, SECONDARIES_RT_KEY)["s1"]["last_heartbeat_ts"] == written  # heartbeat only
+    mine = repl.secondaries_rt("dr")["s1"]
+    assert mine["last_heartbeat_ts"] > written and mine["clock_skew_ms"] == 4
+    assert repl.status("dr")["secondaries"][0]["clock_skew_ms"] == "4"
+    # A changed entry (another address) is written at the usual pace.
+    time.sleep(0.12)
+    repl.record_secondary("dr", "s1", dict(info, cluster_address="http://s:3"))
+    stored = _stored(repl, SECONDARIES_RT_KEY)["s1"]
+    assert stored["cluster_address"] == "http://s:3" and stored["last_heartbeat_ts"] > written
+    assert stored["clock_skew_ms"] == 4
+    # Heartbeat-only again: written once the period is over.
+    written = stored["last_heartbeat_ts"]
+    repl._rt_written[("dr", "s1")] = (time.time() - 1.1, repl._rt_written[("dr", "s1")][1])
+    repl.record_secondary("dr", "s1", dict(info, cluster_address="http://s:3"))
+    assert _stored(repl, SECONDARIES_RT_KEY)["s1"]["last_heartbeat_ts"] > written
+    # A forgotten secondary that polls again is listed again at once.
+    repl.forget_secondary("dr", "s1")
+    repl.record_secondary("dr", "s1", dict(info, cluster_address="http://s:3"))
+    assert "s1" in _stored(repl, SECONDARIES_RT_KEY)

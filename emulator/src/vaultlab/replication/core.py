@@ -48,6 +48,10 @@ class PeerClient(Protocol):
 
 STATE_KEY = "core/replication/{t}/state"
 PROGRESS_KEY = "core/replication/{t}/progress"
+# Progress fields that change on every heartbeat of an idle stream (save_heartbeat).
+HEARTBEAT_FIELDS = frozenset({"last_heartbeat_ts", "primary_peer", "updated"})
+# Fields of a secondary's entry on the primary that change on every heartbeat (record_secondary).
+RT_HEARTBEAT_FIELDS = frozenset({"last_heartbeat_ts", "clock_skew_ms", "last_heartbeat_duration_ms"})
 SECONDARIES_RT_KEY = "core/replication/{t}/secondaries-rt"
 NODE_REGISTRY = "core/replication/nodes/"
 EPOCH_KEY = "core/replication/wal-epoch"
@@ -99,7 +103,12 @@ class Replication:
         self.unavailable_until = 0.0
         self.kick = {t: asyncio.Event() for t in TYPES}
         self.tasks: dict[str, asyncio.Task[Any]] = {}
-        self._rt_written: dict[tuple[str, str], float] = {}
+        # (type, secondary id) -> (when this process last wrote the entry, what it wrote but
+        # the heartbeat fields), and the heartbeat fields received since (record_secondary).
+        self._rt_written: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._rt_live: dict[tuple[str, str], dict[str, Any]] = {}
+        # type -> the heartbeat fields of the latest WAL poll not yet written (see save_heartbeat).
+        self._heartbeat_live: dict[str, dict[str, Any]] = {}
         self._merkle_cache: dict[str, tuple[tuple[int, int], str]] = {}
 
     # -- settings (the [?] switches listed in COVERAGE.md) ------------------------------
@@ -162,7 +171,11 @@ class Replication:
                                primary_peer=None, connected_addr=None, known_addrs=[])
 
     def progress(self, t: str) -> dict[str, Any]:
-        return self.storage.get(PROGRESS_KEY.format(t=t)) or {}
+        stored = self.storage.get(PROGRESS_KEY.format(t=t)) or {}
+        live = self._heartbeat_live.get(t)
+        if live and stored and live.get("last_heartbeat_ts", 0) > stored.get("last_heartbeat_ts", 0):
+            stored.update(live)
+        return stored
 
     def save_progress(self, t: str, **changes: Any) -> dict[str, Any]:
         with self.storage.transaction():
@@ -170,22 +183,67 @@ class Replication:
             current.update(changes)
             current["updated"] = time.time()
             self.storage.put(PROGRESS_KEY.format(t=t), current, scope="node")
+            self._heartbeat_live.pop(t, None)
         return current
 
+    def heartbeat_persist_period(self) -> float:
+        """Longest a heartbeat-only change of a secondary's progress stays in this process's
+        memory: a fifth of the staleness threshold, at most 1 s, at least the heartbeat interval."""
+        return max(min(1.0, self._stale_after() / 5), self.timing("heartbeat_interval", 0.2))
+
+    def save_heartbeat(self, t: str, **changes: Any) -> dict[str, Any]:
+        """Progress after one WAL poll of the streaming loop.
+
+        Written like :meth:`save_progress` when anything but the heartbeat fields changed or
+        the stored heartbeat is older than :meth:`heartbeat_persist_period`; otherwise kept in
+        memory, where :meth:`progress` (status of this node) reads it. Other node processes of
+        the cluster (standbys) see the stored heartbeat, at most that period old.
+        """
+        stored = self.storage.get(PROGRESS_KEY.format(t=t)) or {}
+        merged = {**stored, **changes}
+        same = all(merged.get(k) == stored.get(k) for k in merged.keys() | stored.keys()
+                   if k not in HEARTBEAT_FIELDS)
+        if not (stored and same and time.time() - stored.get("last_heartbeat_ts", 0)
+                < self.heartbeat_persist_period()):
+            return self.save_progress(t, **changes)
+        self._heartbeat_live[t] = {k: merged[k] for k in HEARTBEAT_FIELDS if k in merged}
+        return merged
+
     def clear_progress(self, t: str) -> None:
+        self._heartbeat_live.pop(t, None)
         if self.storage.get(PROGRESS_KEY.format(t=t)) is not None:
             self.storage.delete(PROGRESS_KEY.format(t=t), scope="node")
 
     def secondaries_rt(self, t: str) -> dict[str, Any]:
-        return self.storage.get(SECONDARIES_RT_KEY.format(t=t)) or {}
+        rt = self.storage.get(SECONDARIES_RT_KEY.format(t=t)) or {}
+        for (typ, sid), live in self._rt_live.items():
+            entry = rt.get(sid)
+            if typ == t and entry and live["last_heartbeat_ts"] > entry.get("last_heartbeat_ts", 0):
+                entry.update(live)
+        return rt
 
     def record_secondary(self, t: str, sid: str, info: dict[str, Any], force: bool = False) -> None:
-        """Heartbeat bookkeeping on the primary, written at most every half interval."""
+        """Heartbeat bookkeeping on the primary, written at most every half interval.
+
+        When only the heartbeat fields (``RT_HEARTBEAT_FIELDS``) changed since this process last
+        wrote the entry, it is written at most every :meth:`heartbeat_persist_period`; meanwhile
+        they live in this process's memory, where :meth:`secondaries_rt` (this node's status)
+        reads them. Other node processes of the cluster see the stored entry.
+        """
         now = time.time()
-        last = self._rt_written.get((t, sid), 0.0)
-        if not force and now - last < max(self.timing("heartbeat_interval", 0.2) / 2, 0.05):
+        key = (t, sid)
+        last, written = self._rt_written.get(key, (0.0, None))
+        steady = {k: v for k, v in info.items() if k not in RT_HEARTBEAT_FIELDS}
+        period = max(self.timing("heartbeat_interval", 0.2) / 2, 0.05)
+        if steady == written:
+            period = max(period, self.heartbeat_persist_period())
+        if not force and now - last < period:
+            if steady == written:
+                live = self._rt_live.setdefault(key, {})
+                live.update({k: v for k, v in info.items() if k in RT_HEARTBEAT_FIELDS})
+                live["last_heartbeat_ts"] = now
             return
-        self._rt_written[(t, sid)] = now
+        self._rt_written[key] = (now, steady)
         with self.storage.transaction():
             rt = self.secondaries_rt(t)
             entry = rt.get(sid, {})
@@ -193,14 +251,21 @@ class Replication:
             entry["last_heartbeat_ts"] = now
             rt[sid] = entry
             self.storage.put(SECONDARIES_RT_KEY.format(t=t), rt, scope="node")
+            self._rt_live.pop(key, None)
 
     def forget_secondary(self, t: str, sid: str) -> None:
+        self._rt_written.pop((t, sid), None)
+        self._rt_live.pop((t, sid), None)
         with self.storage.transaction():
             rt = self.secondaries_rt(t)
             if rt.pop(sid, None) is not None:
                 self.storage.put(SECONDARIES_RT_KEY.format(t=t), rt, scope="node")
 
     def forget_all_secondaries(self, t: str) -> None:
+        for key in [key for key in self._rt_written if key[0] == t]:
+            self._rt_written.pop(key, None)
+        for key in [key for key in self._rt_live if key[0] == t]:
+            self._rt_live.pop(key, None)
         if self.storage.get(SECONDARIES_RT_KEY.format(t=t)) is not None:
             self.storage.delete(SECONDARIES_RT_KEY.format(t=t), scope="node")
 

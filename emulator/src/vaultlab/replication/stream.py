@@ -562,8 +562,8 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         if t == "dr":
             storage.advance(position)
         changes = _learn(repl, t, state, answer)
-        repl.save_progress(t, stream_state=models.ST_STREAM, connection_state=models.CONN_READY,
-                           last_remote_wal=position, connected_addr=addr, **changes)
+        repl.save_heartbeat(t, stream_state=models.ST_STREAM, connection_state=models.CONN_READY,
+                            last_remote_wal=position, connected_addr=addr, **changes)
 
 
 def _still_current(repl: Replication, t: str, state: dict[str, Any]) -> bool:
