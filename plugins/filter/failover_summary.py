@@ -15,7 +15,8 @@ description:
     the registered results of its tasks, on success and on failure.
   - The timeline comes from the start and end times each module returned; RTO and RPO from the
     M(vaultops.replication.promote) result; it lists what the run left behind (a batch token and until
-    when it is valid, ceremony tokens on record, evidence of divergent writes, an unfenced old primary),
+    when it is valid, ceremony tokens on record, evidence of divergent writes as
+    P(vaultops.replication.failover_divergence#filter) finds it from O(_input) and O(state), an unfenced old primary),
     whether a re-run is safe, and what to do next. No secret is copied into it.
 options:
   _input:
@@ -69,21 +70,10 @@ options:
     default: {}
   minted:
     description:
-      - The registered result of the operation-token task. By the C(token_plan) of O(decision), it
-        stands for O(batch) or O(ceremony) when those are not given.
+      - The registered result of the operation-token task. The C(token_plan) of O(decision) tells
+        whether it is the batch token step or the key share ceremony, and where the token came from.
     type: dict
-  batch:
-    description: The registered result of the batch token task (default O(minted) when the token plan is C(batch)).
-    type: dict
-  ceremony:
-    description:
-      - The registered result of the key share ceremony task (default O(minted) when the token plan is
-        C(ceremony) or C(recorded)).
-    type: dict
-  op_token_source:
-    description: Where the DR operation token came from, in words (default from the C(token_plan) of O(decision)).
-    type: str
-    default: ""
+    default: {}
   released:
     description: The registered result of the lock release (M(vaultops.replication.failover_state)).
     type: dict
@@ -92,11 +82,6 @@ options:
     description: The registered result of the lock acquisition (M(vaultops.replication.failover_state)).
     type: dict
     default: {}
-  divergence:
-    description:
-      - Evidence that the old primary took writes after the promotion (default from O(_input) and
-        O(state), as P(vaultops.replication.failover_divergence#filter) finds it).
-    type: dict
   attached:
     description: The registered result of the old primary's re-attachment.
     type: dict

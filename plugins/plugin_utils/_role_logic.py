@@ -351,33 +351,27 @@ def _timeline(started, steps, promote_steps, tail):
 
 
 def failover_summary(promoted, failover_type="planned", promote="", old="", failure=None, started=0, now=0,
-                     state_file="", fence_timeout=30, perf_secondaries=(), decision=None, seen=None, batch=None,
-                     ceremony=None, op_token_source="", released=None, state=None, divergence=None, attached=None,
-                     perf_follow=None, perf_repointed=None, verified=None, revoked=None, current=None, minted=None):
+                     state_file="", fence_timeout=30, perf_secondaries=(), decision=None, seen=None, minted=None,
+                     released=None, state=None, attached=None, perf_follow=None, perf_repointed=None, verified=None,
+                     revoked=None, current=None):
     """dr_failover's result (``dr_failover_result``: timeline, clusters, RTO/RPO, what is left
     behind, whether a re-run is safe, what to do next, and ``report``: the lines the role prints),
     from the registered results of its tasks (``promoted``: the promote task's result).
 
-    ``minted``: the operation-token task's result; by the decision's token plan it is the batch
-    token step or the ceremony (``batch``/``ceremony`` when not given), and the plan says where the
-    token came from (``op_token_source`` when not given). ``divergence`` defaults to
+    ``minted``: the operation-token task's result; the decision's token plan says whether it was
+    the batch token step or the ceremony, and where the token came from. The divergence evidence is
     failover_divergence of ``promoted`` and ``state``."""
     p = promoted or {}
     failure = failure or {}
     plan = _get(decision or {}, "token_plan") or ""
-    if minted is not None:
-        if batch is None and plan == "batch":
-            batch = minted
-        if ceremony is None and plan in ("ceremony", "recorded"):
-            ceremony = minted
-    batch = batch or {}
-    if not op_token_source:
-        op_token_source = {"provided": "provided", "none": "not needed: already promoted",
-                           "batch": "batch token minted on %s" % old,
-                           "ceremony": "key share ceremony on %s" % promote,
-                           "recorded": "generated on %s by the key holders beforehand (on record)" % promote}.get(plan, "")
-    if divergence is None:
-        divergence = failover_divergence(p, state, old, promote)
+    minted = minted or {}
+    batch = minted if plan == "batch" else {}
+    ceremony = minted if plan in ("ceremony", "recorded") else {}
+    op_token_source = {"provided": "provided", "none": "not needed: already promoted",
+                       "batch": "batch token minted on %s" % old,
+                       "ceremony": "key share ceremony on %s" % promote,
+                       "recorded": "generated on %s by the key holders beforehand (on record)" % promote}.get(plan, "")
+    divergence = failover_divergence(p, state, old, promote)
     fence_pending = bool(_get(p, "fence_pending", False))
     switchover = _get(p, "switchover")
     outcome = _get(switchover or {}, "outcome", "")

@@ -207,8 +207,8 @@ PROMOTED = {"promoted": True, "promoted_at": 105.5, "disrupted_at": 105.0, "old_
 def summary(**kw):
     args = dict(promote="dr", old="primary", started=100.0, now=110.0, state_file="/s/dr-primary-x.json",
                 perf_secondaries=["perf"], seen={"started": 100.0, "ended": 100.5},
-                batch={"started": 101.0, "ended": 101.5, "token_ttl": 3600, "dr_operation_token": "secret-op"},
-                op_token_source="batch token minted on primary",
+                minted={"started": 101.0, "ended": 101.5, "token_ttl": 3600, "dr_operation_token": "secret-op"},
+                decision={"token_plan": "batch"},
                 attached={"started": 106.0, "ended": 107.0},
                 perf_follow={"started": 107.0, "ended": 107.2},
                 perf_repointed={"results": [{"results": [{"name": "perf", "changed": True}]}]},
@@ -238,13 +238,10 @@ def test_summary_of_a_completed_planned_failover():
 
 
 def test_summary_takes_the_token_step_and_divergence_from_the_decision_and_the_record():
-    minted = {"started": 101.0, "ended": 101.5, "token_ttl": 3600, "dr_operation_token": "secret-op"}
-    given = summary()
-    derived = summary(batch=None, op_token_source="", minted=minted, decision={"token_plan": "batch"})
-    assert derived["timeline"][1] == given["timeline"][1]
-    assert derived["timeline"][1]["detail"] == "batch token minted on primary"
-    assert derived["left_behind"] == given["left_behind"]
-    ceremony = summary(batch=None, op_token_source="", minted={"started": 101.0, "ended": 103.0, "complete": True},
+    batch = summary()
+    assert batch["timeline"][1]["detail"] == "batch token minted on primary"
+    assert (batch["timeline"][1]["start"], batch["timeline"][1]["end"]) == (101.0, 101.5)
+    ceremony = summary(minted={"started": 101.0, "ended": 103.0, "complete": True},
                        decision={"token_plan": "recorded"})
     assert ceremony["timeline"][1]["detail"] == "generated on dr by the key holders beforehand (on record)"
     assert ceremony["timeline"][1]["end"] == 103.0 and ceremony["left_behind"] == []
@@ -299,7 +296,8 @@ def test_plan_lines_say_what_the_run_would_do_and_what_blocks_it():
 def test_summary_of_a_failed_or_unfenced_run_says_what_to_do():
     failed = summary(promoted={}, failure={"task": "Preflight: check", "msg": "nope"}, attached={}, perf_follow={},
                      perf_repointed={}, verified={}, current={"rows": [{"cluster": "dr", "dr_role": "secondary"}]},
-                     state={"tokens": [{"cluster": "dr"}, {"cluster": "dr"}]}, divergence={"wals": 3})
+                     state={"tokens": [{"cluster": "dr"}, {"cluster": "dr"}],
+                            "notes": {"divergent:primary": {"old_primary_last_wal": 43, "wals": 3}}})
     assert not failed["completed"] and failed["rto_seconds"] is None and failed["rpo_wal_entries"] is None
     assert failed["report"][0] == 'The failover STOPPED at "Preflight: check": nope'
     assert failed["next"].startswith("Safe to re-run")
@@ -308,7 +306,7 @@ def test_summary_of_a_failed_or_unfenced_run_says_what_to_do():
     assert any(x.startswith("evidence that primary took writes after the promotion") for x in failed["left_behind"])
     unfenced = summary(promoted=dict(PROMOTED, fence_pending=True, old_primary_last_wal=None,
                                      rpo_window={"seconds": 2.5, "last_contact": "T", "last_received_wal": 39}),
-                       failover_type="unplanned", batch={})
+                       failover_type="unplanned", minted={})
     assert unfenced["fence_pending"] and unfenced["next"].startswith("Run the same playbook again as soon as primary answers")
     assert "it is NOT fenced" in unfenced["report"][0]
     assert unfenced["report"][3] == ("RTO 0.5 s, RPO window 2.5 s accepted: writes primary acknowledged after its last"
