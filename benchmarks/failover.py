@@ -824,11 +824,11 @@ def floor_notes(out: dict[str, Any]) -> dict[str, str]:
             continue
         head = f"ansible-playbook alone, {tasks:.0f} tasks: {floor:.2f} s"
         if profile == "fast":
-            notes["fast"] = f"{head} (best overhead possible)"
+            notes["fast"] = f"{head}, before any request (less the raw script's own start-up)"
         else:
-            notes["realistic_a"] = f"{head}; raw + that = {(raw + floor) / raw:.2f} x raw at best"
+            notes["realistic_a"] = f"{head}; raw + that = {(raw + floor) / raw:.2f} x raw (less raw's own start-up)"
             if peer:
-                notes["realistic_b"] = f"{head}; raw + that = {(raw + floor) / peer:.2f} x peer at best"
+                notes["realistic_b"] = f"{head}; raw + that = {(raw + floor) / peer:.2f} x peer (less raw's own start-up)"
     return notes
 
 
