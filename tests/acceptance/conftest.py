@@ -104,6 +104,30 @@ def build_tarball(tmp_path, env):
     return next(dist.glob("vaultops-replication-*.tar.gz"))
 
 
+def signal_tree(pid, sig):
+    """Send ``sig`` to process ``pid`` and every descendant. ansible-playbook's task workers run in
+    sessions of their own, so a signal to its process group does not reach the task running."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry, encoding="utf-8") as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    pending, tree = [pid], []
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(children.get(current, []))
+    for member in tree:
+        try:
+            os.kill(member, sig)
+        except ProcessLookupError:
+            pass
+
+
 def recap_changed(output):
     """The changed= count of the PLAY RECAP line of an ansible-playbook output."""
     tail = output.split("PLAY RECAP")[-1]

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from conftest import ROOT, demo_lab, recap_changed
+from conftest import ROOT, demo_lab, recap_changed, signal_tree
 
 # Steps after which the run is killed, in turn (failover and failback alternate on one lab).
 # The switch-over (quiesce, demote, prove, promote, fence) is one task, so its steps are killed
@@ -37,17 +37,18 @@ INTERRUPT_AFTER = ["demote old primary", "promote", "attach old primary"]
 INTERRUPT_AFTER_OTHERS = ["preflight", "operation token", "fence old primary", "verify",
                           "re-point performance secondaries", "revoke tokens"]
 NOTHING_LEFT_AFTER = {"attach old primary", "re-point performance secondaries", "verify", "revoke tokens"}
-# Step -> the task header printed once the step is over (the role's tasks are named "<Step>: ...").
+# Step -> the line failover_run prints once the step is over ("  [host] <step>: done ..." or
+# "... skipped: ..."); the run is killed right then, while it goes on with the next step.
 NEXT_TASK = {
-    "preflight": "dr_failover : Operation token:",
-    "operation token": "dr_failover : Drain:",
-    "fence old primary": "dr_failover : Attach old primary:",
+    "preflight": "] preflight: ",
+    "operation token": "] operation token: ",
+    "fence old primary": "] promote: ",
     # One read verifies every secondary while the performance secondaries follow by themselves; those
-    # that did not are re-pointed next (a task header printed, skipped, when none is left behind).
-    "attach old primary": "dr_failover : Verify:",
-    "verify": "dr_failover : Re-point performance secondaries:",
-    "re-point performance secondaries": "dr_failover : Revoke tokens:",
-    "revoke tokens": "dr_failover : Summary:",
+    # that did not are re-pointed next (a line says "skipped" when none is left behind).
+    "attach old primary": "] attach old primary: ",
+    "verify": "] verify: ",
+    "re-point performance secondaries": "] re-point performance secondaries: ",
+    "revoke tokens": "] revoke tokens: ",
 }
 # Step -> (cluster role that must have changed): "home" is the primary before the run, "target" the cluster promoted.
 KILL_ON_STATE = {"demote old primary": ("home", "secondary"), "promote": ("target", "primary")}
@@ -98,7 +99,8 @@ def _run_until(lab, name, extra, marker, on_marker, state=None):
 
 
 def _kill(proc):
-    os.killpg(proc.pid, signal.SIGKILL)
+    """SIGKILL ansible-playbook and its task worker at once (the worker runs in its own session)."""
+    signal_tree(proc.pid, signal.SIGKILL)
 
 
 class _Watcher:
@@ -297,18 +299,20 @@ def test_unplanned_failover_with_old_primary_restarted_mid_run(lab):
         lab.vaultlab("fault", "kill", "--cluster", "primary")
 
         def restart_while_paused(proc):
-            # Freeze the playbook right before the promotion step, bring the old primary back
-            # (unsealed: it still believes it is primary), then let the playbook continue.
-            os.killpg(proc.pid, signal.SIGSTOP)
+            # Freeze the run (ansible-playbook and its task worker) in its operation token step, before
+            # the promotion, bring the old primary back (unsealed: it still believes it is primary),
+            # then let the run continue. The key share ceremony on dr answers 150 ms late on every
+            # call, so the run is still inside that step when it is frozen.
+            signal_tree(proc.pid, signal.SIGSTOP)
             try:
                 lab.vaultlab("fault", "restart", "--cluster", "primary", "--unseal")
+                lab.vaultlab("fault", "heal", "--all")
             finally:
-                os.killpg(proc.pid, signal.SIGCONT)
+                signal_tree(proc.pid, signal.SIGCONT)
 
         extra = ["confirm_promote=dr", "failover_type=unplanned", "confirm_primary_lost=primary", "fence_timeout=5"]
-        # The header of the promotion task is printed before it runs.
-        rc, out = _run_until(lab, "dr_failover", extra, "dr_failover : Promote:",
-                             restart_while_paused)
+        lab.vaultlab("fault", "latency", "--cluster", "dr", "--ms", "150")
+        rc, out = _run_until(lab, "dr_failover", extra, "] preflight: ", restart_while_paused)
         assert rc == 0, out[-6000:]
         _assert_topology(lab, "dr", "primary")
         again = lab.playbook("dr_failover", *extra)

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT, demo_lab, recap_changed
+from conftest import ROOT, demo_lab, recap_changed, signal_tree
 from reliability_record import outcome_recorder
 from test_failover_acceptance import _ceremony_tokens, _roles, _setup, _Watcher
 
@@ -83,15 +83,15 @@ def test_two_failover_jobs_at_once(lab):
         assert any(IN_PROGRESS in out for _, out in together), "the second run did not meet the lock"
         assert _roles(lab) == {"primary": "secondary", "dr": "primary", "perf": "disabled"}
 
-        # Staggered: the first run is frozen right after it took the lock (before it reads the
-        # clusters); the second starts, meets the lock and ends; then the first goes on.
+        # Staggered: the first run is frozen right after its preflight (it holds the lock, nothing
+        # changed yet); the second starts, meets the lock and ends; then the first goes on.
         first = _start(lab, "dr_failback", ["confirm_promote=primary"])
-        _wait_for_text(first[1], "dr_failover : Preflight: read every cluster at once", first[0])
-        os.killpg(first[0].pid, signal.SIGSTOP)
+        _wait_for_text(first[1], "] preflight: ", first[0])
+        signal_tree(first[0].pid, signal.SIGSTOP)
         try:
             second = _finish(_start(lab, "dr_failback", ["confirm_promote=primary"]), timeout=300)
         finally:
-            os.killpg(first[0].pid, signal.SIGCONT)
+            signal_tree(first[0].pid, signal.SIGCONT)
         staggered = [_finish(first), second]
         _assert_one_acted(staggered)
         assert IN_PROGRESS in staggered[1][1], staggered[1][1][-3000:]
@@ -140,6 +140,11 @@ def test_two_primaries_refused_until_consent_and_tokens_on_record(lab):
         code, body = demo_lab.call(info["primary"], "POST", "demo/diverged-%d" % i, root, {"value": "only-on-old"})
         assert code < 300, (code, body)
     assert _roles(lab)["primary"] == "primary" and _roles(lab)["dr"] == "primary"
+    # The split-brain watcher the other tests rely on reports this real one (confirmed by its second read).
+    with _Watcher(lab, interval="0.05") as split:
+        time.sleep(0.5)
+        verdict = split.stop()
+    assert verdict["violations"] and set(verdict["violations"][0]["sets"].popitem()[1]) == {"primary", "dr"}, verdict
 
     # Every run refuses, with the evidence, and changes nothing.
     for _ in range(1):

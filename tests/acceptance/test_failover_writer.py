@@ -11,8 +11,8 @@ the realistic profile (setup transitions made instant, the switch-over's own one
   file; the client stops sending new writes as soon as it appears (writes in flight complete).
   Failover, failback, failover on one lab: after each run every write acknowledged so far reads
   back on the new primary, the old one streams from it, and the run's switch-over evidence
-  (attempts, rollbacks, equal merkle roots) is in the promote task's result and in
-  dr_failover_result;
+  (attempts, rollbacks, equal merkle roots) is in the promote step's result (failover_run's
+  "promoted") and in dr_failover_result;
 * never drained: no drain tasks, a client that never stops and a short quiesce_timeout: the
   run fails saying that clients must be drained, the old primary is still the DR primary and
   serving (health 200, writes accepted), the DR secondary streams from it, nothing is lost;
@@ -41,7 +41,10 @@ WARM_UP_WRITES = 20
 SHORT_QUIESCE = "quiesce_timeout=3"
 # The order of the drained runs on one lab: (playbook, cluster promoted, cluster demoted).
 DRAINED_RUNS = [("dr_failover", "dr", "primary"), ("dr_failback", "primary", "dr"), ("dr_failover", "dr", "primary")]
-PROMOTE_TASK = "TASK [vaultops.replication.dr_failover : Promote:"
+# The task whose result carries the promote step's result ("promoted"): with drain tasks the switch-over
+# after them, otherwise the one failover_run task.
+RUN_TASKS = ("TASK [vaultops.replication.dr_failover : Switch over after the drain",
+             "TASK [vaultops.replication.dr_failover : Fail over to")
 
 
 class _Clusters(DrPair):
@@ -142,6 +145,16 @@ def _task_result(output, header):
     return result, line.startswith("fatal:")
 
 
+def _promote_result(output):
+    """The promote step's result (failover_run's "promoted") as last printed, the whole task
+    result, and whether that task failed; ({}, {}, False) when none printed one."""
+    for header in RUN_TASKS:
+        result, fatal = _task_result(output, header)
+        if "promoted" in result:
+            return result["promoted"], result, fatal
+    return {}, {}, False
+
+
 def _drain_tasks(tmp_path, run):
     """A drain tasks file that creates a flag file (the client stops writing when it appears)."""
     flag = tmp_path / ("drained-%d.flag" % run)
@@ -172,9 +185,9 @@ def _report(scenario, profile, run, seconds, writer, lost, switchover):
 
 
 def _assert_switched(clusters, switchover, result, promoted, demoted):
-    """The evidence of a switch-over that went through, in the promote task's result and in
+    """The evidence of a switch-over that went through, in the promote step's result and in
     dr_failover_result (the same facts), and the topology it left."""
-    assert switchover, "the promote task reported no switch-over evidence"
+    assert switchover, "the promote step reported no switch-over evidence"
     assert result is not None and result["promoted"] == promoted and result["old_primary"] == demoted, result
     assert result["switchover"] == switchover, (result["switchover"], switchover)
     assert switchover["attempts"] >= 1 and switchover["rollbacks"] == switchover["attempts"] - 1, switchover
@@ -208,7 +221,7 @@ def test_drained_writer_loses_nothing_over_repeated_switchovers(tmp_path, profil
                 finally:
                     writer.drain()
             assert proc.returncode == 0, "%s failed:\n%s" % (playbook, proc.stdout[-4000:])
-            switchover = _task_result(proc.stdout, PROMOTE_TASK)[0].get("switchover")
+            switchover = _promote_result(proc.stdout)[0].get("switchover")
             lost = {w.prefix: clusters.missing(clusters.client[promoted], w) for w in writers}
             _report("drained", profile, run, seconds, writer, lost[writer.prefix], switchover)
             assert drained.acked_at_drain is not None, "the drain tasks never ran (no flag file)"
@@ -237,8 +250,8 @@ def test_writer_never_drained_stops_with_old_primary_serving(tmp_path, profile):
             DrPair.wait(lambda: clusters.streams_from("dr", "primary"), "dr streaming from primary again")
         finally:
             writer.drain()
-        failed, fatal = _task_result(proc.stdout, PROMOTE_TASK)
-        switchover = failed.get("switchover") or {}
+        promoted, failed, fatal = _promote_result(proc.stdout)
+        switchover = promoted.get("switchover") or {}
         clusters.wait_in_sync(primary, clusters.client["dr"])
         lost = clusters.missing(primary, writer)
         _report("never-drained", profile, 1, seconds, writer, lost, switchover)
@@ -247,7 +260,7 @@ def test_writer_never_drained_stops_with_old_primary_serving(tmp_path, profile):
         assert fatal, "the run did not stop at the switch-over:\n%s" % proc.stdout[-3000:]
         assert "drain client traffic" in failed["msg"].lower(), failed["msg"]
         assert switchover.get("outcome") in ("unchanged", "rolled_back"), switchover
-        assert not failed.get("old_primary_demoted"), failed
+        assert not promoted.get("old_primary_demoted"), promoted
         # Where the role reports a result on failure too, it carries the same evidence.
         result = _last_fact(proc.stdout, "dr_failover_result")
         if result is not None:
@@ -258,7 +271,7 @@ def test_writer_never_drained_stops_with_old_primary_serving(tmp_path, profile):
 
         # Client stopped: the same run converges, and the writes are all on the new primary.
         proc, seconds = _playbook(lab, "dr_failover", "confirm_promote=dr", SHORT_QUIESCE)
-        switchover = _task_result(proc.stdout, PROMOTE_TASK)[0].get("switchover")
+        switchover = _promote_result(proc.stdout)[0].get("switchover")
         lost = clusters.missing(clusters.client["dr"], writer)
         _report("never-drained", profile, "2 (client stopped)", seconds, writer, lost, switchover)
         assert proc.returncode == 0, "dr_failover failed once the client stopped:\n%s" % proc.stdout[-4000:]

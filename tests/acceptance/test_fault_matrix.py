@@ -245,7 +245,7 @@ def test_planned_failover_secondary_killed_partition_and_slow_calls(tmp_path, pa
             def partition(_proc, flag=client.drain.flag):
                 # Cut the stream first, let the client write a little more: the secondary is behind.
                 _fault(lab, "partition", "--clusters", "primary", "dr", "--kind", "replication")
-            rc, out = _run_until(lab, "dr_failback", extra + [client.extra], "dr_failover : Operation token:",
+            rc, out = _run_until(lab, "dr_failback", extra + [client.extra], "] preflight: ",
                                  partition)
             seconds = time.monotonic() - started
         outcome = "converged" if rc == 0 else "clean failure"
@@ -278,17 +278,17 @@ def test_planned_failover_secondary_killed_partition_and_slow_calls(tmp_path, pa
 
 
 # Scenario 11: the steps of an unplanned failover after which the run is killed, in turn, and how
-# the kill is triggered (a task header printed once the step is over, or the promoted cluster
-# reporting the primary role, in the middle of the promote-and-fence task).
+# the kill is triggered (the line failover_run prints once the step is over, or the promoted
+# cluster reporting the primary role, in the middle of the promote-and-fence step).
 # Killing after the later steps (fence, attach, verify, revoke) is the planned loop's business
 # (test_failover_acceptance.py): they run the same tasks; here the steps unplanned runs differ in.
 UNPLANNED_KILLS = [
-    ("operation token", "dr_failover : Promote:"),
+    ("operation token", "] operation token: "),
     ("promote", None),
     # After the promotion (the old primary is dead: its fence is pending and its attach skipped):
     # killed once the performance secondaries were waited for, and once the run reached the revoke.
-    ("performance secondaries", "dr_failover : Re-point performance secondaries:"),
-    ("verify", "dr_failover : Revoke tokens:"),
+    ("performance secondaries", "] verify: "),
+    ("verify", "] re-point performance secondaries: "),
 ]
 # The summary's RPO: a number of WAL entries (the old primary answered), or the window an
 # unplanned promotion accepted (the lost primary's writes after its last contact).

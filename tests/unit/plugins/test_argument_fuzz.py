@@ -98,7 +98,9 @@ HINT = re.compile(
 
 
 def _discover():
-    """{name: (runner module, main, action class)} for every module with a same-named action plugin."""
+    """{name: (runner module, main, action class)} for every module with a same-named action plugin and
+    a main() (failover_run runs only on the controller: its module file is documentation only, and
+    its options are checked in tests/unit/plugins/plugin_utils/test_failover_run.py)."""
     found = {}
     for info in pkgutil.iter_modules(_modules_package.__path__):
         if info.name.startswith("_"):
@@ -109,6 +111,8 @@ def _discover():
         except ImportError:
             continue
         module = importlib.import_module("ansible_collections.vaultops.replication.plugins.modules.%s" % info.name)
+        if not hasattr(module, "main"):
+            continue
         found[info.name] = (action.RUNNER, module.main, action)
     return found
 
