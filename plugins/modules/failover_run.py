@@ -56,7 +56,10 @@ options:
       - Required unless O(resume) carries it.
     type: dict
   promote:
-    description: The DR secondary to promote (C(dr_failover_promote)).
+    description:
+      - The DR secondary to promote (C(dr_failover_promote)).
+      - A comma-separated list (several replication sets in one run) stands for its member of this
+        set (of the O(topology)'s DR set); the same for O(demote), O(primary_lost) and O(discard_writes_on).
     type: str
     default: ""
   demote:
@@ -217,6 +220,10 @@ summary:
       re-run is safe, what to do next, and C(report), the lines the role prints).
   returned: when the run ended (not with C(drain_due))
   type: dict
+promote:
+  description: The cluster promoted (this set's member of O(promote)).
+  returned: always
+  type: str
 old:
   description: The old primary.
   returned: after the preflight

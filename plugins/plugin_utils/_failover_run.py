@@ -109,6 +109,16 @@ def run_id():
     return "%s-%d" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), random.randint(0, 999999999))
 
 
+def pick(value, members):
+    """This replication set's entry of a comma-separated list (one entry per set, for several sets in
+    one run): a single name as given; of several, the first that is a member of this set (``members``),
+    else the whole list as given (the preflight then says that none belongs to this set)."""
+    names = [n.strip() for n in str(value or "").split(",") if n.strip()]
+    if len(names) <= 1:
+        return names[0] if names else ""
+    return next((n for n in names if n in members), ",".join(names))
+
+
 def named_options(msg, option_words):
     """``msg`` plus the playbook's names for the module options it names ("[In this playbook: ...]")."""
     named = []
@@ -505,6 +515,9 @@ class FailoverRun:
         result = {"changed": False, "run_id": self.run_id}
         if not self.p.get("state_file") and self.p.get("state_dir") and self.topology.get("dr_set_id"):
             self.p["state_file"] = os.path.join(self.p["state_dir"], "%s.json" % self.topology["dr_set_id"])
+        for key in ("promote", "demote", "primary_lost", "discard_writes_on"):
+            self.p[key] = pick(self.p.get(key), self.topology.get("dr_set") or [])
+        result["promote"] = self.promote
         missing = [name for name in ("topology", "state_file") if not self.p.get(name)]
         if missing:
             return dict(result, failed=True, msg="%s: required, or state_dir for state_file (the dr_failover role passes dr_failover_topology_declared"

@@ -303,3 +303,14 @@ def test_bad_options_are_refused_naming_the_option(args, option):
     _params, no_log_values, problem = _arguments.validate(fr.module_spec(), args, "vaultops.replication.failover_run")
     assert problem and option in problem, problem
     assert "not-a-list-of-shares" not in problem and ("not-a-list-of-shares" in no_log_values or "key_shares" not in args)
+
+
+def test_each_set_takes_its_own_member_of_a_list():
+    members = ["eu-primary", "eu-dr"]
+    assert fr.pick("eu-dr", members) == "eu-dr" and fr.pick(" us-dr ", members) == "us-dr"
+    assert fr.pick("us-dr, eu-dr", members) == "eu-dr"
+    assert fr.pick("us-dr,ap-dr", members) == "us-dr,ap-dr" and fr.pick("", members) == ""
+    script = Script(happy_answers())
+    run, _lines = make(script, promote="other-dr,dr", discard_writes_on="x,primary")
+    result = run.run()
+    assert result["promote"] == "dr" and run.p["discard_writes_on"] == "primary" and not result.get("failed"), result
