@@ -143,6 +143,13 @@ ifeq ($(MOLECULE_SCENARIOS),)
 	@echo "==> SKIPPED molecule: no molecule/*/molecule.yml yet"
 else
 	@echo "==> molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)"
+	@# A scenario an interrupted run left created would skip its create step (the sequence has no
+	@# destroy before create): destroy those first (destroy.yml stops their lab).
+	cd "$(ROOT)" && for s in $$(MOLECULE_GLOB='molecule/*/molecule.yml' molecule list $(if $(SCENARIO),-s $(SCENARIO)) --format plain 2>/dev/null \
+	    | awk '$$5 == "true" { print $$4 }' | sort -u); do \
+	  echo "==> molecule destroy -s $$s (left created by an interrupted run)"; \
+	  MOLECULE_GLOB='molecule/*/molecule.yml' molecule destroy -s "$$s" || exit 1; \
+	done
 	cd "$(ROOT)" && PYTEST_ADDOPTS="$${PYTEST_ADDOPTS:-} $(NO_HYPOTHESIS)" MOLECULE_GLOB='molecule/*/molecule.yml' molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)
 endif
 
