@@ -6,39 +6,13 @@
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-
 from ansible.utils.display import Display
 
 from ansible_collections.vaultops.replication.plugins.module_utils import _arguments, _runner
 from ansible_collections.vaultops.replication.plugins.plugin_utils import _failover_run
-from ansible_collections.vaultops.replication.plugins.plugin_utils._action import VaultActionBase
+from ansible_collections.vaultops.replication.plugins.plugin_utils._action import VaultActionBase, stop_with_parent
 
 display = Display()
-
-# How often the task's worker checks that ansible-playbook still runs.
-PARENT_CHECK_INTERVAL = 0.05
-
-
-def stop_with_parent(interval=PARENT_CHECK_INTERVAL):
-    """End this worker process as soon as the process that started it is gone.
-
-    ansible-playbook runs each task in a worker process of its own session, so killing
-    ansible-playbook (SIGKILL, a lost AWX node) leaves the task running. A failover left running
-    unseen would go on changing clusters while the lock it took, which names ansible-playbook's
-    process, already counts as free: the next run would act at the same time. So the run stops
-    where it is, like a killed run, and the next run finishes the job."""
-    parent = os.getppid()
-
-    def watch():
-        while True:
-            time.sleep(interval)
-            if os.getppid() != parent:
-                os._exit(1)  # pylint: disable=protected-access
-
-    threading.Thread(target=watch, name="failover_run-parent-watch", daemon=True).start()
 
 
 class ActionModule(VaultActionBase):

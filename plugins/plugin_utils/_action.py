@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 
 from ansible import constants as C
 from ansible.plugins.action import ActionBase
@@ -30,6 +32,34 @@ EXECUTION_CHOICES = ("auto", "module")
 
 # Connection plugins that run on the controller itself.
 LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy.local"))
+
+
+# How often a task's worker checks that ansible-playbook still runs.
+PARENT_CHECK_INTERVAL = 0.05
+_WATCHING = set()  # pids of processes whose watch runs
+
+
+def stop_with_parent(interval=PARENT_CHECK_INTERVAL):
+    """End this worker process as soon as the process that started it is gone (once per process).
+
+    ansible-playbook runs each task in a worker process of its own session, so killing
+    ansible-playbook (SIGKILL, a lost AWX node) would leave an in-process task running: a promote
+    or a whole failover going on changing clusters unseen, while the lock it took, which names
+    ansible-playbook's process, already counts as free and the next run acts at the same time. So
+    the task stops where it is, like a killed run, and the next run finishes the job."""
+    pid = os.getpid()
+    if pid in _WATCHING:
+        return
+    _WATCHING.add(pid)
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)  # pylint: disable=protected-access
+
+    threading.Thread(target=watch, name="vaultops-parent-watch", daemon=True).start()
 
 
 class VaultActionBase(ActionBase):
@@ -94,6 +124,7 @@ class VaultActionBase(ActionBase):
                 "ansible_python_interpreter instead." % (
                     ", ".join(name for name, _error in missing), sys.executable, EXECUTION_VARIABLE)))
 
+        stop_with_parent()
         result = _runner.execute(self.RUNNER.Runner, params, check_mode=self._task.check_mode,
                                  diff=self._task.diff, env=self._environment())
         if C.config.get_config_value("INJECT_INVOCATION", variables=task_vars):

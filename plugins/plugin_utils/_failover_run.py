@@ -155,7 +155,7 @@ class FailoverRun:
         self.secrets = set(v for v in [params.get("dr_operation_token")] + list(params.get("key_shares") or []) if v)
         resume = params.get("resume") or {}
         carried = resume.get("carried") or {}
-        self.steps = dict(resume.get("steps") or {})
+        self.steps = {}
         self.run_id = carried.get("run_id") or run_id()
         self.started = carried.get("started") or time.time()
         self.planning = carried.get("planning", bool(check_mode or params.get("plan")))
@@ -204,9 +204,8 @@ class FailoverRun:
         if problem:
             return dict(failed=True, msg=problem)
         result = _runner.execute(runner.Runner, params, check_mode=self.check_mode, env=self.env)
-        for key in ("dr_operation_token",):
-            if result.get(key):
-                self.secrets.add(result[key])
+        if result.get("dr_operation_token"):
+            self.secrets.add(result["dr_operation_token"])
         return result
 
     def done(self, step, result, detail=""):
@@ -331,11 +330,10 @@ class FailoverRun:
                 ceremony_old = self.call("dr_operation_token", dict(
                     cluster=self.cluster(old), method="key_shares", key_shares=self.decision["key_shares"],
                     cancel_foreign_attempt=p["cancel_foreign_attempt"], state_file=p["state_file"]))
-                self.steps["ceremony_old"] = ceremony_old
                 if ceremony_old.get("failed"):
                     raise Stop("Attach old primary: key share ceremony there (a ceremony token of the promoted cluster"
                                " is not valid on it)", _failed_message(ceremony_old), ceremony_old)
-        self.steps.setdefault("ceremony_old", ceremony_old)
+        self.steps["ceremony_old"] = ceremony_old
         if not p["repoint_old_primary"] or fence_pending:
             self.steps["attached"] = {"skipped": True}
             self.skip(STEP_ATTACH, "the old primary %s is not fenced" % old if fence_pending
@@ -538,7 +536,7 @@ class FailoverRun:
                 self.operation_token()
                 if phase == "prepare" and self.drain_due():
                     params = dict((k, v) for k, v in self.p.items() if k not in ("phase", "resume", "failure"))
-                    result.update(drain_due=True, old=self.old, carried=self.carried(), params=params, steps={},
+                    result.update(drain_due=True, old=self.old, carried=self.carried(), params=params,
                                   changed=bool(self.minted.get("changed")))
                     return result  # carries the operation token: the role's task is no_log
             if phase in ("all", "prepare", "change") and not failure:

@@ -244,3 +244,46 @@ def test_every_module_has_its_action_plugin():
         assert isinstance(action, _action.VaultActionBase)
         assert action.RUNNER.__name__.endswith("._%s" % name)
         assert action.RUNNER.module_spec()["supports_check_mode"] is True
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("watch", [True, False])
+def test_an_in_process_task_ends_with_the_process_that_started_it(watch):
+    """A worker whose ansible-playbook is killed stops within a moment when it watches
+    (stop_with_parent); without the watch it would go on (the control case)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = ("import sys, time\n"
+             "sys.path[:0] = %r\n"
+             "from ansible_collections.vaultops.replication.plugins.plugin_utils import _action\n"
+             "%s\n"
+             "print('ready', flush=True)\n"
+             "time.sleep(30)\n") % (sys.path, "_action.stop_with_parent()" if watch else "")
+    parent = ("import subprocess, sys\n"
+              "p = subprocess.Popen([sys.executable, '-c', sys.argv[1]], stdout=subprocess.PIPE, text=True)\n"
+              "p.stdout.readline()\n"
+              "print(p.pid, flush=True)\n"
+              "p.wait()\n")
+    proc = subprocess.Popen([sys.executable, "-c", parent, child], stdout=subprocess.PIPE, text=True)
+    worker = int(proc.stdout.readline())
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 3
+        while _alive(worker) and time.time() < deadline:
+            time.sleep(0.02)
+        assert _alive(worker) is not watch
+    finally:
+        if _alive(worker):
+            os.kill(worker, signal.SIGKILL)
