@@ -181,6 +181,28 @@ def test_batch_tokens_and_roles(api: Api) -> None:
     assert api("POST", "auth/token/create", {"type": "batch", "policies": ["root"]}).status == 400
 
 
+def test_batch_tokens_carry_their_entry(api: Api) -> None:
+    """As in Vault, a batch token carries its own entry, sealed with the cluster's key: a changed
+    one is refused, and it cannot be revoked (it expires with its TTL)."""
+    api("PUT", "sys/policies/acl/mount-reader", {"policy": 'path "sys/mounts" { capabilities = ["read"] }'})
+    tokens = [api("POST", "auth/token/create", {"type": "batch", "policies": ["mount-reader"], "ttl": "1h"})
+              .json["auth"] for _ in range(2)]
+    token = tokens[0]["client_token"]
+    assert tokens[0]["client_token"] != tokens[1]["client_token"] and tokens[0]["accessor"] == ""
+    me = api("GET", "auth/token/lookup-self", token=token).data
+    assert (me["type"], me["accessor"], me["policies"]) == ("batch", "", ["default", "mount-reader"])
+    assert api("GET", "sys/mounts", token=token).status == 200
+    assert api("GET", "sys/policies/acl", token=token).status == 403  # its own policies, not more
+    body = token[len("hvb."):]
+    changed = "hvb." + body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1]
+    assert api("GET", "auth/token/lookup-self", token=changed).status == 403
+    assert api("GET", "auth/token/lookup-self", token="hvb.AAAAAQ").status == 403
+    refused = api("POST", "auth/token/revoke", {"token": token})
+    assert refused.status == 400 and refused.errors == ["batch tokens cannot be revoked"]
+    assert api("POST", "auth/token/revoke-self", token=token).status == 400
+    assert api("GET", "auth/token/lookup-self", token=token).status == 200
+
+
 def test_token_ttl_expiry(api: Api) -> None:
     token = api("POST", "auth/token/create", {"ttl": "1s", "policies": ["default"]}).json["auth"]["client_token"]
     assert api("GET", "auth/token/lookup-self", token=token).status == 200

@@ -60,6 +60,20 @@ def test_license_status_takes_a_dr_operation_token(dr):
     assert d("POST", LICENSE_PATH, {"dr_operation_token": batch}, token=None).status == 405
 
 
+def test_batch_token_minted_now_works_on_the_dr_secondary_without_a_wal(dr):
+    """Vault does not store batch tokens (the keyring seals them): minting one on the primary ships
+    no WAL and changes no merkle root, and the DR secondary opens it at once."""
+    _lab, p, d, _batch = dr
+    before = p("GET", "sys/replication/dr/status").data
+    assert before["mode"] == "primary" and before["last_wal"] > 0
+    fresh = [p("POST", "auth/token/create", {"policies": ["dr-ops"], "type": "batch", "ttl": "1h"}).json["auth"]
+             ["client_token"] for _ in range(3)]
+    after = p("GET", "sys/replication/dr/status").data
+    assert (after["last_wal"], after["merkle_root"]) == (before["last_wal"], before["merkle_root"])
+    for token in fresh:
+        assert d("GET", f"{LICENSE_PATH}?dr_operation_token={token}", token=None).status == 200
+
+
 def test_config_reload_license_only(dr):
     _lab, _p, d, batch = dr
     assert d("POST", RELOAD_PATH + "license", {}, token=None).errors == [M.REPL_DR_TOKEN_REQUIRED]

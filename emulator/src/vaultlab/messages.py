@@ -51,6 +51,7 @@ TOKEN_POLICY_NOT_ALLOWED = "token policies ({policies}) must be subset of the ro
 TOKEN_CHILD_POLICY = "child policies must be subset of parent"
 BAD_TOKEN_TYPE = "invalid 'token_type' value {value!r}"
 BATCH_NO_ROOT = "batch tokens cannot be created with the root policy"
+BATCH_NO_REVOKE = "batch tokens cannot be revoked"
 CANNOT_DELETE_POLICY = "cannot delete {name} policy"
 CANNOT_UPDATE_ROOT = "cannot update root policy"
 POLICY_MISSING_NAME = "missing policy name"

@@ -383,6 +383,7 @@ class Node:
                     scope="node",
                 )
             self.tokens.put_policy("default", acl.DEFAULT_POLICY_TEXT)
+            self.tokens.batch_key(create=True)  # so that no later batch token mint writes
             root = self.tokens.create_token(policies=["root"], display_name="root", orphan=True, ttl=0,
                                             path="auth/token/root")
         return {

@@ -338,14 +338,21 @@ async def revoke_self(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
     _update_only(request)
     token, _ = _caller(request)
-    node.tokens.revoke_token(token)
+    _revoke(node, token)
     return no_content()
 
 
 async def revoke(request: web.Request) -> web.Response:
     node: Node = request.app["node"]
-    node.tokens.revoke_token(await _token_param(request))
+    _revoke(node, await _token_param(request))
     return no_content()
+
+
+def _revoke(node: Node, token: str) -> None:
+    try:
+        node.tokens.revoke_token(token)
+    except ValueError as exc:  # a batch token
+        raise bad_request(str(exc)) from None
 
 
 async def renew_self(request: web.Request) -> web.Response:

@@ -1,17 +1,21 @@
 """Policies, tokens, token roles and response wrapping of one cluster: state in its storage.
 
 Tokens are local to each cluster (``local`` scope: a performance secondary has its own,
-a DR secondary holds its primary's); policies and roles are shared (``replicated``).
+a DR secondary holds its primary's); policies and roles are shared (``replicated``). Batch
+tokens are not stored: each carries its entry sealed with the cluster's batch token key
+(``crypto.batch``), which is kept with the local scope too, so a DR secondary opens the batch
+tokens its primary minted and minting one ships no WAL, as in Vault.
 Every node of the cluster builds one store over the cluster's storage.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any, Callable
 
 from .. import acl, messages
-from ..crypto import otp
+from ..crypto import batch, otp
 from ..storage import Storage
 from .values import random_id, rfc3339, token_hash
 
@@ -19,6 +23,7 @@ POLICY_PREFIX = "sys/policy/"
 TOKEN_PREFIX = "sys/token/id/"
 ACCESSOR_PREFIX = "sys/token/accessor/"
 ROLE_PREFIX = "sys/token/role/"
+BATCH_KEY = "sys/token/batch-key"
 WRAP_PREFIX = "sys/wrapping/"
 
 
@@ -115,7 +120,7 @@ class TokenStore:
             ttl = period
         if explicit_max_ttl and (ttl == 0 or ttl > explicit_max_ttl):
             ttl = explicit_max_ttl
-        token = otp.new_token("batch" if token_type == "batch" else "service")
+        token = "" if token_type == "batch" else otp.new_token("service")
         accessor = otp.new_accessor()
         now = time.time()
         entry = {
@@ -139,9 +144,12 @@ class TokenStore:
             "entity_id": "",
             "cluster": self.cluster_name,
         }
-        with self.storage.transaction():
-            self.storage.put(TOKEN_PREFIX + token_hash(token), entry, scope="local")
-            if token_type == "service":
+        if token_type == "batch":
+            entry["accessor"] = accessor = ""
+            token = batch.seal(self.batch_key(create=True), entry)
+        else:
+            with self.storage.transaction():
+                self.storage.put(TOKEN_PREFIX + token_hash(token), entry, scope="local")
                 self.storage.put(ACCESSOR_PREFIX + accessor, {"token_hash": token_hash(token)}, scope="local")
         return {
             "client_token": token,
@@ -159,11 +167,25 @@ class TokenStore:
             "num_uses": num_uses,
         }
 
+    def batch_key(self, create: bool = False) -> bytes | None:
+        """The key batch tokens are sealed with; made (and stored) on first use when ``create``."""
+        stored = self.storage.get(BATCH_KEY)
+        if stored is None:
+            if not create:
+                return None
+            stored = {"key": base64.b64encode(batch.new_key()).decode()}
+            self.storage.put(BATCH_KEY, stored, scope="local")
+        return base64.b64decode(stored["key"])
+
     def lookup_token(self, token: str | None) -> dict[str, Any] | None:
-        """The stored entry of a live token (expired and unknown tokens → None)."""
+        """The entry of a live token (expired and unknown tokens → None): a batch token's own, else
+        the stored one."""
         if not token or not isinstance(token, str):
             return None
-        entry = self.storage.get(TOKEN_PREFIX + token_hash(token))
+        if batch.is_batch(token):
+            entry = batch.open_token(self.batch_key(), token)
+        else:
+            entry = self.storage.get(TOKEN_PREFIX + token_hash(token))
         if entry is None:
             return None
         if entry.get("expire_time") and entry["expire_time"] <= time.time():
@@ -172,7 +194,7 @@ class TokenStore:
 
     def use_token(self, token: str, entry: dict[str, Any]) -> None:
         """Account one use of a limited-use token (revoke it after its last use)."""
-        if entry.get("num_uses"):
+        if entry.get("num_uses") and entry.get("type") != "batch":
             remaining = entry["num_uses"] - 1
             if remaining <= 0:
                 self.revoke_token(token)
@@ -197,6 +219,9 @@ class TokenStore:
         }
 
     def revoke_token(self, token: str) -> None:
+        """Revoke a stored token (raises ValueError for a batch token: Vault cannot revoke those)."""
+        if batch.is_batch(token):
+            raise ValueError(messages.BATCH_NO_REVOKE)
         entry = self.storage.get(TOKEN_PREFIX + token_hash(token))
         if entry is None:
             return
