@@ -7,7 +7,7 @@ import os
 import stat
 
 from vaultlab import issued
-from vaultlab.crypto import activation
+from vaultlab.crypto import activation, batch
 from vaultlab.crypto import otp as otp_lib
 
 
@@ -24,7 +24,7 @@ def test_journal_is_private_and_derivations_are_listed(tmp_path):
     (tmp_path / "lab.json").write_text(json.dumps({"clusters": {"primary": {
         "root_token": "hvs.RRRRRRRRRRRRRRRRRRRRRRRR", "unseal_keys_b64": ["k" * 44], "api_addr": "http://127.0.0.1:1"}}}))
     (tmp_path / "tokens.json").write_text(json.dumps({"perf": "hvs.PPPPPPPPPPPPPPPPPPPPPPPP"}))
-    token = otp_lib.new_token("batch")
+    token = batch.seal(batch.new_key(), {"policies": ["default"]})
     otp = otp_lib.generate_otp(len(token))
     jwt = activation.mint(activation.generate_key(), addr="http://127.0.0.1:1", ttl_seconds=60,
                           jti="hvs.WWWWWWWWWWWWWWWWWWWWWWWW")

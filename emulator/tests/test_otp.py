@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from vaultlab.crypto import batch
 from vaultlab.crypto import otp as otpmod
 from vaultlab.crypto.otp import (
     OTPError,
@@ -82,9 +83,12 @@ def test_token_shapes():
     assert re.fullmatch(r"hvs\.[A-Za-z0-9]{24}", new_token())
     assert re.fullmatch(r"hvs\.[A-Za-z0-9]{24}", new_token("wrapping"))
     assert re.fullmatch(r"hvr\.[A-Za-z0-9]{24}", new_token("recovery"))
-    batch = new_token("batch")
-    assert re.fullmatch(r"hvb\.[A-Za-z0-9_-]{100,}", batch)
+    # Batch tokens are sealed entries (crypto.batch), long opaque blobs like Vault's.
+    entry = {"policies": ["default", "dr-secondary-promotion"], "type": "batch", "creation_time": 1700000000,
+             "expire_time": 1700028800, "path": "auth/token/create/failover-handler"}
+    assert re.fullmatch(r"hvb\.[A-Za-z0-9_-]{100,}", batch.seal(batch.new_key(), entry))
     assert new_token() != new_token()
     assert re.fullmatch(r"[A-Za-z0-9]{24}", new_accessor())
-    with pytest.raises(ValueError, match="unknown token kind 'root'"):
-        new_token("root")
+    for kind in ("root", "batch"):
+        with pytest.raises(ValueError, match="unknown token kind '%s'" % kind):
+            new_token(kind)

@@ -20,12 +20,10 @@ BASE62 = string.ascii_uppercase + string.ascii_lowercase + string.digits
 
 #: Random characters after the prefix of service, recovery and wrapping tokens (1.10+).
 TOKEN_RANDOM_LENGTH = 24
-#: Random bytes in a batch token body; real ones are encrypted blobs of ~100+ characters.
-BATCH_TOKEN_BYTES = 90
 #: ``otp_length`` reported by 1.10+ servers: ``hvs.`` + 24 characters.
 OTP_LENGTH = 4 + TOKEN_RANDOM_LENGTH
 
-_PREFIXES = {"service": "hvs.", "wrapping": "hvs.", "recovery": "hvr.", "batch": "hvb."}
+_PREFIXES = {"service": "hvs.", "wrapping": "hvs.", "recovery": "hvr."}
 
 
 class OTPError(ValueError):
@@ -39,17 +37,15 @@ def random_base62(length: int) -> str:
 
 
 def new_token(kind: str = "service") -> str:
-    """A fresh token id: ``hvs.``/``hvr.`` + 24 base62 characters, or a long ``hvb.`` batch token.
+    """A fresh token id: ``hvs.``/``hvr.`` + 24 base62 characters.
 
-    Wrapping tokens (the ``jti`` of activation tokens) look like service tokens.
+    Wrapping tokens (the ``jti`` of activation tokens) look like service tokens. Batch tokens are
+    sealed token entries, made by ``crypto.batch``.
     """
     try:
         prefix = _PREFIXES[kind]
     except KeyError:
         raise ValueError(f"unknown token kind {kind!r}; expected one of {', '.join(_PREFIXES)}") from None
-    if kind == "batch":
-        body = base64.urlsafe_b64encode(b"\x00\x00\x00\x01" + secrets.token_bytes(BATCH_TOKEN_BYTES))
-        return prefix + body.decode().rstrip("=")
     return prefix + random_base62(TOKEN_RANDOM_LENGTH)
 
 

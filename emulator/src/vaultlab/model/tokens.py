@@ -120,8 +120,9 @@ class TokenStore:
             ttl = period
         if explicit_max_ttl and (ttl == 0 or ttl > explicit_max_ttl):
             ttl = explicit_max_ttl
+        # A batch token is its sealed entry (made below) and has no accessor.
         token = "" if token_type == "batch" else otp.new_token("service")
-        accessor = otp.new_accessor()
+        accessor = "" if token_type == "batch" else otp.new_accessor()
         now = time.time()
         entry = {
             "accessor": accessor,
@@ -145,7 +146,6 @@ class TokenStore:
             "cluster": self.cluster_name,
         }
         if token_type == "batch":
-            entry["accessor"] = accessor = ""
             token = batch.seal(self.batch_key(create=True), entry)
         else:
             with self.storage.transaction():
