@@ -5,7 +5,8 @@ The primary holds each secondary's long poll for one heartbeat and looks, once p
 re-reading storage only when a cheap change stamp moved (vaultlab.storage.Storage.change_stamp).
 The lab runs a long heartbeat so that only that in-poll check can explain a fast reaction: each
 step acts right after a poll began (the secondary's canary age is small), when the rest of the
-hold is still longer than the reaction the test accepts.
+hold is still longer than the reaction the test accepts. The secondary does not sit out its own
+held poll either when its replication state changes (re-pointed, promoted, disabled).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 
 from conftest import Api, call, wait_for
 from test_replication_dr import activate, caught_up, status
+from test_replication_perf import root_on
 
 from vaultlab.storage import Storage
 from vaultlab.testing import Lab
@@ -24,10 +26,10 @@ HEARTBEAT = 2.5
 PROMPT = 1.0
 
 
-def _fresh_poll(secondary: Api) -> None:
+def _fresh_poll(secondary: Api, rtype: str = "dr") -> None:
     """Return 0.3 s after the secondary's current poll began (its last heartbeat was under 0.3 s old)."""
     def just_began() -> bool:
-        primaries = status(secondary).get("primaries") or []
+        primaries = status(secondary, rtype).get("primaries") or []
         return bool(primaries) and int(primaries[0]["replication_primary_canary_age_ms"]) < 300
 
     wait_for(just_began, timeout=HEARTBEAT + 10, interval=0.01, what="a new long poll to begin")
@@ -92,3 +94,29 @@ def test_a_held_poll_reacts_within_a_stream_interval(tmp_path):
             time.sleep(0.2)
             assert status(d)["connection_state"] != "ready"
             assert not status(new).get("secondaries")
+
+
+def test_a_secondary_re_pointed_during_its_held_poll_acts_at_once(tmp_path):
+    with Lab(tmp_path / "lab", clusters=["primary", "perf"], timing={"heartbeat_interval": HEARTBEAT}) as lab:
+        p, s = Api(lab, "primary"), Api(lab, "perf")
+        assert p("POST", "sys/replication/performance/primary/enable", {}).status == 200
+        activate(p, s, "perf-1", "performance")
+        keys = lab.cluster("primary")["unseal_keys_b64"][:lab.cluster("primary")["threshold"]]
+        admin = Api(lab, "perf", token=root_on(s, keys))
+
+        def streams_as(sid: str) -> bool:
+            entry = (status(p, "performance").get("secondaries") or {})
+            known = [x for x in (entry if isinstance(entry, list) else entry.values())
+                     if x.get("node_id") == sid and x.get("connection_status") == "connected"]
+            return bool(known) and status(s, "performance").get("connection_state") == "ready"
+
+        for n, sid in enumerate(("perf-2", "perf-3")):
+            token = p("POST", "sys/replication/performance/primary/secondary-token", {"id": sid}).json
+            _fresh_poll(s, "performance")
+            updated = admin("POST", "sys/replication/performance/secondary/update-primary",
+                            {"token": token["wrap_info"]["token"]})
+            assert updated.status == 200, updated
+            took = _seconds_until(lambda sid=sid: streams_as(sid))
+            assert took < PROMPT, f"re-point {n}: streaming as {sid} after {took:.2f}s (the held poll was sat out)"
+        assert p("PUT", "sys/policies/acl/after-repoint", {"policy": 'path "x" { capabilities = ["read"] }'}).status == 204
+        wait_for(lambda: caught_up(s, p, "performance"), timeout=20, what="perf caught up after the re-points")

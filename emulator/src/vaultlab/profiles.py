@@ -35,7 +35,12 @@ PROFILES: dict[str, dict[str, float]] = {
         "secondary_disable": 0.0,
         "update_primary": 0.0,
         "wal_stream_interval": 0.05,
-        "heartbeat_interval": 0.2,
+        # A held WAL poll answers at once when there is something to ship, else after this:
+        # one request per second and secondary is what an idle lab costs (0.2 s made it five).
+        # Staleness (connected -> disconnected) is heartbeat_stale_after, at least 5 s either way.
+        "heartbeat_interval": 1.0,
+        # Longest pause between attempts to reach an unreachable primary.
+        "reconnect_backoff_max": 0.4,
         "connection_timeout": 1.0,
         "default_token_ttl": 2764800.0,
     },
@@ -56,6 +61,7 @@ PROFILES: dict[str, dict[str, float]] = {
         "update_primary": 2.0,
         "wal_stream_interval": 0.5,
         "heartbeat_interval": 5.0,
+        "reconnect_backoff_max": 10.0,
         "connection_timeout": 10.0,
         "default_token_ttl": 2764800.0,
     },

@@ -223,7 +223,8 @@ class Replication:
         return rt
 
     def record_secondary(self, t: str, sid: str, info: dict[str, Any], force: bool = False) -> None:
-        """Heartbeat bookkeeping on the primary, written at most every half interval.
+        """Heartbeat bookkeeping on the primary, written at most every 0.1 s (half a heartbeat
+        interval when that is shorter).
 
         When only the heartbeat fields (``RT_HEARTBEAT_FIELDS``) changed since this process last
         wrote the entry, it is written at most every :meth:`heartbeat_persist_period`; meanwhile
@@ -234,7 +235,8 @@ class Replication:
         key = (t, sid)
         last, written = self._rt_written.get(key, (0.0, None))
         steady = {k: v for k, v in info.items() if k not in RT_HEARTBEAT_FIELDS}
-        period = max(self.timing("heartbeat_interval", 0.2) / 2, 0.05)
+        # Changed peer details (addresses) wait at most 0.1 s, however long the heartbeats.
+        period = max(min(self.timing("heartbeat_interval", 0.2), 0.2) / 2, 0.05)
         if steady == written:
             period = max(period, self.heartbeat_persist_period())
         if not force and now - last < period:

@@ -406,7 +406,8 @@ async def secondary_runner(repl: Replication, t: str) -> None:
         if models.mode_of(repl.effective(t)) in (SECONDARY, BOOTSTRAPPING):
             repl.save_progress(t, connection_state=models.CONN_FAILURE)
         await _wait_kick(repl, t, backoff)
-        backoff = min(backoff * 2, max(repl.timing("heartbeat_interval", 0.2), 0.2) * 2)
+        backoff = min(backoff * 2, repl.timing("reconnect_backoff_max",
+                                                max(repl.timing("heartbeat_interval", 0.2), 0.2) * 2))
 
 
 async def post(repl: Replication, t: str, state: dict[str, Any], addr: str, what: str,
@@ -552,8 +553,8 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
             return
         body = hello(repl, t, state)
         body.update(after=position, wait=interval, filter_tag=filter_tag, epoch=epoch)
-        answer = await post(repl, t, state, addr, "wal", body, interval + timeout)
-        if not _still_current(repl, t, state):
+        answer = await _unless_kicked(repl, t, post(repl, t, state, addr, "wal", body, interval + timeout))
+        if answer is None or not _still_current(repl, t, state):
             return
         entries = answer.get("entries") or []
         if entries:
@@ -564,6 +565,25 @@ async def _session(repl: Replication, t: str, state: dict[str, Any], addr: str) 
         changes = _learn(repl, t, state, answer)
         repl.save_heartbeat(t, stream_state=models.ST_STREAM, connection_state=models.CONN_READY,
                             last_remote_wal=position, connected_addr=addr, **changes)
+
+
+async def _unless_kicked(repl: Replication, t: str, poll: Any) -> dict[str, Any] | None:
+    """The answer of ``poll`` (a held WAL poll), or None as soon as this cluster's replication
+    state changes meanwhile (promoted, demoted, re-pointed, disabled: ``kick``).
+
+    A held poll lasts up to a heartbeat interval; the loop must not finish it before reacting
+    (Vault acts on such a change at once). The abandoned request is cancelled.
+    """
+    task = asyncio.ensure_future(poll)
+    kicked = asyncio.ensure_future(repl.kick[t].wait())
+    try:
+        done, _ = await asyncio.wait({task, kicked}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        kicked.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, kicked, return_exceptions=True)
+    return task.result() if task in done else None
 
 
 def _still_current(repl: Replication, t: str, state: dict[str, Any]) -> bool:
