@@ -48,6 +48,13 @@ def test_sleepers_of_one_period_wake_together():
         await asyncio.gather(first, sleeper())
         return woke
 
-    (target_a, woke_a), (target_b, woke_b) = asyncio.run(main())
-    assert target_a == target_b  # started 5 ms apart, they wait for the same grid point...
-    assert woke_a >= target_a - 0.001 and abs(woke_a - woke_b) < 0.001  # ...and wake in one go
+    # On a loaded machine the 5 ms between the two starts can stretch past the grid point; such
+    # a try shows nothing (the sleepers were not in one period) and is repeated.
+    tries = []
+    for _ in range(10):
+        (target_a, woke_a), (target_b, woke_b) = asyncio.run(main())
+        tries.append((target_a, target_b))
+        if target_a == target_b:  # started within one period, they wait for the same grid point...
+            assert woke_a >= target_a - 0.001 and abs(woke_a - woke_b) < 0.001  # ...and wake in one go
+            return
+    pytest.fail("the two sleepers never started within one 50 ms period in 10 tries: %r" % tries)
