@@ -105,10 +105,9 @@ def test_a_secondary_re_pointed_during_its_held_poll_acts_at_once(tmp_path):
         admin = Api(lab, "perf", token=root_on(s, keys))
 
         def streams_as(sid: str) -> bool:
-            entry = (status(p, "performance").get("secondaries") or {})
-            known = [x for x in (entry if isinstance(entry, list) else entry.values())
-                     if x.get("node_id") == sid and x.get("connection_status") == "connected"]
-            return bool(known) and status(s, "performance").get("connection_state") == "ready"
+            connected = any(x.get("node_id") == sid and x.get("connection_status") == "connected"
+                            for x in status(p, "performance").get("secondaries") or [])
+            return connected and status(s, "performance").get("connection_state") == "ready"
 
         for n, sid in enumerate(("perf-2", "perf-3")):
             token = p("POST", "sys/replication/performance/primary/secondary-token", {"id": sid}).json
