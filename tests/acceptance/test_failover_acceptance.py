@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+from vaultlab.supervisor import Supervisor
+
 from conftest import ROOT, demo_lab, recap_changed, signal_tree
 
 # Steps after which the run is killed, in turn (failover and failback alternate on one lab).
@@ -52,6 +54,13 @@ NEXT_TASK = {
 }
 # Step -> (cluster role that must have changed): "home" is the primary before the run, "target" the cluster promoted.
 KILL_ON_STATE = {"demote old primary": ("home", "secondary"), "promote": ("target", "primary")}
+# Steps whose next step begins within milliseconds of the step's line: on a fast lab the attach
+# that follows the switch-over took 0.05 s, less than the line needs to reach this test and the
+# kill to land on a busy machine (a CI run saw the killed run finish the job). As soon as the
+# old primary reports that it was demoted, every request to it is delayed by this many ms, so
+# the attach (whose first request reads the old primary) is still running when the kill lands;
+# the delay is removed before the run is resumed.
+SLOW_HOME_ONCE_DEMOTED = {"fence old primary": 1500}
 
 # Where vaultlab keeps the digests of the DR operation tokens a key share ceremony generated
 # (the storage key Vault core uses, see the API reference); never the tokens themselves.
@@ -62,38 +71,64 @@ def _roles(lab):
     return {name: (data or {}).get("dr", {}).get("mode") for name, data in demo_lab.read_roles(lab.info).items()}
 
 
-def _run_until(lab, name, extra, marker, on_marker, state=None):
+def _when_mode(proc, info, mode, action):
+    """Call action() as soon as the cluster (info) reports that DR mode, polled every 20 ms while
+    proc runs; returns the polling thread."""
+    def poll():
+        while proc.poll() is None:
+            code, body = demo_lab.call(info, "GET", "sys/replication/dr/status", timeout=2)
+            if code == 200 and ((body or {}).get("data") or {}).get("mode") == mode:
+                action()
+                return
+            time.sleep(0.02)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    return poller
+
+
+def _run_until(lab, name, extra, marker, on_marker, state=None, slow=None):
     """Start a playbook and call on_marker(proc) when a line containing marker is printed, or,
     with state=(cluster, dr mode), as soon as that cluster reports that DR mode (polled every
-    20 ms while the playbook runs)."""
+    20 ms while the playbook runs). slow=(cluster, ms): once that cluster reports the DR
+    secondary mode, delay every request to it by ms (before marker is printed, or the test
+    fails); the delay is removed when the run has ended."""
     log = lab.logs / ("%02d-%s-interrupted.log" % (lab.runs + 1, name))
     lab.runs += 1
     proc = subprocess.Popen(lab.playbook_cmd(name, extra), env=lab.env(), cwd=str(ROOT), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seen = threading.Event()
+    seen, slowed = threading.Event(), threading.Event()
     lines = []
+    pollers = []
     if state is not None:
         cluster, mode = state
-        info = lab.info[cluster]
 
-        def poll():
-            while proc.poll() is None and not seen.is_set():
-                code, body = demo_lab.call(info, "GET", "sys/replication/dr/status", timeout=2)
-                if code == 200 and ((body or {}).get("data") or {}).get("mode") == mode:
-                    seen.set()
-                    on_marker(proc)
-                    return
-                time.sleep(0.02)
-
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-    for line in proc.stdout:
-        lines.append(line)
-        if state is None and not seen.is_set() and marker in line:
+        def on_state():
             seen.set()
             on_marker(proc)
-    proc.wait(timeout=600)
-    log.write_text("".join(lines))
+
+        pollers.append(_when_mode(proc, lab.info[cluster], mode, on_state))
+    if slow is not None:
+        def delay():
+            Supervisor(lab.dir).node_fault(slow[0], None, {"kind": "latency", "ms": slow[1]})
+            slowed.set()
+
+        pollers.append(_when_mode(proc, lab.info[slow[0]], "secondary", delay))
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if state is None and not seen.is_set() and marker in line:
+                seen.set()
+                on_marker(proc)
+                assert slow is None or slowed.is_set(), "%s printed %r before %s was slowed down" % (
+                    name, marker, slow[0])
+        proc.wait(timeout=600)
+        for poller in pollers:
+            poller.join(timeout=30)
+    finally:
+        if slow is not None:
+            Supervisor(lab.dir).node_fault(slow[0], None, {"kind": "latency", "ms": 0})
+        log.write_text("".join(lines))
     assert seen.is_set(), "%s never reached %r:\n%s" % (name, state or marker, "".join(lines[-60:]))
     return proc.returncode, "".join(lines)
 
@@ -237,7 +272,8 @@ def _interrupt_each_step(lab, steps, check_after_each, strict_tokens):
             who, mode = KILL_ON_STATE[step]
             rc, _ = _run_until(lab, name, extra, None, _kill, state=(home if who == "home" else target, mode))
         else:
-            rc, _ = _run_until(lab, name, extra, NEXT_TASK[step], _kill)
+            slow = (home, SLOW_HOME_ONCE_DEMOTED[step]) if step in SLOW_HOME_ONCE_DEMOTED else None
+            rc, _ = _run_until(lab, name, extra, NEXT_TASK[step], _kill, slow=slow)
         assert rc != 0, "the run was not interrupted after %s" % step
         again = lab.playbook(name, *extra)
         if step in NOTHING_LEFT_AFTER:
