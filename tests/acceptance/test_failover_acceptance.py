@@ -54,13 +54,13 @@ NEXT_TASK = {
 }
 # Step -> (cluster role that must have changed): "home" is the primary before the run, "target" the cluster promoted.
 KILL_ON_STATE = {"demote old primary": ("home", "secondary"), "promote": ("target", "primary")}
-# Steps whose next step begins within milliseconds of the step's line: on a fast lab the attach
-# that follows the switch-over took 0.05 s, less than the line needs to reach this test and the
-# kill to land on a busy machine (a CI run saw the killed run finish the job). As soon as the
-# old primary reports that it was demoted, every request to it is delayed by this many ms, so
-# the attach (whose first request reads the old primary) is still running when the kill lands;
-# the delay is removed before the run is resumed.
-SLOW_HOME_ONCE_DEMOTED = {"fence old primary": 1500}
+# Steps after which little is left: on a fast lab the rest of the switch-over and the attach took
+# 0.05-0.6 s, not always enough for the line or state to reach this test and the kill to land on
+# a busy machine (a CI run saw the killed run finish the job). As soon as the old primary reports
+# that it was demoted, every request to it is delayed by this many ms, so the steps that read it
+# (the proof, the fence, the attach) are still running when the kill lands; the delay is removed
+# before the run is resumed.
+SLOW_HOME_ONCE_DEMOTED = {"demote old primary": 1500, "promote": 1500, "fence old primary": 1500}
 
 # Where vaultlab keeps the digests of the DR operation tokens a key share ceremony generated
 # (the storage key Vault core uses, see the API reference); never the tokens themselves.
@@ -91,7 +91,7 @@ def _run_until(lab, name, extra, marker, on_marker, state=None, slow=None):
     """Start a playbook and call on_marker(proc) when a line containing marker is printed, or,
     with state=(cluster, dr mode), as soon as that cluster reports that DR mode (polled every
     20 ms while the playbook runs). slow=(cluster, ms): once that cluster reports the DR
-    secondary mode, delay every request to it by ms (before marker is printed, or the test
+    secondary mode, delay every request to it by ms (before a marker is printed, or the test
     fails); the delay is removed when the run has ended."""
     log = lab.logs / ("%02d-%s-interrupted.log" % (lab.runs + 1, name))
     lab.runs += 1
@@ -268,11 +268,12 @@ def _interrupt_each_step(lab, steps, check_after_each, strict_tokens):
         name = "dr_failover" if target == "dr" else "dr_failback"
         extra = ["confirm_promote=%s" % target]
         tokens_before = _ceremony_tokens(lab)
+        slow = (home, SLOW_HOME_ONCE_DEMOTED[step]) if step in SLOW_HOME_ONCE_DEMOTED else None
         if step in KILL_ON_STATE:
             who, mode = KILL_ON_STATE[step]
-            rc, _ = _run_until(lab, name, extra, None, _kill, state=(home if who == "home" else target, mode))
+            rc, _ = _run_until(lab, name, extra, None, _kill, state=(home if who == "home" else target, mode),
+                               slow=slow)
         else:
-            slow = (home, SLOW_HOME_ONCE_DEMOTED[step]) if step in SLOW_HOME_ONCE_DEMOTED else None
             rc, _ = _run_until(lab, name, extra, NEXT_TASK[step], _kill, slow=slow)
         assert rc != 0, "the run was not interrupted after %s" % step
         again = lab.playbook(name, *extra)
