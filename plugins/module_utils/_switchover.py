@@ -255,9 +255,10 @@ class _Run(object):
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _wait(self, probe, done, timeout, description, max_interval=MAX_INTERVAL, tolerate=TRANSIENT_STATUSES):
+    def _wait(self, probe, done, timeout, description, max_interval=MAX_INTERVAL, tolerate=TRANSIENT_STATUSES,
+              due=None):
         return wait_until(probe, done, timeout, description, interval=FIRST_INTERVAL, max_interval=max_interval,
-                          tolerate_status=tolerate, clock=self.clock, sleep=self.sleep)
+                          tolerate_status=tolerate, clock=self.clock, sleep=self.sleep, due=due)
 
     def _status(self, client):
         return read_type_status(client, RTYPE, retry_on_status=False)
@@ -353,6 +354,9 @@ class _Run(object):
         old_label, target_label = self._who()
         samples = []   # (time, (wal, root))
         first = {}
+        # Caught up and quiet so far: the seconds the window still needs (the next look comes then,
+        # not a backed-off interval later); None while not caught up.
+        pending = {"due": None}
 
         def probe():
             return self._status(self.old), self._status(self.target)
@@ -369,7 +373,9 @@ class _Run(object):
             samples.append((now, (old.last_shipped_wal, old.merkle_root)))
             del samples[:-200]
             caught_up = tgt.is_streaming and tgt.caught_up_with(old)
-            return caught_up and quiet_for(samples, now) >= self.quiesce_window
+            quiet = quiet_for(samples, now)
+            pending["due"] = self.quiesce_window - quiet if caught_up else None
+            return caught_up and quiet >= self.quiesce_window
 
         started = self.clock()
         # At least two looks inside the window; never hammer (0.1 s floor) nor doze (0.5 s cap).
@@ -377,7 +383,7 @@ class _Run(object):
         try:
             old = self._wait(probe, done, self.quiesce_timeout,
                              "%s to go quiet and %s to catch up" % (old_label, target_label),
-                             max_interval=max_interval)[0]
+                             max_interval=max_interval, due=lambda: pending["due"])[0]
         except _Stop as stop:
             self.waits["quiesce"] += self.clock() - started
             self._fail("%s. Nothing was changed by this operation." % stop.message, self._outcome_before_demote())

@@ -58,13 +58,16 @@ def is_transient(exc, statuses=TRANSIENT_STATUSES):
 
 
 def wait_until(probe, done, timeout, description, interval=0.05, max_interval=1.0,
-               tolerate_status=TRANSIENT_STATUSES, clock=time.monotonic, sleep=time.sleep):
+               tolerate_status=TRANSIENT_STATUSES, clock=time.monotonic, sleep=time.sleep, due=None):
     """Call ``probe()`` until ``done(value)`` is true and return that value.
 
     Transport errors and Vault errors whose status is in ``tolerate_status`` count as "not
     yet"; any other error propagates at once. The first interval is ``interval`` seconds and
     doubles up to ``max_interval``. ``probe`` is always called at least once, and once more
-    right at the deadline if the last sleep reached it. Raises WaitTimeout.
+    right at the deadline if the last sleep reached it. ``due``: optional ``() -> seconds or
+    None``, asked after a ``done`` that said "not yet": when only time is missing (a state must
+    hold for a while), the seconds until it would be complete; the next probe then comes no
+    later than that. Raises WaitTimeout.
     """
     if timeout is None or timeout < 0:
         raise ValueError("timeout must be 0 or more seconds")
@@ -88,7 +91,11 @@ def wait_until(probe, done, timeout, description, interval=0.05, max_interval=1.
         remaining = deadline - clock()
         if remaining <= 0:
             raise WaitTimeout(description, last_value=last_value, last_error=last_error, timeout=timeout)
-        sleep(min(delay, remaining))
+        pause = min(delay, remaining)
+        soon = due() if due is not None and last_error is None else None
+        if soon is not None:
+            pause = min(pause, max(soon, 0.001))
+        sleep(pause)
         delay = min(delay * 2, max_interval)
 
 

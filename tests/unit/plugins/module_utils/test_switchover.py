@@ -250,6 +250,19 @@ def test_quiet_cluster_is_demoted_once_and_proven_without_promoting():
     assert evidence["history"][0]["proof"] == "held"
 
 
+def test_quiet_window_ends_when_its_time_is_up_not_a_backed_off_poll_later():
+    # Status reads take no time on the fake clock: backing off alone (20 ms doubling up to the
+    # 0.25 s cap of a 0.5 s window) would demote at 0.55 s; the window is complete at 0.5 s.
+    clock = Clock()
+    world = World(clock)
+    start = clock.now
+    demoted = {}
+    evidence = run(world, clock, quiesce_window=0.5,
+                   on_step=lambda step, info: demoted.setdefault(step, clock.now - start))
+    assert demoted["quiesced"] == pytest.approx(0.5)
+    assert evidence["waits"]["quiesce"] == pytest.approx(0.5)
+
+
 def test_demotion_waits_until_writes_stop_and_the_secondary_caught_up():
     clock = Clock()
     world = World(clock, writes_per_poll=3, lag=2)

@@ -72,6 +72,35 @@ def test_backoff_doubles_up_to_max_interval():
     assert len(probe.calls) == 9
 
 
+def test_due_brings_the_next_probe_forward_when_only_time_is_missing():
+    # A state that must hold for 0.35 s: backing off alone would look at 0.02, 0.06, 0.14, 0.3
+    # and then 0.55 s; with due the look that completes it comes at 0.35 s.
+    clock = FakeClock()
+    start = clock.now
+    seen = {}
+
+    def done(value):
+        seen["held"] = clock.now - start
+        return seen["held"] >= 0.35 - 1e-9
+
+    wait_until(scripted("steady"), done, 10, "steady for 0.35 s", interval=0.02, max_interval=0.25,
+               clock=clock, sleep=clock.sleep, due=lambda: 0.35 - seen["held"])
+    assert clock.sleeps == [0.02, 0.04, 0.08, 0.16, 0.05]
+    assert clock.now - start == pytest.approx(0.35)
+
+
+def test_due_never_delays_a_probe_and_is_ignored_after_an_error():
+    clock = FakeClock()
+    probe = scripted(VaultConnectionError("http://n1:8200/v1/sys/health", "refused", "connection refused"), "a", "a", "b")
+    wait_until(probe, lambda v: v == "b", 10, "b", interval=0.1, max_interval=0.1, clock=clock,
+               sleep=clock.sleep, due=lambda: 5.0)
+    assert clock.sleeps == [0.1, 0.1, 0.1]
+    clock = FakeClock()
+    wait_until(scripted("a", "b"), lambda v: v == "b", 10, "b", interval=0.1, clock=clock, sleep=clock.sleep,
+               due=lambda: -1.0)
+    assert clock.sleeps == [0.001]
+
+
 def test_transient_errors_are_tolerated():
     clock = FakeClock()
     errors = [VaultConnectionError("http://n1:8200/v1/sys/health", "refused", "connection refused")]
