@@ -54,13 +54,18 @@ NEXT_TASK = {
 }
 # Step -> (cluster role that must have changed): "home" is the primary before the run, "target" the cluster promoted.
 KILL_ON_STATE = {"demote old primary": ("home", "secondary"), "promote": ("target", "primary")}
-# Steps after which little is left: on a fast lab the rest of the switch-over and the attach took
-# 0.05-0.6 s, not always enough for the line or state to reach this test and the kill to land on
-# a busy machine (a CI run saw the killed run finish the job). As soon as the old primary reports
-# that it was demoted, every request to it is delayed by this many ms, so the steps that read it
-# (the proof, the fence, the attach) are still running when the kill lands; the delay is removed
-# before the run is resumed.
-SLOW_HOME_ONCE_DEMOTED = {"demote old primary": 1500, "promote": 1500, "fence old primary": 1500}
+# Steps after which little is left: on a fast lab the fence and the attach after the promotion
+# took about 0.05 s, not always enough for the line or the state to reach this test and the kill
+# to land on a busy machine (a CI run saw the killed run finish the job after the fence step).
+# For these steps every request to the old primary is delayed by SLOW_HOME_MS from the moment the
+# run prints the operation token's line (before the switch-over; this test reads the lines in
+# order, so the delay is always in place before the step's own line or state), so the fence and
+# the attach, which read the old primary, are still running when the kill lands. The delay is
+# removed before the run is resumed. Not for the kill after the demotion: it is seen by reading
+# the old primary, which would then be slow to show it.
+SLOW_HOME_STEPS = {"promote", "fence old primary"}
+SLOW_HOME_MS = 600
+SLOW_FROM = "] operation token: "
 
 # Where vaultlab keeps the digests of the DR operation tokens a key share ceremony generated
 # (the storage key Vault core uses, see the API reference); never the tokens themselves.
@@ -71,65 +76,49 @@ def _roles(lab):
     return {name: (data or {}).get("dr", {}).get("mode") for name, data in demo_lab.read_roles(lab.info).items()}
 
 
-def _when_mode(proc, info, mode, action):
-    """Call action() as soon as the cluster (info) reports that DR mode, polled every 20 ms while
-    proc runs; returns the polling thread."""
-    def poll():
-        while proc.poll() is None:
-            code, body = demo_lab.call(info, "GET", "sys/replication/dr/status", timeout=2)
-            if code == 200 and ((body or {}).get("data") or {}).get("mode") == mode:
-                action()
-                return
-            time.sleep(0.02)
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    return poller
-
-
 def _run_until(lab, name, extra, marker, on_marker, state=None, slow=None):
     """Start a playbook and call on_marker(proc) when a line containing marker is printed, or,
     with state=(cluster, dr mode), as soon as that cluster reports that DR mode (polled every
-    20 ms while the playbook runs). slow=(cluster, ms): once that cluster reports the DR
-    secondary mode, delay every request to it by ms (before a marker is printed, or the test
-    fails); the delay is removed when the run has ended."""
+    20 ms while the playbook runs). slow=cluster: from the SLOW_FROM line on, every request to
+    that cluster is delayed by SLOW_HOME_MS (until the run has ended)."""
     log = lab.logs / ("%02d-%s-interrupted.log" % (lab.runs + 1, name))
     lab.runs += 1
     proc = subprocess.Popen(lab.playbook_cmd(name, extra), env=lab.env(), cwd=str(ROOT), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seen, slowed = threading.Event(), threading.Event()
+    seen = threading.Event()
+    slowed = False
     lines = []
-    pollers = []
     if state is not None:
         cluster, mode = state
+        info = lab.info[cluster]
 
-        def on_state():
-            seen.set()
-            on_marker(proc)
+        def poll():
+            while proc.poll() is None and not seen.is_set():
+                code, body = demo_lab.call(info, "GET", "sys/replication/dr/status", timeout=2)
+                if code == 200 and ((body or {}).get("data") or {}).get("mode") == mode:
+                    seen.set()
+                    on_marker(proc)
+                    return
+                time.sleep(0.02)
 
-        pollers.append(_when_mode(proc, lab.info[cluster], mode, on_state))
-    if slow is not None:
-        def delay():
-            Supervisor(lab.dir).node_fault(slow[0], None, {"kind": "latency", "ms": slow[1]})
-            slowed.set()
-
-        pollers.append(_when_mode(proc, lab.info[slow[0]], "secondary", delay))
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
     try:
         for line in proc.stdout:
             lines.append(line)
+            if slow is not None and not slowed and SLOW_FROM in line:
+                Supervisor(lab.dir).node_fault(slow, None, {"kind": "latency", "ms": SLOW_HOME_MS})
+                slowed = True
             if state is None and not seen.is_set() and marker in line:
                 seen.set()
                 on_marker(proc)
-                assert slow is None or slowed.is_set(), "%s printed %r before %s was slowed down" % (
-                    name, marker, slow[0])
         proc.wait(timeout=600)
-        for poller in pollers:
-            poller.join(timeout=30)
     finally:
-        if slow is not None:
-            Supervisor(lab.dir).node_fault(slow[0], None, {"kind": "latency", "ms": 0})
+        if slowed:
+            Supervisor(lab.dir).node_fault(slow, None, {"kind": "latency", "ms": 0})
         log.write_text("".join(lines))
     assert seen.is_set(), "%s never reached %r:\n%s" % (name, state or marker, "".join(lines[-60:]))
+    assert slow is None or slowed, "%s never printed %r" % (name, SLOW_FROM)
     return proc.returncode, "".join(lines)
 
 
@@ -268,7 +257,7 @@ def _interrupt_each_step(lab, steps, check_after_each, strict_tokens):
         name = "dr_failover" if target == "dr" else "dr_failback"
         extra = ["confirm_promote=%s" % target]
         tokens_before = _ceremony_tokens(lab)
-        slow = (home, SLOW_HOME_ONCE_DEMOTED[step]) if step in SLOW_HOME_ONCE_DEMOTED else None
+        slow = home if step in SLOW_HOME_STEPS else None
         if step in KILL_ON_STATE:
             who, mode = KILL_ON_STATE[step]
             rc, _ = _run_until(lab, name, extra, None, _kill, state=(home if who == "home" else target, mode),
