@@ -76,11 +76,11 @@ def _roles(lab):
     return {name: (data or {}).get("dr", {}).get("mode") for name, data in demo_lab.read_roles(lab.info).items()}
 
 
-def _run_until(lab, name, extra, marker, on_marker, state=None, slow=None):
+def _run_until(lab, name, extra, marker, on_marker, state=None, slow=None, slow_ms=SLOW_HOME_MS):
     """Start a playbook and call on_marker(proc) when a line containing marker is printed, or,
     with state=(cluster, dr mode), as soon as that cluster reports that DR mode (polled every
     20 ms while the playbook runs). slow=cluster: from the SLOW_FROM line on, every request to
-    that cluster is delayed by SLOW_HOME_MS (until the run has ended)."""
+    that cluster is delayed by slow_ms (until the run has ended)."""
     log = lab.logs / ("%02d-%s-interrupted.log" % (lab.runs + 1, name))
     lab.runs += 1
     proc = subprocess.Popen(lab.playbook_cmd(name, extra), env=lab.env(), cwd=str(ROOT), stdout=subprocess.PIPE,
@@ -107,7 +107,7 @@ def _run_until(lab, name, extra, marker, on_marker, state=None, slow=None):
         for line in proc.stdout:
             lines.append(line)
             if slow is not None and not slowed and SLOW_FROM in line:
-                Supervisor(lab.dir).node_fault(slow, None, {"kind": "latency", "ms": SLOW_HOME_MS})
+                Supervisor(lab.dir).node_fault(slow, None, {"kind": "latency", "ms": slow_ms})
                 slowed = True
             if state is None and not seen.is_set() and marker in line:
                 seen.set()
