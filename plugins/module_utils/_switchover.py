@@ -84,8 +84,9 @@ def demote_for_switchover(target, old_primary, dr_operation_token, old_primary_d
     a. quiescence: poll both DR statuses (from 20 ms, backing off to at most 0.5 s) until the
        old primary's WAL index and merkle root have not moved for ``quiesce_window`` seconds
        and ``target`` streams from it and has caught up (last_remote_wal >= last_dr_wal,
-       equal merkle roots). Not within ``quiesce_timeout``: SwitchoverError, UNCHANGED on the
-       first attempt (clients were not drained).
+       equal merkle roots); once caught up, the look that completes the window comes when it
+       is due. Not within ``quiesce_timeout``: SwitchoverError, UNCHANGED on the first
+       attempt (clients were not drained).
     b. demote the old primary (POST sys/replication/dr/primary/demote) at once, read back.
     c. proof: wait up to ``catchup_timeout`` until ``target``'s merkle root equals the one the
        demoted cluster reports; give up early when ``target`` no longer streams and no root
