@@ -57,9 +57,9 @@ KILL_ON_STATE = {"demote old primary": ("home", "secondary"), "promote": ("targe
 # Steps after which little is left: on a fast lab the fence and the attach after the promotion
 # took about 0.05 s, not always enough for the line or the state to reach this test and the kill
 # to land on a busy machine (a CI run saw the killed run finish the job after the fence step).
-# For these steps every request to the old primary is delayed by SLOW_HOME_MS from the moment the
-# run prints the operation token's line (before the switch-over; this test reads the lines in
-# order, so the delay is always in place before the step's own line or state), so the fence and
+# For these steps every request to the old primary is delayed by SLOW_HOME_MS from the moment this
+# test reads the run's operation token line. The switch-over (at least its 0.5 s quiet window)
+# still lies ahead of the run then, so the delay is in place before the attach, and the fence and
 # the attach, which read the old primary, are still running when the kill lands. The delay is
 # removed before the run is resumed. Not for the kill after the demotion: it is seen by reading
 # the old primary, which would then be slow to show it.

@@ -89,16 +89,24 @@ def test_due_brings_the_next_probe_forward_when_only_time_is_missing():
     assert clock.now - start == pytest.approx(0.35)
 
 
-def test_due_never_delays_a_probe_and_is_ignored_after_an_error():
+def test_due_never_delays_a_probe():
     clock = FakeClock()
-    probe = scripted(VaultConnectionError("http://n1:8200/v1/sys/health", "refused", "connection refused"), "a", "a", "b")
-    wait_until(probe, lambda v: v == "b", 10, "b", interval=0.1, max_interval=0.1, clock=clock,
+    wait_until(scripted("a", "a", "b"), lambda v: v == "b", 10, "b", interval=0.1, max_interval=0.1, clock=clock,
                sleep=clock.sleep, due=lambda: 5.0)
-    assert clock.sleeps == [0.1, 0.1, 0.1]
+    assert clock.sleeps == [0.1, 0.1]
     clock = FakeClock()
     wait_until(scripted("a", "b"), lambda v: v == "b", 10, "b", interval=0.1, clock=clock, sleep=clock.sleep,
                due=lambda: -1.0)
     assert clock.sleeps == [0.001]
+
+
+def test_due_is_ignored_after_a_failed_probe():
+    # The hint comes from the last value done() saw; after a failed read it is stale.
+    clock = FakeClock()
+    refused = VaultConnectionError("http://n1:8200/v1/sys/health", "refused", "connection refused")
+    wait_until(scripted("a", refused, "a", "b"), lambda v: v == "b", 10, "b", interval=0.1, max_interval=0.1,
+               clock=clock, sleep=clock.sleep, due=lambda: 0.01)
+    assert clock.sleeps == [0.01, 0.1, 0.01]
 
 
 def test_transient_errors_are_tolerated():
